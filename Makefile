@@ -1,0 +1,58 @@
+# The two commands of the README: `make conformance` and `make test`. Everything else is set-up.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+UV_VERSION  := 0.13.8
+TOOLS       := .tools
+UV          := $(TOOLS)/bin/uv
+VENV        := .venv
+EMU_VENV    := .venv-emulator
+PY          := $(VENV)/bin/python
+export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup conformance test selftests lint docs bench clean emulator
+
+help: ## list the targets
+	@grep -E '^[a-z/.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+$(EMU_VENV)/.synced: emulator/requirements.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(EMU_VENV)
+	$(UV) pip install --quiet --python $(EMU_VENV)/bin/python --require-hashes -r emulator/requirements.lock
+	@touch $@
+
+setup: $(VENV)/.synced $(EMU_VENV)/.synced ## install the suite and the emulator (pinned, idempotent)
+
+emulator/requirements.lock: emulator/requirements.in | $(UV)
+	$(UV) pip compile $< --generate-hashes --python-version 3.11 --quiet -o $@ \
+	  --custom-compile-command "make emulator/requirements.lock"
+
+conformance: setup ## the offline rehearsal: emulator, deploy dev+staging+prod, run every suite
+	$(VENV)/bin/pytest
+
+selftests: setup ## the suite's own self-tests
+	$(VENV)/bin/pytest -c selftests/pytest.ini selftests
+
+lint: setup ## ruff, mypy and cfn-lint (warnings fail too)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint deploy/template.yaml
+
+test: lint selftests conformance ## everything that proves the suite works (CI runs this)
+
+emulator: setup ## run the emulator in the foreground for attach mode
+	$(PY) -m emulator
+
+clean: ## remove the virtual environments and run output
+	rm -rf $(VENV) $(EMU_VENV) $(TOOLS) .cache build
