@@ -9,6 +9,7 @@ before any AWS call with one sentence naming the file and the field.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from conformance.errors import SpecError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS_DIR = REPO_ROOT / "deploy" / "environments"
+# PAYMENTS_ENVIRONMENTS_DIR points the suite at another folder of environment files.
+ENVIRONMENTS_DIR = Path(os.environ.get("PAYMENTS_ENVIRONMENTS_DIR") or REPO_ROOT / "deploy" / "environments")
 TEMPLATE_PATH = REPO_ROOT / "deploy" / "template.yaml"
 
 EnvName = Literal["dev", "staging", "prod"]

@@ -1,0 +1,160 @@
+"""AWS sessions and clients: one place that decides endpoint, region, credentials, retries.
+
+Retries happen at one level only: botocore's ``standard`` mode, with explicit attempts and
+timeouts. The stack poller handles stack states and tenacity handles eventual consistency
+(target health, HTTP); nothing stacks retries on top of botocore's.
+
+Every client of a session shares one :class:`CallLog`, a botocore event hook that counts API
+calls per operation (and retries) for the report and the benchmark.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from conformance.errors import CredentialsError, EndpointUnreachable
+
+USER_AGENT = "payments-conformance/0.1"
+# Credentials the emulator accepts; used only with an emulator endpoint, so a real
+# credential chain is never consulted (or leaked) in the offline rehearsal.
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # noqa: S105
+
+
+def client_config(*, max_attempts: int = 5, read_timeout: float = 20.0) -> Config:
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=5,
+        read_timeout=read_timeout,
+        max_pool_connections=32,
+        user_agent_extra=USER_AGENT,
+    )
+
+
+@dataclass
+class CallLog:
+    """Counts every API call (operation name → attempts) made through a session."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _after_call(self, model: Any, context: Any = None, **_: Any) -> None:
+        name = f"{model.service_model.service_name}:{model.name}"
+        attempts = 1
+        if isinstance(context, dict):
+            attempts = int((context.get("retries") or {}).get("attempt", 1) or 1)
+        with self._lock:
+            self.calls[name] += 1
+            if attempts > 1:
+                self.retries[name] += attempts - 1
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("after-call.*.*", self._after_call)
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class AwsSession:
+    """A boto3 session for one environment, bound to real AWS or to an endpoint."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+        call_log: CallLog | None = None,
+        config: Config | None = None,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.profile = profile
+        self.call_log = call_log or CallLog()
+        self._config = config or client_config()
+        if endpoint_url:
+            self._session = boto3.Session(region_name=region, **EMULATOR_CREDENTIALS)
+        else:
+            try:
+                self._session = boto3.Session(region_name=region, profile_name=profile)
+            except botocore.exceptions.ProfileNotFound:
+                raise CredentialsError(
+                    f"AWS profile {profile!r} is not configured on this machine; add it to ~/.aws/config "
+                    "or remove `profile` from the environment file."
+                ) from None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def is_emulated(self) -> bool:
+        return self.endpoint_url is not None
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                client = self._session.client(
+                    service, endpoint_url=self.endpoint_url, config=self._config  # type: ignore[call-overload]
+                )
+                self.call_log.attach(client)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def check_credentials(self) -> str:
+        """Return the account id; raise one clear sentence when credentials are missing or bad."""
+        if not self.is_emulated and self._session.get_credentials() is None:
+            raise CredentialsError(
+                "no AWS credentials found for region "
+                f"{self.region}; log in (e.g. `aws sso login`), set AWS_PROFILE, or use the offline "
+                "rehearsal (`pytest` with no --env)."
+            )
+        try:
+            identity = self.client("sts").get_caller_identity()
+        except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError):
+            raise CredentialsError(
+                "no usable AWS credentials; log in (e.g. `aws sso login`) or set AWS_PROFILE."
+            ) from None
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise CredentialsError(
+                f"AWS rejected the credentials ({code}); refresh them (e.g. `aws sso login`) and run again."
+            ) from None
+        except botocore.exceptions.EndpointConnectionError:
+            raise EndpointUnreachable(
+                f"cannot reach the STS endpoint for {self.region}; check the network or the region."
+            ) from None
+        return str(identity["Account"])
+
+
+def ensure_reachable(endpoint_url: str, timeout: float = 5.0) -> None:
+    """Fail fast, naming the URL, when nothing listens at an endpoint."""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EndpointUnreachable(
+            f"endpoint URL {endpoint_url!r} is not an http(s) URL; pass e.g. --endpoint-url http://127.0.0.1:4566."
+        )
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EndpointUnreachable(
+            f"cannot reach the AWS endpoint {endpoint_url} ({reason}); start it with "
+            f"`python -m emulator --port {port}` or fix --endpoint-url."
+        ) from None
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""

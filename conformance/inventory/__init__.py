@@ -1,0 +1,82 @@
+"""The inventory: everything the checks judge, collected once per environment.
+
+Collect once, check many (STYLE.md 4): the controller process lists the stack's resources
+and describes each kind once, concurrently, into the models below; checks read them and make
+no API calls of their own, except the bounded data-plane probes (HTTP, DNS, the S3 write
+probe). The inventory is plain JSON-serialisable data, written once per environment to the
+run directory and read by every xdist worker.
+
+A section whose API call failed keeps the failure in ``errors`` (operation → message); a
+check that reads a failed part raises :class:`ProbeError`, which the report counts as
+"could not observe", never as a pass or a non-conformance.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conformance.aws import AwsSession
+from conformance.inventory.base import ProbeError, Section
+from conformance.inventory.compute import ComputeSection, collect_compute
+from conformance.inventory.database import DatabaseSection, collect_database
+from conformance.inventory.network import NetworkSection, collect_network
+from conformance.inventory.stack import StackSection, collect_stack
+from conformance.inventory.storage import StorageSection, collect_storage
+from conformance.outputs import StackOutputs
+
+__all__ = ["Inventory", "ProbeError", "Section", "collect"]
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str
+    stack_name: str
+    region: str
+    account: str
+    emulated: bool
+    outputs: StackOutputs
+    stack: StackSection
+    network: NetworkSection
+    database: DatabaseSection
+    compute: ComputeSection
+    storage: StorageSection
+    collected_seconds: float = 0.0
+    api_calls: dict[str, int] = Field(default_factory=dict)
+
+
+def collect(
+    *, environment: str, stack_name: str, account: str, aws: AwsSession, outputs: StackOutputs
+) -> Inventory:
+    """Describe everything once, the sections concurrently."""
+    started = time.perf_counter()
+    before = dict(aws.call_log.calls)
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix=f"inventory-{environment}") as pool:
+        f_stack = pool.submit(collect_stack, aws, stack_name)
+        f_network = pool.submit(collect_network, aws, outputs)
+        f_database = pool.submit(collect_database, aws, outputs)
+        f_compute = pool.submit(collect_compute, aws, outputs)
+        f_storage = pool.submit(collect_storage, aws, outputs)
+        sections: dict[str, Any] = {
+            "stack": f_stack.result(),
+            "network": f_network.result(),
+            "database": f_database.result(),
+            "compute": f_compute.result(),
+            "storage": f_storage.result(),
+        }
+    calls = {k: v - before.get(k, 0) for k, v in aws.call_log.calls.items() if v - before.get(k, 0)}
+    return Inventory(
+        environment=environment,
+        stack_name=stack_name,
+        region=aws.region,
+        account=account,
+        emulated=aws.is_emulated,
+        outputs=outputs,
+        collected_seconds=round(time.perf_counter() - started, 3),
+        api_calls=calls,
+        **sections,
+    )

@@ -1,0 +1,114 @@
+"""Database: the Aurora cluster, its instances and subnet group, the master secret.
+
+The master secret's value is read once to derive its length and character classes and is
+then dropped: only those derived facts enter the inventory, never the value.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+
+from pydantic import BaseModel, Field
+
+from conformance.aws import AwsSession
+from conformance.inventory.base import Raw, Section, absent_on, attempt
+from conformance.outputs import StackOutputs
+
+
+class SecretFacts(BaseModel):
+    """What can be judged about a secret without showing it."""
+
+    is_json: bool = False
+    keys: list[str] = Field(default_factory=list)
+    password_length: int = 0
+    has_lower: bool = False
+    has_upper: bool = False
+    has_digit: bool = False
+    has_punctuation: bool = False
+    has_excluded: bool = False  # any of " @ / \ present
+
+
+def secret_facts(secret_string: str | None) -> SecretFacts:
+    if not secret_string:
+        return SecretFacts()
+    try:
+        doc = json.loads(secret_string)
+    except ValueError:
+        doc = None
+    password = doc.get("password", "") if isinstance(doc, dict) else secret_string
+    return SecretFacts(
+        is_json=isinstance(doc, dict),
+        keys=sorted(doc) if isinstance(doc, dict) else [],
+        password_length=len(password),
+        has_lower=any(c in string.ascii_lowercase for c in password),
+        has_upper=any(c in string.ascii_uppercase for c in password),
+        has_digit=any(c in string.digits for c in password),
+        has_punctuation=any(c in string.punctuation for c in password),
+        has_excluded=any(c in "\"@/\\" for c in password),
+    )
+
+
+class DatabaseSection(Section):
+    cluster: Raw = Field(default_factory=dict)
+    instances: list[Raw] = Field(default_factory=list)
+    subnet_group: Raw = Field(default_factory=dict)
+    secret: Raw = Field(default_factory=dict)
+    secret_facts: SecretFacts = Field(default_factory=SecretFacts)
+
+    @property
+    def writers(self) -> list[Raw]:
+        ids = {m["DBInstanceIdentifier"] for m in self.cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter")}
+        return [i for i in self.instances if i["DBInstanceIdentifier"] in ids]
+
+    @property
+    def readers(self) -> list[Raw]:
+        ids = {
+            m["DBInstanceIdentifier"] for m in self.cluster.get("DBClusterMembers", []) if not m.get("IsClusterWriter")
+        }
+        return [i for i in self.instances if i["DBInstanceIdentifier"] in ids]
+
+
+def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
+    rds = aws.client("rds")
+    sm = aws.client("secretsmanager")
+    s = DatabaseSection()
+    clusters = attempt(
+        s,
+        "rds:DescribeDBClusters",
+        lambda: absent_on(
+            ("DBClusterNotFoundFault",),
+            lambda: rds.describe_db_clusters(DBClusterIdentifier=outputs.AuroraClusterIdentifier)["DBClusters"],
+            [],
+        ),
+        [],
+    )
+    s.cluster = clusters[0] if clusters else {}
+    s.instances = attempt(
+        s,
+        "rds:DescribeDBInstances",
+        lambda: rds.describe_db_instances(
+            Filters=[{"Name": "db-cluster-id", "Values": [outputs.AuroraClusterIdentifier]}]
+        )["DBInstances"],
+        [],
+    )
+    group = s.cluster.get("DBSubnetGroup")
+    if group:
+        groups = attempt(
+            s,
+            "rds:DescribeDBSubnetGroups",
+            lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"],
+            [],
+        )
+        s.subnet_group = groups[0] if groups else {}
+    secret = attempt(s, "secretsmanager:DescribeSecret", lambda: sm.describe_secret(SecretId=outputs.DBSecretArn), {})
+    s.secret = {k: v for k, v in secret.items() if k != "ResponseMetadata"}
+    value = attempt(
+        s,
+        "secretsmanager:GetSecretValue",
+        lambda: sm.get_secret_value(SecretId=outputs.DBSecretArn).get("SecretString"),
+        None,
+    )
+    s.secret_facts = secret_facts(value)
+    del value
+    return s

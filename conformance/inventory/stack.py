@@ -1,0 +1,52 @@
+"""The stack itself: status, protection, tags, parameters, resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from conformance.aws import AwsSession
+from conformance.inventory.base import Raw, Section, attempt, paginate
+
+
+class StackSection(Section):
+    name: str = ""
+    status: str = ""
+    termination_protection: bool = False
+    tags: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, str] = Field(default_factory=dict)
+    resources: list[Raw] = Field(default_factory=list)
+
+    def resource_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.resources:
+            counts[r["ResourceType"]] = counts.get(r["ResourceType"], 0) + 1
+        return dict(sorted(counts.items()))
+
+    def physical_ids(self, resource_type: str) -> list[str]:
+        return [r.get("PhysicalResourceId", "") for r in self.resources if r["ResourceType"] == resource_type]
+
+
+def collect_stack(aws: AwsSession, stack_name: str) -> StackSection:
+    cfn = aws.client("cloudformation")
+    section = StackSection(name=stack_name)
+    stacks: list[dict[str, Any]] = attempt(
+        section, "cloudformation:DescribeStacks", lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"], []
+    )
+    if stacks:
+        s = stacks[0]
+        section.status = s["StackStatus"]
+        section.termination_protection = bool(s.get("EnableTerminationProtection", False))
+        section.tags = {t["Key"]: t["Value"] for t in s.get("Tags", [])}
+        section.parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}
+    section.resources = attempt(
+        section,
+        "cloudformation:ListStackResources",
+        lambda: [
+            {k: r.get(k, "") for k in ("LogicalResourceId", "PhysicalResourceId", "ResourceType", "ResourceStatus")}
+            for r in paginate(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack_name)
+        ],
+        [],
+    )
+    return section

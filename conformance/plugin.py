@@ -1,0 +1,370 @@
+"""The pytest plugin of the conformance suite (loaded by the root ``conftest.py``).
+
+Options, the run's life cycle, fixtures, parametrisation by environment and report labels
+live here; state lives in ``config.stash``, never in module globals.
+
+* ``pytest``: offline rehearsal: embedded emulator, deploy dev+staging+prod, check them.
+* ``pytest --env staging``: real AWS, attach to the existing stack, create/delete nothing
+  unless ``--deploy`` / ``--teardown``.
+* ``--emulator``: rehearse named environments offline; ``--endpoint-url URL`` (or
+  ``AWS_ENDPOINT_URL``): attach to an endpoint started elsewhere.
+
+With xdist the controller deploys and collects once; workers read the run directory.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import allure
+import pytest
+
+from conformance.aws import AwsSession
+from conformance.checks import meta_of
+from conformance.errors import ConformanceError, ExitCode
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory, ProbeError
+from conformance.outputs import StackOutputs
+from conformance.run import Run, RunSettings, RunState
+from conformance.spec import EnvironmentSpec, load_environment
+from conformance.template import template_sha256, template_version
+
+SETTINGS = pytest.StashKey[RunSettings]()
+RUN = pytest.StashKey[Run]()
+STATE = pytest.StashKey[RunState]()
+CACHE = pytest.StashKey[dict[str, Any]]()
+WORKER_KEY = "payments_conformance_state"
+OUTCOMES = pytest.StashKey["Outcomes"]()
+
+
+class Outcomes:
+    """Counts failed checks by kind where the exit code is decided (with or without xdist)."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.probe_errors = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not report.failed:
+            return
+        if ("conformance_outcome", "probe-error") in report.user_properties:
+            self.probe_errors += 1
+        else:
+            self.failures += 1
+
+LIVE_SUITES = ("network", "database", "compute", "storage")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "payments platform conformance")
+    group.addoption(
+        "--env", action="append", dest="conformance_envs", metavar="NAME",
+        help="environment to check (dev, staging, prod, or all; repeatable). Default: offline rehearsal of all.",
+    )  # fmt: skip
+    group.addoption(
+        "--emulator", action="store_true", dest="conformance_emulator",
+        help="rehearse the named environments offline on the embedded emulator",
+    )  # fmt: skip
+    group.addoption(
+        "--endpoint-url", dest="conformance_endpoint_url", metavar="URL",
+        help="attach to an AWS-compatible endpoint started elsewhere (default: $AWS_ENDPOINT_URL)",
+    )  # fmt: skip
+    group.addoption(
+        "--deploy", action="store_true", dest="conformance_deploy",
+        help="create or update the stacks before checking (default: attach only)",
+    )  # fmt: skip
+    group.addoption(
+        "--teardown", action="store_true", dest="conformance_teardown",
+        help="delete the stacks this run created, at the end (never prod)",
+    )  # fmt: skip
+    group.addoption("--suffix", dest="conformance_suffix", help="EnvironmentSuffix override (parallel stacks)")
+    group.addoption("--region", dest="conformance_region", help="region override for every environment")
+    group.addoption(
+        "--template", dest="conformance_template", metavar="PATH",
+        help="the template to deploy and to check statically (default: deploy/template.yaml)",
+    )  # fmt: skip
+    group.addoption(
+        "--run-dir", dest="conformance_run_dir", metavar="DIR", help="where run state and inventories go (build/run)"
+    )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance_check(meta): a conformance check with its metadata")
+    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, S3 write)")
+    config.stash[CACHE] = {}
+    config.stash[OUTCOMES] = Outcomes()
+    config.pluginmanager.register(config.stash[OUTCOMES], "conformance-outcomes")
+    if _is_worker(config):
+        state_path = Path(config.workerinput[WORKER_KEY])  # type: ignore[attr-defined]
+        config.stash[SETTINGS] = RunSettings.resolve(
+            envs=config.option.conformance_envs, emulator=config.option.conformance_emulator,
+            endpoint_url=config.option.conformance_endpoint_url, deploy=False, teardown=False,
+            suffix=config.option.conformance_suffix, region=config.option.conformance_region,
+        )  # fmt: skip
+        config.stash[CACHE]["state_path"] = state_path
+        return
+    try:
+        settings = RunSettings.resolve(
+            envs=config.option.conformance_envs,
+            emulator=config.option.conformance_emulator,
+            endpoint_url=config.option.conformance_endpoint_url,
+            deploy=config.option.conformance_deploy,
+            teardown=config.option.conformance_teardown,
+            suffix=config.option.conformance_suffix,
+            region=config.option.conformance_region,
+            run_dir=Path(config.option.conformance_run_dir) if config.option.conformance_run_dir else None,
+            template=Path(config.option.conformance_template) if config.option.conformance_template else None,
+        )
+        settings.specs()  # validate every environment file before anything else happens
+    except ConformanceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS] = settings
+    if threading_main():
+        signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist: hand the run-state path to each worker."""
+    settings = node.config.stash[SETTINGS]
+    node.workerinput[WORKER_KEY] = str(settings.run_dir / settings.run_id / "state.json")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _is_worker(config) or SETTINGS not in config.stash:
+        return []
+    s = config.stash[SETTINGS]
+    lines = [
+        f"conformance environments: {s.environments.show()}",
+        f"conformance target: {s.mode.show()}",
+    ]
+    if s.endpoint_url.value:
+        lines.append(f"conformance endpoint: {s.endpoint_url.show()}")
+    lines.append(f"conformance deploy: {s.deploy.show()}; teardown: {s.teardown.show()}")
+    for name, spec in s.specs().items():
+        region_src = "--region" if s.region else f"deploy/environments/{name}.yaml"
+        lines.append(
+            f"conformance {name}: stack {spec.stack_name}, region {spec.region} (from {region_src}), "
+            f"account {spec.account_id or 'from the credentials'}"
+            + (f", profile {spec.profile}" if spec.profile else "")
+        )
+    lines.append(
+        f"conformance template: {s.template.value} version {template_version(s.template.value)}, "
+        f"sha256 {template_sha256(s.template.value)[:16]} (from {s.template.source})"
+    )
+    lines.append(f"conformance run id: {s.run_id}")
+    return lines
+
+
+STATIC_SUITES = ("template",)
+
+
+def _wants_platform(session: pytest.Session) -> bool:
+    """False for --collect-only and for runs that select only static suites (no stack needed)."""
+    config = session.config
+    if config.option.collectonly:
+        return False
+    tests_dir = Path(str(config.rootpath)) / "tests"
+    args = [Path(a.split("::", 1)[0]).resolve() for a in config.args]
+    static = [tests_dir / s for s in STATIC_SUITES]
+    return not args or not all(any(a == s or s in a.parents for s in static) for a in args)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session: pytest.Session) -> Any:
+    result = yield
+    config = session.config
+    if _is_worker(config) or not _wants_platform(session):
+        return result
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def out(line: str) -> None:
+        if reporter is not None:
+            with capman.global_and_fixture_disabled() if capman else _null():
+                reporter.write_line(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    run = Run(config.stash[SETTINGS], out=out)
+    config.stash[RUN] = run
+    try:
+        state = run.prepare()
+    except ConformanceError as exc:
+        for problem in run.finish():
+            out(f"teardown: {problem}")
+        pytest.exit(f"conformance: {exc}", returncode=int(exc.exit_code))
+    config.stash[STATE] = state
+    config.stash[CACHE]["state_path"] = run.state_path
+    for name, env in state.environments.items():
+        out(f"conformance {name}: stack {env.stack_name} in {env.region}, account {env.account} (from sts)")
+    return result
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _is_worker(config) or RUN not in config.stash:
+        return
+    run = config.stash[RUN]
+    problems = run.finish()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for problem in problems:
+        if reporter is not None:
+            reporter.write_line(f"conformance teardown: {problem}", red=True)
+    if problems and session.exitstatus == ExitCode.OK:
+        session.exitstatus = ExitCode.CANNOT_OBSERVE
+    outcomes = config.stash[OUTCOMES]
+    if outcomes.probe_errors and not outcomes.failures and session.exitstatus == ExitCode.NON_CONFORMANT:
+        session.exitstatus = ExitCode.CANNOT_OBSERVE
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(ProbeError):
+        report.user_properties.append(("conformance_outcome", "probe-error"))
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    if report.failed and ("conformance_outcome", "probe-error") in report.user_properties:
+        return "error", "E", ("PROBE ERROR", {"yellow": True})
+    return None
+
+
+# ---------------------------------------------------------------- parametrisation
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "env_name" in metafunc.fixturenames:
+        envs = metafunc.config.stash[SETTINGS].environments.value
+        metafunc.parametrize("env_name", envs, ids=envs)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        meta = meta_of(item)
+        if meta is not None:
+            item.add_marker(pytest.mark.suite(meta.suite))
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def _state(config: pytest.Config) -> RunState:
+    if STATE not in config.stash:
+        path = config.stash[CACHE].get("state_path")
+        if path is None or not Path(path).exists():
+            raise ConformanceError("the run state is missing: the controller did not prepare the platform")
+        config.stash[STATE] = RunState.load(Path(path))
+    return config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def run_state(pytestconfig: pytest.Config) -> RunState:
+    """What the controller prepared: target, environments, inventories."""
+    return _state(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def emulated(run_state: RunState) -> bool:
+    return run_state.mode != "aws"
+
+
+@pytest.fixture
+def spec(env_name: str, run_state: RunState) -> EnvironmentSpec:
+    return load_environment(env_name).with_overrides(suffix=run_state.suffix, region=run_state.region)
+
+
+@pytest.fixture
+def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inventory:
+    """The environment's inventory (collected once by the controller)."""
+    cache = pytestconfig.stash[CACHE]
+    key = f"inventory:{env_name}"
+    if key not in cache:
+        cache[key] = run_state.inventory(env_name)
+    return cache[key]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def inventories(run_state: RunState, pytestconfig: pytest.Config) -> dict[str, Inventory]:
+    """Every environment's inventory, for the consistency suite."""
+    cache = pytestconfig.stash[CACHE]
+    for env in run_state.environments:
+        cache.setdefault(f"inventory:{env}", run_state.inventory(env))
+    return {env: cache[f"inventory:{env}"] for env in run_state.environments}
+
+
+@pytest.fixture
+def outputs(inv: Inventory) -> StackOutputs:
+    return inv.outputs
+
+
+@pytest.fixture
+def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsSession:
+    """A session on the environment's target, for the data-plane probes only."""
+    cache = pytestconfig.stash[CACHE]
+    key = f"session:{env_name}"
+    if key not in cache:
+        cache[key] = run_state.session(env_name)
+    return cache[key]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def evidence() -> Evidence:
+    return Evidence()
+
+
+@pytest.fixture(autouse=True)
+def _report_labels(request: pytest.FixtureRequest) -> None:
+    meta = meta_of(request.node)
+    if meta is None:
+        return
+    env = request.node.callspec.params.get("env_name") if hasattr(request.node, "callspec") else None
+    allure.dynamic.epic("payments platform conformance")
+    allure.dynamic.feature(meta.suite)
+    allure.dynamic.story(meta.id)
+    allure.dynamic.severity(
+        {"critical": allure.severity_level.CRITICAL, "high": allure.severity_level.CRITICAL}.get(
+            meta.severity, allure.severity_level.NORMAL
+        )
+    )
+    allure.dynamic.description(meta.rationale)
+    for control in meta.controls:
+        allure.dynamic.tag(control)
+    if env:
+        allure.dynamic.label("environment", env)
+        allure.dynamic.parameter("environment", env)
+
+
+def emulator_limit(emulated: bool, reason: str) -> None:
+    """Skip one probe on the emulator only, with the reason in the report; on AWS it runs."""
+    if emulated:
+        pytest.skip(f"emulator limit: {reason}")
+
+
+__all__ = ["emulator_limit"]

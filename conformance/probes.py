@@ -1,0 +1,79 @@
+"""Bounded data-plane probes: real requests to the deployed platform, each with a deadline.
+
+tenacity is used only here, for eventual consistency (a service that is still warming up),
+with a stop, a wait and a reason; the last observation is kept for the failure message.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
+
+
+@dataclass
+class HttpObservation:
+    url: str
+    status: int | None = None
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+    attempts: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def status_line(self) -> str:
+        if self.status is None:
+            return f"no response ({self.error})"
+        return f"HTTP {self.status} {self.reason}".strip()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its query string or credentials (presigned URLs carry secrets there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def http_get(
+    dns_name: str,
+    *,
+    path: str = "/",
+    expect: int = 200,
+    deadline: float = 60.0,
+    via: str | None = None,
+    timeout: float = 5.0,
+) -> HttpObservation:
+    """GET ``http://<dns_name><path>`` until it answers ``expect`` or the deadline passes.
+
+    ``via`` sends the request to an emulator's endpoint with ``Host: <dns_name>``, which is how
+    the embedded emulator's load balancer data plane is reached (there is no DNS for it).
+    """
+    shown = f"http://{dns_name}{path}"
+    url, headers = (f"{via.rstrip('/')}{path}", {"Host": dns_name}) if via else (shown, {})
+    obs = HttpObservation(url=safe_url(shown))
+    started = time.monotonic()
+
+    def once() -> HttpObservation:
+        obs.attempts += 1
+        try:
+            resp = requests.get(url, headers=headers, timeout=timeout, allow_redirects=False)
+            obs.status, obs.reason, obs.error = resp.status_code, resp.reason or "", ""
+            obs.headers = dict(resp.headers)
+        except requests.RequestException as exc:
+            obs.status, obs.reason, obs.error = None, "", type(exc).__name__
+        obs.elapsed = round(time.monotonic() - started, 2)
+        return obs
+
+    retrying = Retrying(
+        stop=stop_after_delay(deadline),
+        wait=wait_exponential(multiplier=0.25, max=5),
+        retry=retry_if_result(lambda o: o.status != expect),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
+    )
+    return retrying(once)

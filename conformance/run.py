@@ -1,0 +1,275 @@
+"""One conformance run: where it points, what it deploys, what it collects, what it cleans up.
+
+The controller process (the only process without xdist, the xdist controller with it) calls
+:meth:`Run.prepare` once: start the embedded emulator if the run is offline, check the
+endpoint and credentials, deploy or attach to each environment's stack (concurrently),
+collect each environment's inventory (concurrently) and write everything to the run
+directory. Workers only read that directory. :meth:`Run.finish` tears down what this run
+created, when asked, and stops the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from conformance.aws import AwsSession, CallLog, ensure_reachable
+from conformance.errors import ConformanceError, UsageError
+from conformance.inventory import Inventory, collect
+from conformance.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, EnvironmentSpec, load_environment
+from conformance.template import template_sha256, template_version
+from deploy.deployer import Deployer, new_run_id
+
+Mode = Literal["emulator", "endpoint", "aws"]
+Printer = Callable[[str], None]
+DEFAULT_RUN_DIR = REPO_ROOT / "build" / "run"
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    source: str
+
+    def show(self) -> str:
+        value = ", ".join(self.value) if isinstance(self.value, list | tuple) else self.value
+        return f"{value} (from {self.source})"
+
+
+@dataclass
+class RunSettings:
+    environments: Setting
+    mode: Setting
+    endpoint_url: Setting
+    deploy: Setting
+    teardown: Setting
+    template: Setting
+    suffix: str | None = None
+    region: str | None = None
+    run_id: str = field(default_factory=new_run_id)
+    run_dir: Path = DEFAULT_RUN_DIR
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        envs: list[str] | None,
+        emulator: bool,
+        endpoint_url: str | None,
+        deploy: bool,
+        teardown: bool,
+        suffix: str | None = None,
+        region: str | None = None,
+        run_dir: Path | None = None,
+        template: Path | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> RunSettings:
+        environ = dict(os.environ) if environ is None else environ
+        if envs:
+            names: list[str] = []
+            for e in envs:
+                names.extend(n.strip() for n in e.split(",") if n.strip())
+            if "all" in names:
+                names = list(KNOWN_ENVIRONMENTS)
+            environments = Setting(list(dict.fromkeys(names)), "--env")
+        else:
+            environments = Setting(list(KNOWN_ENVIRONMENTS), "default: no --env given")
+        if emulator and endpoint_url:
+            raise UsageError("--emulator and --endpoint-url exclude each other; pass one of them.")
+        env_endpoint = environ.get("AWS_ENDPOINT_URL")
+        if emulator:
+            mode, endpoint = Setting("emulator", "--emulator"), Setting(None, "started by this run")
+        elif endpoint_url:
+            mode, endpoint = Setting("endpoint", "--endpoint-url"), Setting(endpoint_url, "--endpoint-url")
+        elif env_endpoint:
+            mode, endpoint = Setting("endpoint", "AWS_ENDPOINT_URL"), Setting(env_endpoint, "AWS_ENDPOINT_URL")
+        elif not envs:
+            mode = Setting("emulator", "default: no --env given, offline rehearsal")
+            endpoint = Setting(None, "started by this run")
+        else:
+            mode, endpoint = Setting("aws", "--env without --emulator/--endpoint-url"), Setting(None, "AWS")
+        if mode.value == "emulator":
+            deploy_s = Setting(True, "offline rehearsal deploys into its own emulator")
+            teardown_s = Setting(False, "the emulator is discarded at the end")
+        else:
+            deploy_s = Setting(deploy, "--deploy" if deploy else "default: attach to the existing stack")
+            teardown_s = Setting(teardown, "--teardown" if teardown else "default: delete nothing")
+        return cls(
+            environments=environments,
+            mode=mode,
+            endpoint_url=endpoint,
+            deploy=deploy_s,
+            teardown=teardown_s,
+            template=Setting(template.resolve(), "--template") if template else Setting(TEMPLATE_PATH, "default"),
+            suffix=suffix,
+            region=region,
+            run_dir=(run_dir or DEFAULT_RUN_DIR),
+        )
+
+    def specs(self) -> dict[str, EnvironmentSpec]:
+        """Load and validate every environment of the run (no AWS call)."""
+        return {
+            name: load_environment(name).with_overrides(suffix=self.suffix, region=self.region)
+            for name in self.environments.value
+        }
+
+
+@dataclass
+class EnvState:
+    name: str
+    stack_name: str
+    region: str
+    account: str
+    inventory_path: str
+    deployed_by_run: bool
+
+
+@dataclass
+class RunState:
+    """What the controller hands to every worker (JSON in the run directory)."""
+
+    run_id: str
+    mode: Mode
+    endpoint_url: str | None
+    template_sha256: str
+    template_version: str
+    template_path: str
+    environments: dict[str, EnvState]
+    suffix: str | None = None
+    region: str | None = None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        data = json.loads(path.read_text())
+        data["environments"] = {k: EnvState(**v) for k, v in data["environments"].items()}
+        return cls(**data)
+
+    def inventory(self, env: str) -> Inventory:
+        return Inventory.model_validate_json(Path(self.environments[env].inventory_path).read_text())
+
+    def session(self, env: str) -> AwsSession:
+        e = self.environments[env]
+        return AwsSession(region=e.region, endpoint_url=self.endpoint_url, profile=_profile(env))
+
+
+def _profile(env: str) -> str | None:
+    try:
+        return load_environment(env).profile
+    except ConformanceError:
+        return None
+
+
+class Run:
+    """The controller's side of a run."""
+
+    def __init__(self, settings: RunSettings, *, out: Printer = print) -> None:
+        self.settings = settings
+        self.out = out
+        self.specs = settings.specs()
+        self.emulator: Any = None
+        self.state: RunState | None = None
+        self.call_log = CallLog()
+        self._lock = threading.Lock()
+        self.deployers: dict[str, Deployer] = {}
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.run_dir / self.settings.run_id / "state.json"
+
+    def prepare(self) -> RunState:
+        endpoint = self.settings.endpoint_url.value
+        if self.settings.mode.value == "emulator":
+            from emulator.launcher import Emulator
+
+            self.emulator = Emulator(log_path=self.state_path.parent / "emulator.log")
+            self.emulator.start()
+            endpoint = self.emulator.endpoint_url
+            self.out(f"emulator: ready at {endpoint} (pid {self.emulator.pid})")
+        elif endpoint:
+            ensure_reachable(endpoint)
+        run_dir = self.state_path.parent
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+        def one(name: str) -> EnvState:
+            spec = self.specs[name]
+            aws = AwsSession(region=spec.region, endpoint_url=endpoint, profile=spec.profile, call_log=self.call_log)
+            account = aws.check_credentials()
+            if spec.account_id and not aws.is_emulated and account != spec.account_id:
+                raise UsageError(
+                    f"the credentials are for account {account} but {name} lives in {spec.account_id}; "
+                    f"switch to that account's profile."
+                )
+            deployer = Deployer(
+                spec, aws, run_id=self.settings.run_id, out=self.out, template_path=self.settings.template.value
+            )
+            with self._lock:
+                self.deployers[name] = deployer
+            created = False
+            if self.settings.deploy.value:
+                created = deployer.state() is None
+                outputs = deployer.up()
+            else:
+                outputs = deployer.outputs()
+            inventory = collect(
+                environment=name, stack_name=spec.stack_name, account=account, aws=aws, outputs=outputs
+            )
+            path = run_dir / f"inventory-{name}.json"
+            path.write_text(inventory.model_dump_json(indent=1))
+            self.out(
+                f"{name}: inventory of {spec.stack_name} collected in {inventory.collected_seconds:.2f} s "
+                f"({sum(inventory.api_calls.values())} API calls)"
+            )
+            return EnvState(
+                name=name,
+                stack_name=spec.stack_name,
+                region=spec.region,
+                account=account,
+                inventory_path=str(path),
+                deployed_by_run=created,
+            )
+
+        names = list(self.specs)
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare") as pool:
+            futures = {n: pool.submit(one, n) for n in names}
+            envs = {n: f.result() for n, f in futures.items()}
+        self.state = RunState(
+            run_id=self.settings.run_id,
+            mode=self.settings.mode.value,
+            endpoint_url=endpoint,
+            template_sha256=template_sha256(self.settings.template.value),
+            template_version=template_version(self.settings.template.value),
+            template_path=str(self.settings.template.value),
+            environments=envs,
+            suffix=self.settings.suffix,
+            region=self.settings.region,
+        )
+        self.state.save(self.state_path)
+        (run_dir / "api-calls.json").write_text(json.dumps(dict(self.call_log.calls), indent=1, sort_keys=True))
+        return self.state
+
+    def finish(self) -> list[str]:
+        """Tear down what was asked; stop the emulator. Returns problems as sentences."""
+        problems: list[str] = []
+        try:
+            if self.settings.teardown.value and self.state is not None:
+                for name, deployer in self.deployers.items():
+                    try:
+                        deployer.down()
+                    except ConformanceError as exc:
+                        problems.append(f"{name}: {exc}")
+        finally:
+            if self.emulator is not None:
+                self.emulator.stop()
+                self.emulator = None
+        return problems

@@ -1,0 +1,87 @@
+"""Command line of the deployer.
+
+    python -m deploy up|status|outputs|down --env NAME [--endpoint-url URL] [--suffix S] [--region R]
+
+Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe or deployment failed,
+4 usage error or refused operation. Errors are one sentence on stderr; nothing is created,
+changed or deleted by accident.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from conformance.aws import AwsSession, ensure_reachable
+from conformance.errors import ConformanceError, ExitCode
+from conformance.spec import available_environments, load_environment
+from deploy.deployer import Deployer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["up", "status", "outputs", "down"])
+    parser.add_argument("--env", required=True, help=f"environment: one of {', '.join(available_environments())}")
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL"),
+        help="an AWS-compatible endpoint (the emulator); default: real AWS, or $AWS_ENDPOINT_URL",
+    )
+    parser.add_argument("--suffix", help="EnvironmentSuffix override, to keep parallel stacks apart")
+    parser.add_argument("--region", help="region override (default: the environment file's)")
+    parser.add_argument(
+        "--purge-retained",
+        action="store_true",
+        help="with down: also empty and delete the buckets the stack retained (never for prod)",
+    )
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        spec = load_environment(args.env).with_overrides(suffix=args.suffix, region=args.region)
+        if args.endpoint_url:
+            ensure_reachable(args.endpoint_url)
+        aws = AwsSession(region=spec.region, endpoint_url=args.endpoint_url, profile=spec.profile)
+        account = aws.check_credentials()
+        if spec.account_id and not aws.is_emulated and account != spec.account_id:
+            print(
+                f"deploy: error: the credentials are for account {account} but {args.env} lives in "
+                f"{spec.account_id}; switch profile.",
+                file=sys.stderr,
+            )
+            return ExitCode.USAGE
+        deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True))
+        if args.command == "up":
+            outputs = deployer.up()
+            print(json.dumps(outputs.model_dump(), indent=2))
+        elif args.command == "outputs":
+            print(json.dumps(deployer.outputs().model_dump(), indent=2))
+        elif args.command == "status":
+            state = deployer.state()
+            if state is None:
+                print(f"{spec.stack_name}: does not exist in {spec.region}")
+            else:
+                print(f"{state.name}: {state.status}" + (f" ({state.reason})" if state.reason else ""))
+                print(f"  termination protection: {'on' if state.termination_protection else 'off'}")
+                print(f"  created by this suite: {'yes' if state.created_by_suite else 'no'}")
+                for key, value in sorted(state.tags.items()):
+                    print(f"  tag {key}={value}")
+        else:
+            retained = deployer.down()
+            if args.purge_retained and retained:
+                deployer.purge_retained(retained)
+        return ExitCode.OK
+    except ConformanceError as exc:
+        print(f"deploy: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("deploy: interrupted; the stack operation in progress continues in CloudFormation.", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,442 @@
+"""The boto3 deployer: stands up or updates one environment's stack and resolves its outputs.
+
+Safety rules, each with a self-test:
+
+* A stack that exists is updated through a change set (changes printed; nothing done when
+  nothing changed). A stack in a failed or busy state is refused with the state and the fix,
+  never deleted or "repaired" silently.
+* The poller is our own: it follows the stack's status and events (resources done / total,
+  latest events) and treats every rollback state as failure (boto3's ``stack_create_complete``
+  waiter treats ``UPDATE_ROLLBACK_COMPLETE`` as success).
+* On failure the error lists every failed resource (logical id, type, status, reason),
+  root cause first.
+* Every stack carries the platform tags plus the run id and the creator tag; staging and
+  prod get termination protection.
+* ``down`` deletes only a stack this suite created (creator tag), never prod, never a stack
+  with termination protection on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from conformance.aws import AwsSession, error_code
+from conformance.errors import (
+    DeploymentFailed,
+    InfrastructureError,
+    RefusedError,
+    StackStateError,
+    UsageError,
+)
+from conformance.outputs import StackOutputs
+from conformance.spec import TEMPLATE_PATH, EnvironmentSpec
+from conformance.template import compact_json, load_template, template_body, template_sha256
+
+CREATOR_TAG = "payments-conformance:created-by"
+CREATOR_VALUE = "payments-conformance-suite"
+RUN_ID_TAG = "payments-conformance:run-id"
+TEMPLATE_HASH_TAG = "payments-conformance:template-sha256"
+CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline TemplateBody
+
+SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
+FAILURE = {
+    "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "IMPORT_ROLLBACK_COMPLETE",
+    "IMPORT_ROLLBACK_FAILED",
+}  # fmt: skip
+# States an existing stack may be in for the deployer to update it.
+UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+# States in which the suite may attach to a stack and judge it.
+ATTACHABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+FIXES = {
+    "ROLLBACK_COMPLETE": (
+        "its creation failed and it cannot be updated; read its events (`python -m deploy status --env {env}`), "
+        "delete it yourself (`aws cloudformation delete-stack --stack-name {stack}`) and deploy again"
+    ),
+    "ROLLBACK_FAILED": "its rollback failed; fix the resources named in its events and delete it by hand",
+    "UPDATE_ROLLBACK_FAILED": (
+        "its last update could not roll back; fix the resource, then `aws cloudformation "
+        "continue-update-rollback --stack-name {stack}`"
+    ),
+    "UPDATE_ROLLBACK_COMPLETE": (
+        "its last update failed and was rolled back, so it does not run the current template; "
+        "redeploy with `python -m deploy up --env {env}` once the cause is fixed"
+    ),
+    "DELETE_FAILED": "its deletion failed; remove the retained resources named in its events and delete again",
+}
+CANCELLED = ("Resource creation cancelled", "Resource update cancelled", "Resource creation Initiated")
+
+Printer = Callable[[str], None]
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class StackState:
+    name: str
+    status: str
+    reason: str
+    tags: dict[str, str]
+    termination_protection: bool
+    outputs: list[dict[str, str]]
+    stack_id: str
+
+    @property
+    def created_by_suite(self) -> bool:
+        return self.tags.get(CREATOR_TAG) == CREATOR_VALUE
+
+
+@dataclass(frozen=True)
+class FailedResource:
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.logical_id} ({self.resource_type}) {self.status}: {self.reason or 'no reason given'}"
+
+
+class Deployer:
+    """Create, update, inspect and delete one environment's stack."""
+
+    def __init__(
+        self,
+        spec: EnvironmentSpec,
+        aws: AwsSession,
+        *,
+        run_id: str | None = None,
+        out: Printer = print,
+        template_path: Path = TEMPLATE_PATH,
+        poll_seconds: float | None = None,
+        deadline_seconds: float | None = None,
+    ) -> None:
+        self.spec = spec
+        self.aws = aws
+        self.run_id = run_id or new_run_id()
+        self.out = out
+        self.template_path = template_path
+        self.poll_seconds = poll_seconds if poll_seconds is not None else (0.25 if aws.is_emulated else 5.0)
+        self.deadline_seconds = deadline_seconds or (600.0 if aws.is_emulated else 5400.0)
+        self.cfn = aws.client("cloudformation")
+
+    @property
+    def stack_name(self) -> str:
+        return self.spec.stack_name
+
+    # ------------------------------------------------------------------ inspection
+    def state(self) -> StackState | None:
+        try:
+            stacks = self.cfn.describe_stacks(StackName=self.stack_name)["Stacks"]
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+                return None
+            raise
+        if not stacks:
+            return None
+        s = stacks[0]
+        if s["StackStatus"] == "DELETE_COMPLETE":
+            return None
+        return StackState(
+            name=s["StackName"],
+            status=s["StackStatus"],
+            reason=s.get("StackStatusReason", ""),
+            tags={t["Key"]: t["Value"] for t in s.get("Tags", [])},
+            termination_protection=bool(s.get("EnableTerminationProtection", False)),
+            outputs=s.get("Outputs", []),
+            stack_id=s["StackId"],
+        )
+
+    def require_attachable(self) -> StackState:
+        state = self.state()
+        if state is None:
+            raise StackStateError(
+                f"stack {self.stack_name} does not exist in {self.aws.region}; deploy it with "
+                f"`python -m deploy up --env {self.spec.name}` or run pytest with --deploy."
+            )
+        if state.status not in ATTACHABLE:
+            raise StackStateError(self._state_message(state))
+        return state
+
+    def outputs(self) -> StackOutputs:
+        state = self.require_attachable()
+        return StackOutputs.from_stack(state.name, state.outputs)
+
+    def _state_message(self, state: StackState) -> str:
+        fix = FIXES.get(state.status, "wait for the operation in progress to finish, then run again")
+        fix = fix.format(env=self.spec.name, stack=state.name)
+        return f"stack {state.name} is in {state.status}: {fix}."
+
+    # ------------------------------------------------------------------ deploy
+    def tags(self) -> list[dict[str, str]]:
+        p = self.spec.parameters
+        tags = {
+            "Environment": p.EnvironmentName,
+            "Application": "payments",
+            "Owner": p.Owner,
+            "CostCenter": p.CostCenter,
+            "ManagedBy": "cloudformation",
+            CREATOR_TAG: CREATOR_VALUE,
+            RUN_ID_TAG: self.run_id,
+            TEMPLATE_HASH_TAG: template_sha256(self.template_path)[:16],
+        }
+        return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+    def _body(self) -> str:
+        """The template as sent: the YAML itself, or its compact JSON form when the YAML (with its
+        comments) exceeds CloudFormation's inline limit."""
+        body = template_body(self.template_path)
+        if len(body.encode()) > MAX_TEMPLATE_BODY:
+            body = compact_json(self.template_path)
+        if len(body.encode()) > MAX_TEMPLATE_BODY:
+            raise UsageError(
+                f"{self.template_path.name} is {len(body.encode())} bytes even as compact JSON, over "
+                f"CloudFormation's inline limit of {MAX_TEMPLATE_BODY}; shorten it."
+            )
+        return body
+
+    def up(self) -> StackOutputs:
+        """Create the stack, or update it through a change set; return its outputs."""
+        state = self.state()
+        if state is None:
+            self._create()
+        elif state.status in UPDATABLE:
+            self._update(state)
+        else:
+            raise StackStateError(self._state_message(state))
+        self._ensure_termination_protection()
+        return self.outputs()
+
+    def _create(self) -> None:
+        self.out(f"{self.stack_name}: creating in {self.aws.region} (run {self.run_id})")
+        started = datetime.now(UTC)
+        try:
+            self.cfn.create_stack(
+                StackName=self.stack_name,
+                TemplateBody=self._body(),
+                Parameters=self.spec.parameters.as_cloudformation(),
+                Capabilities=CAPABILITIES,
+                Tags=self.tags(),
+                OnFailure="ROLLBACK",
+                EnableTerminationProtection=self.spec.expectations.termination_protection,
+            )
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "AlreadyExistsException":
+                raise StackStateError(
+                    f"stack {self.stack_name} was created by someone else a moment ago; run again to update it."
+                ) from None
+            raise DeploymentFailed(f"CloudFormation refused to create {self.stack_name}: {exc}") from None
+        self._wait(started, "CREATE_COMPLETE")
+
+    def _update(self, state: StackState) -> None:
+        name = f"payments-conformance-{self.run_id}".replace(":", "-")[:128]
+        started = datetime.now(UTC)
+        tags = self.tags()
+        if state.created_by_suite is False:
+            # keep the ownership of a stack someone else created: never claim it as ours
+            tags = [t for t in tags if t["Key"] != CREATOR_TAG]
+        self.cfn.create_change_set(
+            StackName=self.stack_name,
+            ChangeSetName=name,
+            ChangeSetType="UPDATE",
+            TemplateBody=self._body(),
+            Parameters=self.spec.parameters.as_cloudformation(),
+            Capabilities=CAPABILITIES,
+            Tags=tags,
+        )
+        change_set = self._wait_change_set(name)
+        if change_set is None:
+            self.out(f"{self.stack_name}: no changes; nothing to do")
+            return
+        changes = change_set.get("Changes", [])
+        self.out(f"{self.stack_name}: change set {name} with {len(changes)} change(s):")
+        for change in changes:
+            rc = change.get("ResourceChange", {})
+            replace = rc.get("Replacement")
+            self.out(
+                f"  {rc.get('Action', '?'):<7} {rc.get('LogicalResourceId', '?')} ({rc.get('ResourceType', '?')})"
+                + (f" replacement={replace}" if replace and replace != "False" else "")
+            )
+        self.cfn.execute_change_set(StackName=self.stack_name, ChangeSetName=name)
+        self._wait(started, "UPDATE_COMPLETE")
+
+    def _wait_change_set(self, name: str) -> dict[str, Any] | None:
+        deadline = time.monotonic() + 300
+        while True:
+            cs = self.cfn.describe_change_set(StackName=self.stack_name, ChangeSetName=name)
+            status, reason = cs.get("Status"), cs.get("StatusReason", "")
+            if status == "CREATE_COMPLETE":
+                return dict(cs)
+            if status == "FAILED":
+                if "didn't contain changes" in reason or "No updates" in reason:
+                    self.cfn.delete_change_set(StackName=self.stack_name, ChangeSetName=name)
+                    return None
+                raise DeploymentFailed(f"change set {name} for {self.stack_name} failed: {reason}")
+            if time.monotonic() > deadline:
+                raise DeploymentFailed(f"change set {name} for {self.stack_name} was not ready within 300 s")
+            time.sleep(self.poll_seconds)
+
+    def _ensure_termination_protection(self) -> None:
+        if not self.spec.expectations.termination_protection:
+            return
+        state = self.state()
+        if state is not None and not state.termination_protection:
+            self.cfn.update_termination_protection(StackName=self.stack_name, EnableTerminationProtection=True)
+            self.out(f"{self.stack_name}: termination protection turned on")
+
+    # ------------------------------------------------------------------ polling
+    def _events_since(self, since: datetime) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        paginator = self.cfn.get_paginator("describe_stack_events")
+        for page in paginator.paginate(StackName=self.stack_name):
+            for event in page.get("StackEvents", []):
+                ts = event.get("Timestamp")
+                if isinstance(ts, datetime) and ts.tzinfo is None:
+                    ts = ts.replace(tzinfo=UTC)
+                if isinstance(ts, datetime) and ts < since.replace(microsecond=0):
+                    return list(reversed(events))
+                events.append(event)
+        return list(reversed(events))  # oldest first
+
+    def _wait(self, started: datetime, goal: str) -> None:
+        """Poll status and events until a terminal state; raise with the failed resources on failure."""
+        deadline = time.monotonic() + self.deadline_seconds
+        total = self._resource_total()
+        shown: set[str] = set()
+        last_line = ""
+        while True:
+            state = self.state()
+            status = state.status if state else ("DELETE_COMPLETE" if goal == "DELETE_COMPLETE" else "MISSING")
+            events = self._events_since(started) if state else []
+            done = {
+                e["LogicalResourceId"]
+                for e in events
+                if e.get("ResourceStatus", "").endswith("_COMPLETE") and e["LogicalResourceId"] != self.stack_name
+            }
+            fresh = [e for e in events if e.get("EventId") not in shown]
+            for e in fresh:
+                shown.add(e.get("EventId", ""))
+            latest = fresh[-1] if fresh else None
+            line = f"{self.stack_name}: {status} {len(done)}/{total} resources"
+            if latest is not None:
+                line += f" · {latest['LogicalResourceId']} {latest.get('ResourceStatus', '')}"
+            if line != last_line:
+                self.out(line)
+                last_line = line
+            if status == goal or (goal != "DELETE_COMPLETE" and status in SUCCESS and status == goal):
+                return
+            if status in FAILURE or status == "MISSING":
+                failed = self.failed_resources(events)
+                lines = "\n".join(f"  - {f.line()}" for f in failed) or "  (no failed resource reported)"
+                raise DeploymentFailed(
+                    f"stack {self.stack_name} ended in {status} instead of {goal}; failed resources, root cause "
+                    f"first:\n{lines}"
+                )
+            if time.monotonic() > deadline:
+                raise DeploymentFailed(
+                    f"stack {self.stack_name} is still {status} after {self.deadline_seconds:.0f} s; "
+                    "look at its events in the console and run again."
+                )
+            time.sleep(self.poll_seconds)
+
+    def failed_resources(self, events: list[dict[str, Any]]) -> list[FailedResource]:
+        """Failed resource events, oldest first, with cancellations (consequences) last."""
+        failed: dict[str, FailedResource] = {}
+        for e in events:
+            if not e.get("ResourceStatus", "").endswith("_FAILED") or e["LogicalResourceId"] == self.stack_name:
+                continue
+            failed.setdefault(
+                e["LogicalResourceId"],
+                FailedResource(
+                    logical_id=e["LogicalResourceId"],
+                    resource_type=e.get("ResourceType", "?"),
+                    status=e["ResourceStatus"],
+                    reason=e.get("ResourceStatusReason", ""),
+                ),
+            )
+        items = list(failed.values())
+        return sorted(items, key=lambda f: any(f.reason.startswith(c) for c in CANCELLED))
+
+    def _resource_total(self) -> int:
+        return len(load_template(self.template_path).get("Resources") or {})
+
+    # ------------------------------------------------------------------ teardown
+    def down(self, *, wait: bool = True) -> list[str]:
+        """Delete the stack if this suite created it; return the resources it retained."""
+        state = self.state()
+        if state is None:
+            self.out(f"{self.stack_name}: does not exist; nothing to delete")
+            return []
+        if self.spec.name == "prod":
+            raise RefusedError(
+                f"refusing to delete {state.name}: the suite never deletes prod; delete it by hand if you must."
+            )
+        if state.termination_protection:
+            raise RefusedError(
+                f"refusing to delete {state.name}: termination protection is on; the suite never turns it off."
+            )
+        if not state.created_by_suite:
+            raise RefusedError(
+                f"refusing to delete {state.name}: it lacks the tag {CREATOR_TAG}={CREATOR_VALUE}, so this "
+                "suite did not create it."
+            )
+        retained = self._retained_resources()
+        started = datetime.now(UTC)
+        self.out(f"{self.stack_name}: deleting")
+        self.cfn.delete_stack(StackName=self.stack_name)
+        if wait:
+            self._wait(started, "DELETE_COMPLETE")
+            self.out(f"{self.stack_name}: deleted")
+            if retained:
+                self.out(f"{self.stack_name}: retained by DeletionPolicy: {', '.join(retained)}")
+        return retained
+
+    def _retained_resources(self) -> list[str]:
+        doc = load_template(self.template_path)
+        retained_ids = {
+            lid for lid, r in (doc.get("Resources") or {}).items() if (r or {}).get("DeletionPolicy") == "Retain"
+        }
+        if not retained_ids:
+            return []
+        out = []
+        paginator = self.cfn.get_paginator("list_stack_resources")
+        for page in paginator.paginate(StackName=self.stack_name):
+            for r in page.get("StackResourceSummaries", []):
+                if r["LogicalResourceId"] in retained_ids and r.get("PhysicalResourceId"):
+                    out.append(f"{r['ResourceType']} {r['PhysicalResourceId']}")
+        return out
+
+    def purge_retained(self, retained: list[str]) -> None:
+        """Empty and delete buckets retained by a stack this suite created and just deleted."""
+        s3 = self.aws.client("s3")
+        for item in retained:
+            rtype, _, physical = item.partition(" ")
+            if rtype != "AWS::S3::Bucket":
+                continue
+            paginator = s3.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=physical):
+                objs = [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                ]
+                if objs:
+                    s3.delete_objects(Bucket=physical, Delete={"Objects": objs, "Quiet": True})
+            s3.delete_bucket(Bucket=physical)
+            self.out(f"{self.stack_name}: purged retained bucket {physical}")
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, InfrastructureError | UsageError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,89 @@
+"""Drift registry: what breaks, how, and which check must notice."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.aws import AwsSession
+from conformance.outputs import StackOutputs
+from conformance.spec import EnvironmentSpec
+
+
+@dataclass
+class DriftContext:
+    """What a drift may use: the environment's spec, its outputs and a session on the emulator."""
+
+    env: str
+    spec: EnvironmentSpec
+    outputs: StackOutputs
+    aws: AwsSession
+    workdir: Path
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+
+@dataclass(frozen=True)
+class Drift:
+    id: str
+    check: str  # the check id (test function name) that must turn red
+    description: str  # one line: what is broken
+    apply: Callable[[DriftContext], None] | None = None  # through the AWS API on a deployed stack
+    env: str = "dev"
+    # what the failure message must contain; default: computed by `names` from the outputs
+    names: Callable[[DriftContext], str] | None = None
+    # variant parameters (deployed instead of the environment's) for what the API cannot change
+    parameters: dict[str, Any] = field(default_factory=dict)
+    # variant template: a function from the template document to a changed one
+    template: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # extra pytest arguments (e.g. the suite folder) for the run against the drifted stack
+    pytest_args: tuple[str, ...] = ()
+    deploy: bool = True  # False for static drifts (template suite) that need no stack
+
+
+DRIFTS: dict[str, Drift] = {}
+
+
+def drift(
+    check: str,
+    description: str,
+    *,
+    id: str | None = None,  # noqa: A002 - the drift's id
+    env: str = "dev",
+    names: Callable[[DriftContext], str] | None = None,
+    parameters: dict[str, Any] | None = None,
+    template: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    pytest_args: tuple[str, ...] = (),
+    deploy: bool = True,
+) -> Callable[[Callable[[DriftContext], None]], Callable[[DriftContext], None]]:
+    """Register the decorated function as a drift that must turn ``check`` red."""
+
+    def register(fn: Callable[[DriftContext], None]) -> Callable[[DriftContext], None]:
+        did = id or fn.__name__.removeprefix("drift_").replace("_", "-")
+        if did in DRIFTS:
+            raise ValueError(f"drift id {did} is registered twice")
+        DRIFTS[did] = Drift(
+            id=did, check=check, description=description, apply=fn, env=env, names=names,
+            parameters=dict(parameters or {}), template=template, pytest_args=pytest_args, deploy=deploy,
+        )  # fmt: skip
+        return fn
+
+    return register
+
+
+def noop(ctx: DriftContext) -> None:
+    """For drifts that are wholly a variant template or parameters."""
+
+
+def load_all() -> dict[str, Drift]:
+    """Import every drift module of this package; return the registry."""
+    package = Path(__file__).parent
+    for info in pkgutil.iter_modules([str(package)]):
+        if info.name not in ("registry", "runner") and not info.name.startswith(("_", "test_", "conftest")):
+            importlib.import_module(f"selftests.drifts.{info.name}")
+    return DRIFTS

@@ -1,0 +1,22 @@
+"""Compute suite: the load balancer and what answers behind it."""
+
+from conformance.checks import check
+from conformance.probes import http_get
+
+HTTP_DEADLINE_SECONDS = 60.0
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],
+    rationale="The payment service answers end to end through its internet-facing load balancer.",
+)
+def test_load_balancer_answers_http_200(env_name, inv, run_state, evidence):
+    dns = inv.outputs.LoadBalancerDNS
+    obs = http_get(dns, deadline=HTTP_DEADLINE_SECONDS, via=run_state.endpoint_url)
+    evidence.attach("HTTP GET", {"url": obs.url, "status_line": obs.status_line, "headers": obs.headers,
+                                 "attempts": obs.attempts, "elapsed_seconds": obs.elapsed})  # fmt: skip
+    assert obs.status == 200, (
+        f"load balancer {dns} of {inv.stack_name}: GET {obs.url} gave {obs.status_line} after "
+        f"{obs.elapsed:.1f} s and {obs.attempts} attempts (deadline {HTTP_DEADLINE_SECONDS:.0f} s), expected HTTP 200"
+    )

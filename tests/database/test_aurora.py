@@ -1,0 +1,21 @@
+"""Database suite: the Aurora MySQL cluster."""
+
+from conformance.checks import check
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:3.5.1", "CIS-AWS-3.0:2.3.1"],
+    rationale="Cardholder data at rest is encrypted with the environment's customer-managed key.",
+)
+def test_aurora_storage_encrypted_with_environment_key(env_name, inv, evidence):
+    inv.database.require("rds:DescribeDBClusters")
+    cluster = inv.database.cluster
+    evidence.attach("DescribeDBClusters", cluster)
+    name = inv.outputs.AuroraClusterIdentifier
+    assert cluster, f"Aurora cluster {name} of {inv.stack_name} was not found"
+    key = inv.storage.key.get("Arn", inv.outputs.KMSKeyArn)
+    assert cluster.get("StorageEncrypted") is True and cluster.get("KmsKeyId") == key, (
+        f"Aurora cluster {name} has StorageEncrypted={cluster.get('StorageEncrypted')} with key "
+        f"{cluster.get('KmsKeyId') or 'none'}, expected encryption with {key}"
+    )
