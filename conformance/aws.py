@@ -26,7 +26,7 @@ from conformance.errors import CredentialsError, EndpointUnreachable
 USER_AGENT = "payments-conformance/0.1"
 # Credentials the emulator accepts; used only with an emulator endpoint, so a real
 # credential chain is never consulted (or leaked) in the offline rehearsal.
-EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # noqa: S105
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 def client_config(*, max_attempts: int = 5, read_timeout: float = 20.0) -> Config:
@@ -103,7 +103,9 @@ class AwsSession:
         with self._lock:
             if service not in self._clients:
                 client = self._session.client(
-                    service, endpoint_url=self.endpoint_url, config=self._config  # type: ignore[call-overload]
+                    service,
+                    endpoint_url=self.endpoint_url,
+                    config=self._config,
                 )
                 self.call_log.attach(client)
                 self._clients[service] = client

@@ -79,7 +79,7 @@ def check(*, severity: str, controls: list[str] | tuple[str, ...], rationale: st
         )
         REGISTRY[cid] = meta
         fn.__conformance_check__ = meta  # type: ignore[attr-defined]
-        return pytest.mark.conformance_check(meta)(fn)  # type: ignore[no-any-return]
+        return pytest.mark.conformance_check(meta)(fn)
 
     return decorate
 

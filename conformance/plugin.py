@@ -55,6 +55,7 @@ class Outcomes:
         else:
             self.failures += 1
 
+
 LIVE_SUITES = ("network", "database", "compute", "storage")
 
 
@@ -87,7 +88,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the template to deploy and to check statically (default: deploy/template.yaml)",
     )  # fmt: skip
     group.addoption(
-        "--run-dir", dest="conformance_run_dir", metavar="DIR", help="where run state and inventories go (build/run)"
+        "--run-dir",
+        dest="conformance_run_dir",
+        metavar="DIR",
+        help="where run state and inventories go (build/run)",
     )
 
 
@@ -307,7 +311,7 @@ def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inve
     key = f"inventory:{env_name}"
     if key not in cache:
         cache[key] = run_state.inventory(env_name)
-    return cache[key]  # type: ignore[no-any-return]
+    return cache[key]
 
 
 @pytest.fixture(scope="session")
@@ -331,7 +335,7 @@ def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsS
     key = f"session:{env_name}"
     if key not in cache:
         cache[key] = run_state.session(env_name)
-    return cache[key]  # type: ignore[no-any-return]
+    return cache[key]
 
 
 @pytest.fixture

@@ -87,7 +87,10 @@ class RunSettings:
         elif endpoint_url:
             mode, endpoint = Setting("endpoint", "--endpoint-url"), Setting(endpoint_url, "--endpoint-url")
         elif env_endpoint:
-            mode, endpoint = Setting("endpoint", "AWS_ENDPOINT_URL"), Setting(env_endpoint, "AWS_ENDPOINT_URL")
+            mode, endpoint = (
+                Setting("endpoint", "AWS_ENDPOINT_URL"),
+                Setting(env_endpoint, "AWS_ENDPOINT_URL"),
+            )
         elif not envs:
             mode = Setting("emulator", "default: no --env given, offline rehearsal")
             endpoint = Setting(None, "started by this run")
@@ -211,7 +214,11 @@ class Run:
                     f"switch to that account's profile."
                 )
             deployer = Deployer(
-                spec, aws, run_id=self.settings.run_id, out=self.out, template_path=self.settings.template.value
+                spec,
+                aws,
+                run_id=self.settings.run_id,
+                out=self.out,
+                template_path=self.settings.template.value,
             )
             with self._lock:
                 self.deployers[name] = deployer
@@ -221,9 +228,7 @@ class Run:
                 outputs = deployer.up()
             else:
                 outputs = deployer.outputs()
-            inventory = collect(
-                environment=name, stack_name=spec.stack_name, account=account, aws=aws, outputs=outputs
-            )
+            inventory = collect(environment=name, stack_name=spec.stack_name, account=account, aws=aws, outputs=outputs)
             path = run_dir / f"inventory-{name}.json"
             path.write_text(inventory.model_dump_json(indent=1))
             self.out(

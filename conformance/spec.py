@@ -104,8 +104,7 @@ class EnvironmentSpec(_Strict):
     def _consistent(self) -> EnvironmentSpec:
         if self.parameters.EnvironmentName != self.name:
             raise ValueError(
-                f"parameters.EnvironmentName is {self.parameters.EnvironmentName!r} but the file is for "
-                f"{self.name!r}"
+                f"parameters.EnvironmentName is {self.parameters.EnvironmentName!r} but the file is for {self.name!r}"
             )
         if self.region not in self.candidate_regions:
             raise ValueError(f"region {self.region!r} must be one of candidate_regions")
@@ -144,8 +143,10 @@ def _describe_error(exc: ValidationError) -> str:
         msg = "is required but missing"
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"field {field} {msg}{tail}" if first["type"] in ("extra_forbidden", "missing") else (
-        f"field {field}: {msg}{tail}"
+    return (
+        f"field {field} {msg}{tail}"
+        if first["type"] in ("extra_forbidden", "missing")
+        else (f"field {field}: {msg}{tail}")
     )
 
 
@@ -172,9 +173,7 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
     shown = _shown(path)
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name) or not path.is_file():
         known = ", ".join(available_environments(directory)) or "none"
-        raise SpecError(
-            f"unknown environment {name!r}: there is no {shown}; choose one of {known}."
-        )
+        raise SpecError(f"unknown environment {name!r}: there is no {shown}; choose one of {known}.")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

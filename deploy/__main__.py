@@ -79,7 +79,10 @@ def run(argv: list[str] | None = None) -> int:
         print(f"deploy: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        print("deploy: interrupted; the stack operation in progress continues in CloudFormation.", file=sys.stderr)
+        print(
+            "deploy: interrupted; the stack operation in progress continues in CloudFormation.",
+            file=sys.stderr,
+        )
         return ExitCode.INTERRUPTED
 
 

@@ -49,9 +49,7 @@ class Inventory(BaseModel):
     api_calls: dict[str, int] = Field(default_factory=dict)
 
 
-def collect(
-    *, environment: str, stack_name: str, account: str, aws: AwsSession, outputs: StackOutputs
-) -> Inventory:
+def collect(*, environment: str, stack_name: str, account: str, aws: AwsSession, outputs: StackOutputs) -> Inventory:
     """Describe everything once, the sections concurrently."""
     started = time.perf_counter()
     before = dict(aws.call_log.calls)

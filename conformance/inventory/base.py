@@ -41,7 +41,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def attempt(section: Section, operation: str, fn: Callable[[], T], default: T) -> T:
+def attempt(section: Section, operation: str, fn: Callable[[], Any], default: Any) -> Any:
     """Run one API read; on failure record it in the section and return the default.
 
     ``NotFound``-style answers are data, not errors: callers handle them by passing

@@ -64,7 +64,10 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
         )  # fmt: skip
         if arns:
             s.tasks = attempt(
-                s, "ecs:DescribeTasks", lambda: ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"], []
+                s,
+                "ecs:DescribeTasks",
+                lambda: ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"],
+                [],
             )
 
     def elb_part() -> None:

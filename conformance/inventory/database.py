@@ -45,7 +45,7 @@ def secret_facts(secret_string: str | None) -> SecretFacts:
         has_upper=any(c in string.ascii_uppercase for c in password),
         has_digit=any(c in string.digits for c in password),
         has_punctuation=any(c in string.punctuation for c in password),
-        has_excluded=any(c in "\"@/\\" for c in password),
+        has_excluded=any(c in '"@/\\' for c in password),
     )
 
 

@@ -32,7 +32,10 @@ def collect_stack(aws: AwsSession, stack_name: str) -> StackSection:
     cfn = aws.client("cloudformation")
     section = StackSection(name=stack_name)
     stacks: list[dict[str, Any]] = attempt(
-        section, "cloudformation:DescribeStacks", lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"], []
+        section,
+        "cloudformation:DescribeStacks",
+        lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"],
+        [],
     )
     if stacks:
         s = stacks[0]

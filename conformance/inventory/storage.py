@@ -84,9 +84,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
 
     def key_part() -> None:
         s.key = get("kms:DescribeKey", lambda: kms.describe_key(KeyId=outputs.KMSKeyArn)["KeyMetadata"], {})
-        rotation = get(
-            "kms:GetKeyRotationStatus", lambda: kms.get_key_rotation_status(KeyId=outputs.KMSKeyArn), {}
-        )
+        rotation = get("kms:GetKeyRotationStatus", lambda: kms.get_key_rotation_status(KeyId=outputs.KMSKeyArn), {})
         s.key_rotation = rotation.get("KeyRotationEnabled") if rotation else None
         s.key_aliases = get(
             "kms:ListAliases",
@@ -96,7 +94,9 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
 
     def topic_part() -> None:
         s.topic = get(
-            "sns:GetTopicAttributes", lambda: sns.get_topic_attributes(TopicArn=outputs.AlarmTopicArn)["Attributes"], {}
+            "sns:GetTopicAttributes",
+            lambda: sns.get_topic_attributes(TopicArn=outputs.AlarmTopicArn)["Attributes"],
+            {},
         )
         s.subscriptions = get(
             "sns:ListSubscriptionsByTopic",

@@ -53,7 +53,7 @@ def drift(
     check: str,
     description: str,
     *,
-    id: str | None = None,  # noqa: A002 - the drift's id
+    id: str | None = None,
     env: str = "dev",
     names: Callable[[DriftContext], str] | None = None,
     parameters: dict[str, Any] | None = None,

@@ -101,8 +101,7 @@ def test_drift_is_caught(drift_id, emulator, tmp_path, drift_outcomes):
     failed = [results[n] for n in targeted if results[n].outcome == "failed"]
     drift_outcomes[d.id] = bool(failed)
     assert failed, (
-        f"drift {d.id} ({d.description}) was not caught: {d.check} "
-        f"{', '.join(results[n].outcome for n in targeted)}"
+        f"drift {d.id} ({d.description}) was not caught: {d.check} {', '.join(results[n].outcome for n in targeted)}"
     )
     if d.names is not None and ctx is not None:
         name = d.names(ctx)

@@ -26,7 +26,13 @@ def test_platform_table_is_what_the_files_say():
     for name, (cidr, azs, (desired, low, high), backup, protection) in table.items():
         p = load_environment(name).parameters
         e = load_environment(name).expectations
-        assert (p.VpcCidr, e.az_count, p.DesiredCount, p.MinCapacity, p.MaxCapacity) == (cidr, azs, desired, low, high)
+        assert (p.VpcCidr, e.az_count, p.DesiredCount, p.MinCapacity, p.MaxCapacity) == (
+            cidr,
+            azs,
+            desired,
+            low,
+            high,
+        )
         assert (p.BackupRetentionDays, p.DeletionProtection, e.aurora_instances) == (backup, protection, 2)
 
 

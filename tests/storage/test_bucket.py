@@ -14,7 +14,10 @@ def test_transaction_bucket_encrypts_with_environment_key(env_name, inv, evidenc
     evidence.attach("GetBucketEncryption", storage.encryption)
     sse = storage.default_encryption
     key = inv.outputs.KMSKeyArn
-    assert sse.get("SSEAlgorithm") == "aws:kms" and sse.get("KMSMasterKeyID") in (key, storage.key.get("KeyId")), (
+    assert sse.get("SSEAlgorithm") == "aws:kms" and sse.get("KMSMasterKeyID") in (
+        key,
+        storage.key.get("KeyId"),
+    ), (
         f"bucket {storage.bucket} encrypts with {sse.get('SSEAlgorithm') or 'nothing'} "
         f"({sse.get('KMSMasterKeyID') or 'no key'}), expected aws:kms with {key}"
     )

@@ -1,0 +1,49 @@
+"""Fixtures of the self-tests: a real emulator process and boto3 clients bound to it.
+
+Self-tests never touch real AWS: every botocore request is checked before it is sent and
+refused unless it goes to 127.0.0.1 (Prowler's test conftest does the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from emulator.launcher import Emulator
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _refuse_real_aws(request: Any, **_: Any) -> None:
+    host = urlsplit(request.url).hostname or ""
+    if host not in LOOPBACK:
+        raise RuntimeError(f"self-test tried to reach {host}: self-tests must never call real AWS")
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """A started emulator for this test process (one per xdist worker), stopped at the end."""
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def aws(emulator: Emulator) -> Callable[[str], Any]:
+    """aws("ec2") → a boto3 client on the emulator (us-east-1, test credentials)."""
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=30)
+    clients: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in clients:
+            c = session.client(service, endpoint_url=emulator.endpoint_url, config=config)  # type: ignore[call-overload]
+            c.meta.events.register("before-send.*.*", _refuse_real_aws)
+            clients[service] = c
+        return clients[service]
+
+    return client
