@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup conformance test selftests lint docs bench clean emulator
 
 help: ## list the targets
-	@grep -E '^[a-z/.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -hE '^[a-z/.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,11 +37,13 @@ emulator/requirements.lock: emulator/requirements.in | $(UV)
 	$(UV) pip compile $< --generate-hashes --python-version 3.11 --quiet -o $@ \
 	  --custom-compile-command "make emulator/requirements.lock"
 
-conformance: setup ## the offline rehearsal: emulator, deploy dev+staging+prod, run every suite
-	$(VENV)/bin/pytest
+conformance: setup ## the offline rehearsal: emulator, deploy dev+staging+prod, run every suite, build the report
+	rm -rf build/allure-results
+	status=0; $(VENV)/bin/pytest --junitxml=build/junit.xml || status=$$?; \
+	  $(MAKE) --no-print-directory report || status=$$((status ? status : 3)); exit $$status
 
-selftests: setup ## the suite's own self-tests
-	$(VENV)/bin/pytest -c selftests/pytest.ini selftests
+selftests: setup ## the suite's own self-tests (each xdist worker runs its own emulator)
+	$(VENV)/bin/pytest -c selftests/pytest.ini selftests -n auto
 
 lint: setup ## ruff, mypy and cfn-lint (warnings fail too)
 	$(VENV)/bin/ruff check .
@@ -53,6 +55,8 @@ test: lint selftests conformance ## everything that proves the suite works (CI r
 
 emulator: setup ## run the emulator in the foreground for attach mode
 	$(PY) -m emulator
+
+include mk/*.mk
 
 clean: ## remove the virtual environments and run output
 	rm -rf $(VENV) $(EMU_VENV) $(TOOLS) .cache build

@@ -1,3 +1,3 @@
 """Thin root conftest: the suite's behaviour lives in the plugin module."""
 
-pytest_plugins = ["conformance.plugin"]
+pytest_plugins = ["conformance.plugin", "conformance.reporting"]

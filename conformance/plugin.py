@@ -14,15 +14,15 @@ With xdist the controller deploys and collects once; workers read the run direct
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-import allure
 import pytest
 
-from conformance.aws import AwsSession
+from conformance.aws import AwsSession, CallLog
 from conformance.checks import meta_of
 from conformance.errors import ConformanceError, ExitCode
 from conformance.evidence import Evidence
@@ -38,6 +38,7 @@ STATE = pytest.StashKey[RunState]()
 CACHE = pytest.StashKey[dict[str, Any]]()
 WORKER_KEY = "payments_conformance_state"
 OUTCOMES = pytest.StashKey["Outcomes"]()
+CALLS = pytest.StashKey[CallLog]()
 
 
 class Outcomes:
@@ -104,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, S3 write)")
     config.stash[CACHE] = {}
     config.stash[OUTCOMES] = Outcomes()
+    config.stash[CALLS] = CallLog()
     config.pluginmanager.register(config.stash[OUTCOMES], "conformance-outcomes")
     if _is_worker(config):
         state_path = Path(config.workerinput[WORKER_KEY])  # type: ignore[attr-defined]
@@ -231,6 +233,7 @@ class _null:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    _write_call_log(config)
     if _is_worker(config) or RUN not in config.stash:
         return
     run = config.stash[RUN]
@@ -244,6 +247,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     outcomes = config.stash[OUTCOMES]
     if outcomes.probe_errors and not outcomes.failures and session.exitstatus == ExitCode.NON_CONFORMANT:
         session.exitstatus = ExitCode.CANNOT_OBSERVE
+
+
+def _write_call_log(config: pytest.Config) -> None:
+    """Each process records the AWS operations it made (data-plane probes, in workers)."""
+    calls = config.stash[CALLS]
+    path = config.stash[CACHE].get("state_path")
+    if not calls.total or path is None:
+        return
+    who = config.workerinput["workerid"] if _is_worker(config) else "probes"  # type: ignore[attr-defined]
+    (Path(path).parent / f"api-calls-{who}.json").write_text(json.dumps(dict(calls.calls), indent=1, sort_keys=True))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -334,35 +347,13 @@ def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsS
     cache = pytestconfig.stash[CACHE]
     key = f"session:{env_name}"
     if key not in cache:
-        cache[key] = run_state.session(env_name)
+        cache[key] = run_state.session(env_name, call_log=pytestconfig.stash[CALLS])
     return cache[key]
 
 
 @pytest.fixture
 def evidence() -> Evidence:
     return Evidence()
-
-
-@pytest.fixture(autouse=True)
-def _report_labels(request: pytest.FixtureRequest) -> None:
-    meta = meta_of(request.node)
-    if meta is None:
-        return
-    env = request.node.callspec.params.get("env_name") if hasattr(request.node, "callspec") else None
-    allure.dynamic.epic("payments platform conformance")
-    allure.dynamic.feature(meta.suite)
-    allure.dynamic.story(meta.id)
-    allure.dynamic.severity(
-        {"critical": allure.severity_level.CRITICAL, "high": allure.severity_level.CRITICAL}.get(
-            meta.severity, allure.severity_level.NORMAL
-        )
-    )
-    allure.dynamic.description(meta.rationale)
-    for control in meta.controls:
-        allure.dynamic.tag(control)
-    if env:
-        allure.dynamic.label("environment", env)
-        allure.dynamic.parameter("environment", env)
 
 
 def emulator_limit(emulated: bool, reason: str) -> None:

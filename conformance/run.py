@@ -161,9 +161,9 @@ class RunState:
     def inventory(self, env: str) -> Inventory:
         return Inventory.model_validate_json(Path(self.environments[env].inventory_path).read_text())
 
-    def session(self, env: str) -> AwsSession:
+    def session(self, env: str, call_log: CallLog | None = None) -> AwsSession:
         e = self.environments[env]
-        return AwsSession(region=e.region, endpoint_url=self.endpoint_url, profile=_profile(env))
+        return AwsSession(region=e.region, endpoint_url=self.endpoint_url, profile=_profile(env), call_log=call_log)
 
 
 def _profile(env: str) -> str | None:
@@ -178,13 +178,19 @@ class Run:
 
     def __init__(self, settings: RunSettings, *, out: Printer = print) -> None:
         self.settings = settings
-        self.out = out
+        self._out_lock = threading.Lock()
+        self._raw_out = out
         self.specs = settings.specs()
         self.emulator: Any = None
         self.state: RunState | None = None
         self.call_log = CallLog()
         self._lock = threading.Lock()
         self.deployers: dict[str, Deployer] = {}
+
+    def out(self, line: str) -> None:
+        """Progress lines from concurrent deployments, one whole line at a time."""
+        with self._out_lock:
+            self._raw_out(line)
 
     @property
     def state_path(self) -> Path:
@@ -206,7 +212,7 @@ class Run:
 
         def one(name: str) -> EnvState:
             spec = self.specs[name]
-            aws = AwsSession(region=spec.region, endpoint_url=endpoint, profile=spec.profile, call_log=self.call_log)
+            aws = AwsSession(region=spec.region, endpoint_url=endpoint, profile=spec.profile)
             account = aws.check_credentials()
             if spec.account_id and not aws.is_emulated and account != spec.account_id:
                 raise UsageError(
@@ -229,6 +235,11 @@ class Run:
             else:
                 outputs = deployer.outputs()
             inventory = collect(environment=name, stack_name=spec.stack_name, account=account, aws=aws, outputs=outputs)
+            with self._lock:
+                for op, n in aws.call_log.calls.items():
+                    self.call_log.calls[op] += n
+                for op, n in aws.call_log.retries.items():
+                    self.call_log.retries[op] += n
             path = run_dir / f"inventory-{name}.json"
             path.write_text(inventory.model_dump_json(indent=1))
             self.out(

@@ -338,7 +338,8 @@ class Deployer:
                 return
             if status in FAILURE or status == "MISSING":
                 failed = self.failed_resources(events)
-                lines = "\n".join(f"  - {f.line()}" for f in failed) or "  (no failed resource reported)"
+                reason = state.reason if state and state.reason else "no reason given"
+                lines = "\n".join(f"  - {f.line()}" for f in failed) or f"  - the stack itself: {reason}"
                 raise DeploymentFailed(
                     f"stack {self.stack_name} ended in {status} instead of {goal}; failed resources, root cause "
                     f"first:\n{lines}"
