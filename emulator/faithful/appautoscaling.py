@@ -11,6 +11,7 @@ rest on ``/_ministack/reset``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -167,7 +168,7 @@ OPERATIONS = {
 }
 
 
-async def handle_request(method, path, headers, body, query_params):  # noqa: ANN001, ANN201 - MiniStack's signature
+async def handle_request(method, path, headers, body, query_params):
     target = headers.get("x-amz-target", "")
     op = target.removeprefix(TARGET_PREFIX)
     reply_headers = {"Content-Type": "application/x-amz-json-1.1"}
@@ -209,11 +210,9 @@ def target_update(physical_id, old_props, new_props, stack_name, logical_id=None
 
 
 def target_delete(physical_id, props):
-    try:
+    with contextlib.suppress(ObjectNotFoundException):
         deregister_scalable_target(dict(zip(("ServiceNamespace", "ResourceId", "ScalableDimension"),
                                             _target_key_from_props(props), strict=True)))  # fmt: skip
-    except ObjectNotFoundException:
-        pass
 
 
 def _policy_target(props: dict) -> tuple[str, str, str]:
@@ -244,12 +243,10 @@ def policy_update(physical_id, old_props, new_props, stack_name, logical_id=None
 
 def policy_delete(physical_id, props):
     ns, rid, dim = _policy_target(props)
-    try:
+    with contextlib.suppress(ObjectNotFoundException):
         delete_scaling_policy(
             {"ServiceNamespace": ns, "ResourceId": rid, "ScalableDimension": dim, "PolicyName": props["PolicyName"]}
         )
-    except ObjectNotFoundException:
-        pass
 
 
 def reset() -> None:

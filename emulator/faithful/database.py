@@ -72,10 +72,7 @@ def _apply_cluster_props(cluster: dict, old: dict | None, new: dict) -> None:
         cluster["StorageEncrypted"] = encrypted
         # AWS reports the key as its ARN whatever form the template named it in.
         cluster["KmsKeyId"] = (key_arn(new.get("KmsKeyId")) or "") if encrypted else ""
-        azs = (
-            list(new.get("AvailabilityZones") or [])
-            or _subnet_group_azs(cluster.get("DBSubnetGroup", ""))[:3]
-        )
+        azs = list(new.get("AvailabilityZones") or []) or _subnet_group_azs(cluster.get("DBSubnetGroup", ""))[:3]
         if azs:
             cluster["AvailabilityZones"] = azs
     if changed("EnableCloudwatchLogsExports"):
@@ -127,9 +124,7 @@ def _inherit_from_cluster(instance: dict, cluster: dict) -> None:
     instance["StorageEncrypted"] = bool(cluster.get("StorageEncrypted", False))
     instance["KmsKeyId"] = cluster.get("KmsKeyId", "")
     instance["EngineVersion"] = cluster.get("EngineVersion", instance.get("EngineVersion"))
-    instance["BackupRetentionPeriod"] = cluster.get(
-        "BackupRetentionPeriod", instance.get("BackupRetentionPeriod")
-    )
+    instance["BackupRetentionPeriod"] = cluster.get("BackupRetentionPeriod", instance.get("BackupRetentionPeriod"))
     group = _rds._subnet_groups.get(cluster.get("DBSubnetGroup", ""))
     if group is not None:
         instance["DBSubnetGroup"] = copy.deepcopy(group)
@@ -153,9 +148,7 @@ def _instance_create(logical_id, props, stack_name):
             _inherit_from_cluster(instance, cluster)
             # MiniStack appends every CFN member as a writer; AWS: the first one created is.
             members = cluster.get("DBClusterMembers", [])
-            others_write = any(
-                m.get("IsClusterWriter") for m in members if m.get("DBInstanceIdentifier") != db_id
-            )
+            others_write = any(m.get("IsClusterWriter") for m in members if m.get("DBInstanceIdentifier") != db_id)
             for m in members:
                 if m.get("DBInstanceIdentifier") == db_id:
                     m["IsClusterWriter"] = not others_write
@@ -267,9 +260,7 @@ def install() -> None:
     _prov._rds_db_instance_delete = _instance_delete
     handlers = _prov._RESOURCE_HANDLERS
     handlers["AWS::RDS::DBCluster"].update(create=_cluster_create, update=_cluster_update)
-    handlers["AWS::RDS::DBInstance"].update(
-        create=_instance_create, update=_instance_update, delete=_instance_delete
-    )
+    handlers["AWS::RDS::DBInstance"].update(create=_instance_create, update=_instance_update, delete=_instance_delete)
     # The cluster is taggable on AWS and gets the stack-level and aws:cloudformation:* tags.
     _prov._STACK_TAG_PROPERTY.setdefault("AWS::RDS::DBCluster", ("Tags", "list"))
     _rds._unregister_instance_from_clusters = _unregister_instance_from_clusters

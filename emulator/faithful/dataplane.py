@@ -253,11 +253,7 @@ def _free_ip(ec2, account: str, region: str, subnet: dict, vpc_id: str) -> str |
         if candidate not in used:
             return candidate
     return next(
-        (
-            str(ipaddress.ip_address(i))
-            for i in range(first, last + 1)
-            if str(ipaddress.ip_address(i)) not in used
-        ),
+        (str(ipaddress.ip_address(i)) for i in range(first, last + 1) if str(ipaddress.ip_address(i)) not in used),
         None,
     )
 
@@ -292,16 +288,12 @@ def _provision(task: dict, data: dict) -> bool:
         for pm in c.get("portMappings") or []
         if pm.get("containerPort") and str(pm.get("protocol", "tcp")).lower() == "tcp"
     }
-    health_checked = any(
-        c.get("healthCheck") and c.get("essential", True) for c in td.get("containerDefinitions", [])
-    )
+    health_checked = any(c.get("healthCheck") and c.get("essential", True) for c in td.get("containerDefinitions", []))
     group = task.get("group", "")
 
     with _lock:
         # Spread like the ECS scheduler: the AZ, then the subnet, with the fewest of this group's tasks.
-        siblings = [
-            r for r in _responders.values() if r.group == group and r.cluster_arn == task.get("clusterArn")
-        ]
+        siblings = [r for r in _responders.values() if r.group == group and r.cluster_arn == task.get("clusterArn")]
         order = [s for s in subnets if s in known]
 
         def load(s: str) -> tuple[int, int, int]:
@@ -339,9 +331,7 @@ def _provision(task: dict, data: dict) -> bool:
             "Groups": [
                 {
                     "GroupId": g,
-                    "GroupName": (ec2._security_groups.get_scoped(account, region, g) or {}).get(
-                        "GroupName", g
-                    ),
+                    "GroupName": (ec2._security_groups.get_scoped(account, region, g) or {}).get("GroupName", g),
                 }
                 for g in groups
             ],
@@ -432,8 +422,7 @@ def _sweep() -> None:
         stale = [
             arn
             for arn, r in _responders.items()
-            if ecs._tasks.get_scoped(r.account, r.region, arn) is not r.task
-            or r.task.get("lastStatus") != "RUNNING"
+            if ecs._tasks.get_scoped(r.account, r.region, arn) is not r.task or r.task.get("lastStatus") != "RUNNING"
         ]
     for arn in stale:
         _teardown(arn)
@@ -643,9 +632,7 @@ def _wrap_alb() -> None:
             json.dumps({"message": f"Target {ip}:{port} connect error: {why}"}).encode(),
         )
 
-    async def _proxy_http_target(
-        target, tg, method, path, headers, body, query_params, raw_query_string=None
-    ):
+    async def _proxy_http_target(target, tg, method, path, headers, body, query_params, raw_query_string=None):
         # Gap 5: a task's private address is reached through its responder on loopback;
         # no packet ever goes to a 10.x address.
         ip, port = str(target.get("Id", "")), _target_port(tg, target)
@@ -653,9 +640,7 @@ def _wrap_alb() -> None:
         if r is None:
             if _is_private(ip):
                 return _refused(ip, port, "no task answers at this address")
-            return await original_proxy(
-                target, tg, method, path, headers, body, query_params, raw_query_string
-            )
+            return await original_proxy(target, tg, method, path, headers, body, query_params, raw_query_string)
         loopback = r.loopback_port(port)
         if loopback is None:
             return _refused(ip, port, "connection refused (the task's responder is not listening)")
@@ -676,17 +661,13 @@ def _wrap_alb() -> None:
             return r.loopback_port(_target_port(tg, target)) is not None
         return not _is_private(str(target.get("Id", "")))
 
-    async def _forward_to_tg(
-        tg_arn, method, path, headers, body, query_params, raw_query_string=None, raw_path=None
-    ):
+    async def _forward_to_tg(tg_arn, method, path, headers, body, query_params, raw_query_string=None, raw_path=None):
         # Healthy targets round-robin, all of them when none is healthy (ALB fails open);
         # MiniStack picked one at random, dead or alive.
         tg = alb._tgs.get(tg_arn)
         registered = list(alb._targets.get(tg_arn, [])) if tg else []
         if not registered or tg.get("TargetType", "instance") not in ("instance", "ip"):
-            return await original_forward(
-                tg_arn, method, path, headers, body, query_params, raw_query_string, raw_path
-            )
+            return await original_forward(tg_arn, method, path, headers, body, query_params, raw_query_string, raw_path)
         pool = [t for t in registered if _answers(tg, t)] or registered
         with _lock:
             turn = next(_rr.setdefault(tg_arn, itertools.count()))
@@ -759,10 +740,7 @@ def _describe_network_interfaces(p):
             )
     sample = {"Groups": []}
     for name in filters:
-        if (
-            not (name.startswith("tag:") or name in ("tag-key", "tag-value"))
-            and _eni_values(sample, name) is None
-        ):
+        if not (name.startswith("tag:") or name in ("tag-key", "tag-value")) and _eni_values(sample, name) is None:
             return ec2._error("InvalidParameterValue", f"The filter '{name}' is invalid", 400)
 
     def matches(eni):
@@ -779,9 +757,7 @@ def _describe_network_interfaces(p):
         return True
 
     items = "".join(ec2._eni_fields_xml(e) for e in ec2._network_interfaces.values() if matches(e))
-    return ec2._xml(
-        200, "DescribeNetworkInterfacesResponse", f"<networkInterfaceSet>{items}</networkInterfaceSet>"
-    )
+    return ec2._xml(200, "DescribeNetworkInterfacesResponse", f"<networkInterfaceSet>{items}</networkInterfaceSet>")
 
 
 def _wrap_ec2() -> None:

@@ -90,9 +90,7 @@ def _lifecycle_xml(config: dict) -> bytes:
             SubElement(r, "ID").text = str(rule["Id"])
         _filter_xml(r, rule)
         SubElement(r, "Status").text = str(rule.get("Status", "Enabled"))
-        transitions = list(rule.get("Transitions") or []) + (
-            [rule["Transition"]] if rule.get("Transition") else []
-        )
+        transitions = list(rule.get("Transitions") or []) + ([rule["Transition"]] if rule.get("Transition") else [])
         for t in transitions:
             te = SubElement(r, "Transition")
             if t.get("TransitionDate"):
@@ -168,9 +166,7 @@ def _apply_bucket_props(name: str, old: dict | None, new: dict) -> None:
 
     if changed("BucketEncryption"):
         if new.get("BucketEncryption"):
-            _check(
-                _s3._put_bucket_encryption(name, _encryption_xml(new["BucketEncryption"])), "BucketEncryption"
-            )
+            _check(_s3._put_bucket_encryption(name, _encryption_xml(new["BucketEncryption"])), "BucketEncryption")
         elif dropped("BucketEncryption"):
             _s3._delete_bucket_encryption(name)
     if changed("LifecycleConfiguration"):

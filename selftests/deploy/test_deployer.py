@@ -98,7 +98,7 @@ def test_down_refuses_a_stack_the_suite_did_not_create(session):
 
 
 def test_down_deletes_what_it_created_and_purges_the_retained_bucket(session):
-    deployer, lines = _deployer(session)
+    deployer, _ = _deployer(session)
     outputs = deployer.up()
     retained = deployer.down()
     assert deployer.state() is None

@@ -41,13 +41,13 @@ def run_suite(
     junit = workdir / "junit.xml"
     cmd = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-n", "0", "-q",
-        "--endpoint-url", endpoint_url, "--suffix", suffix, f"--junitxml={junit}",
-        "--run-dir", str(workdir / "run"),
+        f"--endpoint-url={endpoint_url}", f"--suffix={suffix}", f"--junitxml={junit}",
+        f"--run-dir={workdir / 'run'}",
     ]  # fmt: skip
-    for env in envs:
-        cmd += ["--env", env]
+    # every option in --opt=value form: pytest's rootdir detection would take a bare path value for a test path
+    cmd += [f"--env={env}" for env in envs]
     if template is not None:
-        cmd += ["--template", str(template)]
+        cmd.append(f"--template={template}")
     cmd += list(extra_args)
     proc = subprocess.run(cmd, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=timeout)
     return proc.returncode, parse_junit(junit), proc.stdout + proc.stderr

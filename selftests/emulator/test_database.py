@@ -186,8 +186,7 @@ def test_instances_report_the_clusters_encryption_and_subnet_group(aws, stack):
 
 def test_first_instance_created_is_the_only_writer(aws, stack):
     members = {
-        m["DBInstanceIdentifier"]: m["IsClusterWriter"]
-        for m in _cluster(aws, stack["ClusterId"])["DBClusterMembers"]
+        m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in _cluster(aws, stack["ClusterId"])["DBClusterMembers"]
     }
     name = stack["Name"]
     assert members == {f"{name}-writer": True, f"{name}-reader": False, f"{name}-spare": False}
@@ -247,9 +246,7 @@ def test_dynamic_reference_resolved_and_password_never_echoed(aws, stack):
             cf.describe_stacks(StackName=stack["Name"])["Stacks"],
             cf.describe_stack_resources(StackName=stack["Name"])["StackResources"],
             cf.describe_stack_events(StackName=stack["Name"])["StackEvents"],
-            cf.describe_stack_resource(StackName=stack["Name"], LogicalResourceId="Cluster")[
-                "StackResourceDetail"
-            ],
+            cf.describe_stack_resource(StackName=stack["Name"], LogicalResourceId="Cluster")["StackResourceDetail"],
         ],
         default=str,
     )
@@ -289,9 +286,7 @@ def test_api_drifts_show_in_describe_and_survive_an_unrelated_stack_update(aws):
     assert cluster["DeletionProtection"] is True
     assert cluster["KmsKeyId"] == out["KeyArn"]
     assert [m["IsClusterWriter"] for m in cluster["DBClusterMembers"]].count(True) == 1
-    rds.modify_db_cluster(
-        DBClusterIdentifier=out["ClusterId"], DeletionProtection=False, ApplyImmediately=True
-    )
+    rds.modify_db_cluster(DBClusterIdentifier=out["ClusterId"], DeletionProtection=False, ApplyImmediately=True)
     assert _cluster(aws, out["ClusterId"])["DeletionProtection"] is False
 
 
@@ -303,8 +298,7 @@ def test_deleting_the_writer_fails_over_to_a_reader(aws):
     instances = _instances(aws, out["ClusterId"])
     assert f"{name}-writer" not in instances
     members = {
-        m["DBInstanceIdentifier"]: m["IsClusterWriter"]
-        for m in _cluster(aws, out["ClusterId"])["DBClusterMembers"]
+        m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in _cluster(aws, out["ClusterId"])["DBClusterMembers"]
     }
     # The reader of the lowest promotion tier (1) takes over; the tier-2 instance stays a reader.
     assert members == {f"{name}-reader": True, f"{name}-spare": False}

@@ -153,9 +153,7 @@ def _unique(prefix: str) -> str:
 
 def _via_lb(emulator, dns_name: str, path: str = "/", method: str = "GET") -> requests.Response:
     """An HTTP request to the load balancer: the emulator's endpoint, Host = its DNS name."""
-    return requests.request(
-        method, emulator.endpoint_url.rstrip("/") + path, headers={"Host": dns_name}, timeout=15
-    )
+    return requests.request(method, emulator.endpoint_url.rstrip("/") + path, headers={"Host": dns_name}, timeout=15)
 
 
 def _dataplane(emulator) -> dict:
@@ -174,9 +172,7 @@ def _responders_of(emulator, cluster_arn: str) -> list[dict]:
 
 def _control(emulator, task_arn: str, verb: str) -> dict:
     task_id = task_arn.rsplit("/", 1)[-1]
-    response = requests.post(
-        f"{emulator.endpoint_url.rstrip('/')}{CONTROL}/responders/{task_id}/{verb}", timeout=10
-    )
+    response = requests.post(f"{emulator.endpoint_url.rstrip('/')}{CONTROL}/responders/{task_id}/{verb}", timeout=10)
     response.raise_for_status()
     return response.json()
 
@@ -219,9 +215,7 @@ def _load_balancer(elbv2, net: dict, name: str, **tg_args) -> dict:
     return {"dns": lb["DNSName"], "tg": tg["TargetGroupArn"], "lb": lb["LoadBalancerArn"]}
 
 
-def _service(
-    ecs, net: dict, name: str, count: int, tg_arn: str | None = None, public_ip: str = "DISABLED"
-) -> dict:
+def _service(ecs, net: dict, name: str, count: int, tg_arn: str | None = None, public_ip: str = "DISABLED") -> dict:
     cluster_arn = ecs.create_cluster(clusterName=f"{name}-cluster")["cluster"]["clusterArn"]
     ecs.register_task_definition(
         family=f"{name}-task",
@@ -251,9 +245,7 @@ def _service(
                 "assignPublicIp": public_ip,
             }
         },
-        loadBalancers=(
-            [{"targetGroupArn": tg_arn, "containerName": "app", "containerPort": 80}] if tg_arn else []
-        ),
+        loadBalancers=([{"targetGroupArn": tg_arn, "containerName": "app", "containerPort": 80}] if tg_arn else []),
     )["service"]
     return {"cluster": cluster_arn, "service": service["serviceName"]}
 
@@ -341,9 +333,7 @@ def test_dataplane_fargate_tasks_get_an_eni_in_their_subnets_round_robin(aws, em
     assert seen_subnets == set(by_subnet), "three tasks must land in three subnets / AZs"
 
     # The security group links to exactly the running tasks' interfaces.
-    linked = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [net["sg"]]}])[
-        "NetworkInterfaces"
-    ]
+    linked = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [net["sg"]]}])["NetworkInterfaces"]
     assert sorted(e["NetworkInterfaceId"] for e in linked) == sorted(
         _eni_details(t)["networkInterfaceId"] for t in tasks
     )
@@ -355,11 +345,7 @@ def test_dataplane_fargate_tasks_get_an_eni_in_their_subnets_round_robin(aws, em
     left = _tasks(ecs, svc["cluster"], svc["service"])
     assert len(left) == 1
     assert (
-        len(
-            ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [net["sg"]]}])[
-                "NetworkInterfaces"
-            ]
-        )
+        len(ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [net["sg"]]}])["NetworkInterfaces"])
         == 1
     )
     stopped = ecs.describe_tasks(
@@ -389,10 +375,7 @@ def test_dataplane_describe_network_interfaces_filters_like_ec2(aws, emulator):
     ec2, ecs = aws("ec2"), aws("ecs")
     net = _network(ec2, "10.79.0.0/16")
     svc = _service(ecs, net, _unique("flt"), count=2)
-    enis = {
-        _eni_details(t)["networkInterfaceId"]: _eni_details(t)
-        for t in _tasks(ecs, svc["cluster"], svc["service"])
-    }
+    enis = {_eni_details(t)["networkInterfaceId"]: _eni_details(t) for t in _tasks(ecs, svc["cluster"], svc["service"])}
     one_id, one = next(iter(enis.items()))
 
     def ids(*filters):
@@ -402,9 +385,7 @@ def test_dataplane_describe_network_interfaces_filters_like_ec2(aws, emulator):
     assert ids({"Name": "vpc-id", "Values": [net["vpc"]]}) == set(enis)
     assert ids({"Name": "subnet-id", "Values": [one["subnetId"]]}) == {one_id}
     assert ids({"Name": "private-ip-address", "Values": [one["privateIPv4Address"]]}) == {one_id}
-    assert ids({"Name": "group-id", "Values": [net["sg"]]}, {"Name": "status", "Values": ["in-use"]}) == set(
-        enis
-    )
+    assert ids({"Name": "group-id", "Values": [net["sg"]]}, {"Name": "status", "Values": ["in-use"]}) == set(enis)
     assert ids({"Name": "group-id", "Values": ["sg-00000000000000000"]}) == set()
     with pytest.raises(ec2.exceptions.ClientError, match="InvalidParameterValue"):
         ec2.describe_network_interfaces(Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
@@ -451,15 +432,11 @@ def test_dataplane_run_task_with_container_health_check(aws, emulator):
     # The RunTask answer itself already carries the ENI, and the two tasks use both subnets.
     assert {_eni_details(t)["subnetId"] for t in started} == {s["SubnetId"] for s in net["subnets"][:2]}
     arns = [t["taskArn"] for t in started]
-    assert {t["healthStatus"] for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]} == {
-        "HEALTHY"
-    }
+    assert {t["healthStatus"] for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]} == {"HEALTHY"}
     assert {tuple(r["ports"]) for r in _responders_of(emulator, cluster)} == {(8080,)}
 
     _control(emulator, arns[0], "stop")
-    health = {
-        t["taskArn"]: t["healthStatus"] for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]
-    }
+    health = {t["taskArn"]: t["healthStatus"] for t in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"]}
     assert health == {arns[0]: "UNHEALTHY", arns[1]: "HEALTHY"}
 
     port = next(r["loopbackPort"] for r in _responders_of(emulator, cluster) if r["taskArn"] == arns[1])
@@ -470,10 +447,7 @@ def test_dataplane_run_task_with_container_health_check(aws, emulator):
     ecs.stop_task(cluster=cluster, task=arns[0])
     assert _responders_of(emulator, cluster) == []
     assert (
-        ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [net["vpc"]]}])[
-            "NetworkInterfaces"
-        ]
-        == []
+        ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [net["vpc"]]}])["NetworkInterfaces"] == []
     )
 
 
@@ -499,9 +473,7 @@ def test_dataplane_load_balancer_reaches_the_tasks_and_follows_the_service(aws, 
     bodies = [_via_lb(emulator, lb["dns"], f"/orders/{i}") for i in range(6)]
     assert {r.status_code for r in bodies} == {200}
     answered = {
-        t["taskArn"].rsplit("/", 1)[-1]
-        for t in tasks
-        if any(t["taskArn"].rsplit("/", 1)[-1] in r.text for r in bodies)
+        t["taskArn"].rsplit("/", 1)[-1] for t in tasks if any(t["taskArn"].rsplit("/", 1)[-1] in r.text for r in bodies)
     }
     assert len(answered) == 3, [r.text for r in bodies]
     assert _via_lb(emulator, lb["dns"], "/", method="HEAD").status_code == 200
@@ -520,11 +492,7 @@ def test_dataplane_load_balancer_reaches_the_tasks_and_follows_the_service(aws, 
     ecs.update_service(cluster=svc["cluster"], service=svc["service"], desiredCount=2)
     assert _via_lb(emulator, lb["dns"]).status_code == 200
     assert len(_health(elbv2, lb["tg"])) == 2
-    assert (
-        _running_count(ecs, svc["cluster"], svc["service"])
-        == len(_responders_of(emulator, svc["cluster"]))
-        == 2
-    )
+    assert _running_count(ecs, svc["cluster"], svc["service"]) == len(_responders_of(emulator, svc["cluster"])) == 2
 
     # A new task definition revision replaces every task (and every responder).
     before = {t["taskArn"] for t in _tasks(ecs, svc["cluster"], svc["service"])}
@@ -632,9 +600,9 @@ def test_dataplane_listener_forwards_per_its_rules(aws, emulator):
     assert _via_lb(emulator, lb["dns"], "/pay").status_code == 200
 
     # A listener whose default action goes to a target group without targets: 503.
-    other = elbv2.create_target_group(
-        Name=f"{name}-t2", Protocol="HTTP", Port=80, VpcId=net["vpc"], TargetType="ip"
-    )["TargetGroups"][0]["TargetGroupArn"]
+    other = elbv2.create_target_group(Name=f"{name}-t2", Protocol="HTTP", Port=80, VpcId=net["vpc"], TargetType="ip")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
     elbv2.modify_listener(
         ListenerArn=listener["ListenerArn"], DefaultActions=[{"Type": "forward", "TargetGroupArn": other}]
     )
@@ -681,9 +649,9 @@ def test_dataplane_three_stacks_at_once_then_nothing_left(aws, emulator):
             assert eni["subnetId"] in private
             assert ipaddress.ip_address(eni["privateIPv4Address"]) in ipaddress.ip_network(cidr)
         assert len({_eni_details(t)["subnetId"] for t in tasks}) == count, "spread over the AZs"
-        linked = ec2.describe_network_interfaces(
-            Filters=[{"Name": "group-id", "Values": [out["AppSecurityGroupId"]]}]
-        )["NetworkInterfaces"]
+        linked = ec2.describe_network_interfaces(Filters=[{"Name": "group-id", "Values": [out["AppSecurityGroupId"]]}])[
+            "NetworkInterfaces"
+        ]
         assert len(linked) == count
         health = _health(elbv2, out["TargetGroupArn"])
         assert set(health) == {(_eni_details(t)["privateIPv4Address"], 80) for t in tasks}
@@ -715,9 +683,7 @@ def test_dataplane_three_stacks_at_once_then_nothing_left(aws, emulator):
             {"ParameterKey": "DesiredCount", "ParameterValue": "2"},
         ],
     )
-    assert _wait_stack(cfn, stacks["dev"], "UPDATE_COMPLETE") == "UPDATE_COMPLETE", _stack_failures(
-        cfn, stacks["dev"]
-    )
+    assert _wait_stack(cfn, stacks["dev"], "UPDATE_COMPLETE") == "UPDATE_COMPLETE", _stack_failures(cfn, stacks["dev"])
     assert _running_count(ecs, dev["ClusterName"], dev["ServiceName"]) == 2
     assert len(_health(elbv2, dev["TargetGroupArn"])) == 2
     assert _via_lb(emulator, dev["LoadBalancerDNS"]).status_code == 200
@@ -736,10 +702,7 @@ def test_dataplane_three_stacks_at_once_then_nothing_left(aws, emulator):
         "a deleted stack leaves no responder thread"
     )
     assert all(_refuses(p) for p in all_ports), "a deleted stack leaves no listening socket"
-    assert (
-        ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": vpcs}])["NetworkInterfaces"]
-        == []
-    )
+    assert ec2.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": vpcs}])["NetworkInterfaces"] == []
 
 
 def test_dataplane_reset_and_shutdown_leave_no_responder():

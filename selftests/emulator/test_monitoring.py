@@ -163,9 +163,7 @@ def test_describe_alarms_query_protocol_has_actions(cw_query, stack):
 
 
 def test_describe_alarms_for_metric_query_protocol(cw_query, stack):
-    alarms = cw_query.describe_alarms_for_metric(Namespace="AWS/RDS", MetricName="CPUUtilization")[
-        "MetricAlarms"
-    ]
+    alarms = cw_query.describe_alarms_for_metric(Namespace="AWS/RDS", MetricName="CPUUtilization")["MetricAlarms"]
     mine = [a for a in alarms if a["AlarmName"] == f"{stack['Name']}-db-cpu"]
     assert len(mine) == 1
     _check_db_cpu(mine[0], stack)
@@ -188,18 +186,11 @@ def test_action_drift_visible_in_query_protocol(aws, cw_query, stack):
 def test_topic_reports_template_kms_key(aws, stack):
     sns = aws("sns")
     assert sns.get_topic_attributes(TopicArn=stack["Topic"])["Attributes"]["KmsMasterKeyId"] == stack["KeyId"]
-    sns.set_topic_attributes(
-        TopicArn=stack["Topic"], AttributeName="KmsMasterKeyId", AttributeValue="alias/aws/sns"
-    )
+    sns.set_topic_attributes(TopicArn=stack["Topic"], AttributeName="KmsMasterKeyId", AttributeValue="alias/aws/sns")
     try:
-        assert (
-            sns.get_topic_attributes(TopicArn=stack["Topic"])["Attributes"]["KmsMasterKeyId"]
-            == "alias/aws/sns"
-        )
+        assert sns.get_topic_attributes(TopicArn=stack["Topic"])["Attributes"]["KmsMasterKeyId"] == "alias/aws/sns"
     finally:
-        sns.set_topic_attributes(
-            TopicArn=stack["Topic"], AttributeName="KmsMasterKeyId", AttributeValue=stack["KeyId"]
-        )
+        sns.set_topic_attributes(TopicArn=stack["Topic"], AttributeName="KmsMasterKeyId", AttributeValue=stack["KeyId"])
 
 
 def test_email_subscription_pending_confirmation(aws, stack):
@@ -212,9 +203,9 @@ def test_email_subscription_pending_confirmation(aws, stack):
     assert [s["SubscriptionArn"] for s in everywhere] == ["PendingConfirmation"]
     attrs = sns.get_topic_attributes(TopicArn=stack["Topic"])["Attributes"]
     assert (attrs["SubscriptionsPending"], attrs["SubscriptionsConfirmed"]) == ("1", "0")
-    physical = aws("cloudformation").describe_stack_resource(
-        StackName=stack["Name"], LogicalResourceId="Email"
-    )["StackResourceDetail"]["PhysicalResourceId"]
+    physical = aws("cloudformation").describe_stack_resource(StackName=stack["Name"], LogicalResourceId="Email")[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
     sub_attrs = sns.get_subscription_attributes(SubscriptionArn=physical)["Attributes"]
     assert sub_attrs["PendingConfirmation"] == "true"
 

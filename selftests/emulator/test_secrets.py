@@ -125,9 +125,7 @@ def test_ref_and_getatt_id_are_the_secret_arn(aws, stack):
     assert stack["SecretRef"].startswith("arn:aws:secretsmanager:us-east-1:")
     assert stack["SecretRef"] == stack["SecretId"] == described["ARN"]
     assert described["Name"] == f"{stack['Name']}-db"
-    resource = aws("cloudformation").describe_stack_resource(
-        StackName=stack["Name"], LogicalResourceId="Secret"
-    )
+    resource = aws("cloudformation").describe_stack_resource(StackName=stack["Name"], LogicalResourceId="Secret")
     assert resource["StackResourceDetail"]["PhysicalResourceId"] == described["ARN"]
 
 
@@ -163,9 +161,7 @@ def test_kms_key_kept(aws, stack):
 
 def test_drift_detection_finds_the_secret(aws, stack):
     cf = aws("cloudformation")
-    drift = cf.detect_stack_resource_drift(StackName=stack["Name"], LogicalResourceId="Secret")[
-        "StackResourceDrift"
-    ]
+    drift = cf.detect_stack_resource_drift(StackName=stack["Name"], LogicalResourceId="Secret")["StackResourceDrift"]
     assert drift["StackResourceDriftStatus"] == "IN_SYNC"
     assert drift["PhysicalResourceId"] == stack["SecretRef"]
 

@@ -112,9 +112,7 @@ def stack(aws):
 
 
 def test_bucket_encryption_from_template(aws, stack):
-    rules = aws("s3").get_bucket_encryption(Bucket=stack["Bucket"])["ServerSideEncryptionConfiguration"][
-        "Rules"
-    ]
+    rules = aws("s3").get_bucket_encryption(Bucket=stack["Bucket"])["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules == [
         {
             "ApplyServerSideEncryptionByDefault": {
@@ -174,9 +172,7 @@ def test_bucket_settings_from_template(aws, stack):
 
 
 def test_lifecycle_from_template(aws, stack):
-    rules = {
-        r["ID"]: r for r in aws("s3").get_bucket_lifecycle_configuration(Bucket=stack["Bucket"])["Rules"]
-    }
+    rules = {r["ID"]: r for r in aws("s3").get_bucket_lifecycle_configuration(Bucket=stack["Bucket"])["Rules"]}
     assert rules["archive"]["Status"] == "Enabled"
     assert rules["archive"]["Transitions"] == [{"Days": 90, "StorageClass": "GLACIER"}]
     assert rules["archive"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 365
