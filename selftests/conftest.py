@@ -47,3 +47,21 @@ def aws(emulator: Emulator) -> Callable[[str], Any]:
         return clients[service]
 
     return client
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The drift catalogue's kill rate (drifts caught / drifts), at the end of the self-tests."""
+    reports = [
+        r
+        for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+        if "test_drift_is_caught[" in r.nodeid and r.when == "call"
+    ]
+    if not reports:
+        return
+    caught = sum(1 for r in reports if r.passed)
+    total = len(reports)
+    terminalreporter.write_sep("=", "drift catalogue")
+    terminalreporter.write_line(f"drift kill rate: {caught}/{total} drifts caught ({100 * caught / total:.0f}%)")
+    for r in reports:
+        if not r.passed:
+            terminalreporter.write_line(f"  missed: {r.nodeid.split('[', 1)[1].rstrip(']')}")
