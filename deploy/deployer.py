@@ -242,10 +242,16 @@ class Deployer:
     def _update(self, state: StackState) -> None:
         name = f"payments-conformance-{self.run_id}".replace(":", "-")[:128]
         started = datetime.now(UTC)
-        tags = self.tags()
+        # Stack tags propagate to every resource, so a tag that changes on each run would make
+        # every redeploy an update of every resource: the run-id tag names the run that created
+        # the stack and is kept as it is.
+        tags = [
+            {"Key": t["Key"], "Value": state.tags.get(RUN_ID_TAG, t["Value"])} if t["Key"] == RUN_ID_TAG else t
+            for t in self.tags()
+        ]
         if state.created_by_suite is False:
             # keep the ownership of a stack someone else created: never claim it as ours
-            tags = [t for t in tags if t["Key"] != CREATOR_TAG]
+            tags = [t for t in tags if t["Key"] not in (CREATOR_TAG, RUN_ID_TAG)]
         self.cfn.create_change_set(
             StackName=self.stack_name,
             ChangeSetName=name,

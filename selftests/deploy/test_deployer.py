@@ -65,8 +65,11 @@ def test_changed_parameter_goes_through_a_printed_change_set(session):
     )
     lines: list[str] = []
     Deployer(spec, session, out=lines.append).up()
-    assert any("change set" in line for line in lines), lines
-    assert any("Modify" in line for line in lines), lines
+    header = next(line for line in lines if "change set" in line)
+    changed = [line.split()[1] for line in lines if line.lstrip().startswith(("Modify", "Add", "Remove"))]
+    assert "ECSService" in changed, lines
+    assert len(changed) < 10, f"a DesiredCount change should touch the service and its dependants only: {changed}"
+    assert f"with {len(changed)} change(s)" in header
     assert deployer.state().status == "UPDATE_COMPLETE"
 
 
