@@ -94,3 +94,15 @@ def test_stack_delete_removes_nat_gateways_addresses_and_flow_logs(emulator, aws
     assert ec2.describe_nat_gateways(Filter=[{"Name": "vpc-id", "Values": [outputs.VPCId]}])["NatGateways"] == []
     assert ec2.describe_addresses()["Addresses"] == []
     assert ec2.describe_flow_logs()["FlowLogs"] == []
+
+
+def test_load_balancer_reports_each_subnet_in_its_own_zone(platform, aws):
+    """emulator/faithful/lbzones.py: the ALB spans the public subnets' three AZs."""
+    (lb,) = aws("elbv2").describe_load_balancers(LoadBalancerArns=[platform.LoadBalancerArn])["LoadBalancers"]
+    subnets = {
+        s["SubnetId"]: s["AvailabilityZone"]
+        for s in aws("ec2").describe_subnets(SubnetIds=platform.PublicSubnetIds)["Subnets"]
+    }
+    zones = {z["SubnetId"]: z["ZoneName"] for z in lb["AvailabilityZones"]}
+    assert zones == subnets
+    assert len(set(zones.values())) == 3
