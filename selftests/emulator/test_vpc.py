@@ -106,3 +106,13 @@ def test_load_balancer_reports_each_subnet_in_its_own_zone(platform, aws):
     zones = {z["SubnetId"]: z["ZoneName"] for z in lb["AvailabilityZones"]}
     assert zones == subnets
     assert len(set(zones.values())) == 3
+
+
+def test_task_definition_keeps_container_secrets(platform, aws):
+    """emulator/faithful/ecs_taskdefs.py: the container's secrets keep name and valueFrom."""
+    ecs = aws("ecs")
+    (service,) = ecs.describe_services(cluster=platform.ECSClusterName, services=[platform.ECSServiceName])["services"]
+    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    secrets = td["containerDefinitions"][0]["secrets"]
+    assert secrets and all(set(s) == {"name", "valueFrom"} for s in secrets), secrets
+    assert all(s["valueFrom"].startswith(platform.DBSecretArn) for s in secrets)
