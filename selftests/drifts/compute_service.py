@@ -62,14 +62,8 @@ def drift_desired_above_max(ctx: DriftContext) -> None:
 )
 def drift_tasks_public(ctx: DriftContext) -> None:
     cfg = _service(ctx)["networkConfiguration"]["awsvpcConfiguration"]
-    _update(
-        ctx,
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": ctx.outputs.PublicSubnetIds, "securityGroups": cfg["securityGroups"], "assignPublicIp": "ENABLED",
-            }
-        },
-    )  # fmt: skip
+    moved = {"subnets": ctx.outputs.PublicSubnetIds, "securityGroups": cfg["securityGroups"], "assignPublicIp": "ENABLED"}
+    _update(ctx, networkConfiguration={"awsvpcConfiguration": moved})
 
 
 @drift(
