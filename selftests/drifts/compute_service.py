@@ -62,7 +62,7 @@ def drift_desired_above_max(ctx: DriftContext) -> None:
 )
 def drift_tasks_public(ctx: DriftContext) -> None:
     cfg = _service(ctx)["networkConfiguration"]["awsvpcConfiguration"]
-    moved = {"subnets": ctx.outputs.PublicSubnetIds, "securityGroups": cfg["securityGroups"], "assignPublicIp": "ENABLED"}
+    moved = dict(cfg, subnets=ctx.outputs.PublicSubnetIds, assignPublicIp="ENABLED")
     _update(ctx, networkConfiguration={"awsvpcConfiguration": moved})
 
 
