@@ -268,7 +268,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    if report.failed and ("conformance_outcome", "probe-error") in report.user_properties:
+    if report.failed and ("conformance_outcome", "probe-error") in getattr(report, "user_properties", ()):
         return "error", "E", ("PROBE ERROR", {"yellow": True})
     return None
 

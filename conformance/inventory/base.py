@@ -21,10 +21,64 @@ class ProbeError(ConformanceError):
     exit_code = ExitCode.CANNOT_OBSERVE
 
 
+# Which reads fill which field of each section: reading a field whose read failed raises
+# ProbeError, so no check can mistake "could not observe" for an empty (non-conforming) value.
+FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "StackSection": {
+        "status": ("cloudformation:DescribeStacks",), "termination_protection": ("cloudformation:DescribeStacks",),
+        "tags": ("cloudformation:DescribeStacks",), "parameters": ("cloudformation:DescribeStacks",),
+        "resources": ("cloudformation:ListStackResources",),
+    },
+    "NetworkSection": {
+        "vpc": ("ec2:DescribeVpcs",), "dns_support": ("ec2:DescribeVpcAttribute(enableDnsSupport)",),
+        "dns_hostnames": ("ec2:DescribeVpcAttribute(enableDnsHostnames)",), "subnets": ("ec2:DescribeSubnets",),
+        "route_tables": ("ec2:DescribeRouteTables",), "internet_gateways": ("ec2:DescribeInternetGateways",),
+        "nat_gateways": ("ec2:DescribeNatGateways",), "addresses": ("ec2:DescribeAddresses",),
+        "security_groups": ("ec2:DescribeSecurityGroups",), "flow_logs": ("ec2:DescribeFlowLogs",),
+        "network_interfaces": ("ec2:DescribeNetworkInterfaces",),
+    },
+    "DatabaseSection": {
+        "cluster": ("rds:DescribeDBClusters",), "instances": ("rds:DescribeDBInstances",),
+        "subnet_group": ("rds:DescribeDBSubnetGroups",), "secret": ("secretsmanager:DescribeSecret",),
+        "secret_facts": ("secretsmanager:GetSecretValue",),
+    },
+    "ComputeSection": {
+        "cluster": ("ecs:DescribeClusters",), "service": ("ecs:DescribeServices",),
+        "task_definition": ("ecs:DescribeTaskDefinition",), "tasks": ("ecs:ListTasks", "ecs:DescribeTasks"),
+        "load_balancer": ("elasticloadbalancing:DescribeLoadBalancers",),
+        "listeners": ("elasticloadbalancing:DescribeListeners",),
+        "target_group": ("elasticloadbalancing:DescribeTargetGroups",),
+        "target_health": ("elasticloadbalancing:DescribeTargetHealth",),
+        "scalable_targets": ("application-autoscaling:DescribeScalableTargets",),
+        "scaling_policies": ("application-autoscaling:DescribeScalingPolicies",),
+        "alarms": ("cloudwatch:DescribeAlarms",),
+    },
+    "StorageSection": {
+        "encryption": ("s3:GetBucketEncryption",), "versioning": ("s3:GetBucketVersioning",),
+        "public_access_block": ("s3:GetPublicAccessBlock",), "policy": ("s3:GetBucketPolicy",),
+        "ownership": ("s3:GetBucketOwnershipControls",), "lifecycle": ("s3:GetBucketLifecycleConfiguration",),
+        "bucket_tags": ("s3:GetBucketTagging",), "key": ("kms:DescribeKey",),
+        "key_rotation": ("kms:GetKeyRotationStatus",), "key_aliases": ("kms:ListAliases",),
+        "topic": ("sns:GetTopicAttributes",), "subscriptions": ("sns:ListSubscriptionsByTopic",),
+        "log_groups": ("logs:DescribeLogGroups",),
+    },
+}  # fmt: skip
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     errors: dict[str, str] = Field(default_factory=dict)
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and name != "errors":
+            ops = FIELD_OPERATIONS.get(type(self).__name__, {}).get(name)
+            if ops:
+                errors = object.__getattribute__(self, "__dict__").get("errors") or {}
+                for op in ops:
+                    if op in errors:
+                        raise ProbeError(f"could not observe {op}: {errors[op]}")
+        return super().__getattribute__(name)
 
     def require(self, *operations: str) -> None:
         """Raise ProbeError when one of these operations failed during collection."""
