@@ -272,6 +272,9 @@ class Run:
         )
         self.state.save(self.state_path)
         (run_dir / "api-calls.json").write_text(json.dumps(dict(self.call_log.calls), indent=1, sort_keys=True))
+        (run_dir / "api-retries.json").write_text(json.dumps(dict(self.call_log.retries), indent=1, sort_keys=True))
+        retried = ", ".join(f"{op} ×{n}" for op, n in sorted(self.call_log.retries.items())) or "none"
+        self.out(f"API calls: {self.call_log.total}; retried by botocore: {retried}")
         return self.state
 
     def finish(self) -> list[str]:

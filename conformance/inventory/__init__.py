@@ -48,6 +48,10 @@ class Inventory(BaseModel):
     collected_seconds: float = 0.0
     api_calls: dict[str, int] = Field(default_factory=dict)
 
+    def model_post_init(self, context: Any, /) -> None:
+        for section in (self.stack, self.network, self.database, self.compute, self.storage):
+            section.seal()
+
 
 def collect(*, environment: str, stack_name: str, account: str, aws: AwsSession, outputs: StackOutputs) -> Inventory:
     """Describe everything once, the sections concurrently."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import botocore.exceptions
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from conformance.aws import error_code
 from conformance.errors import ConformanceError, ExitCode
@@ -21,7 +21,8 @@ class ProbeError(ConformanceError):
     exit_code = ExitCode.CANNOT_OBSERVE
 
 
-# Which reads fill which field of each section: reading a field whose read failed raises
+# Which reads fill which field of each section (a read whose input comes from another read lists
+# that one too): once sealed, reading a field whose read failed raises
 # ProbeError, so no check can mistake "could not observe" for an empty (non-conforming) value.
 FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "StackSection": {
@@ -39,12 +40,14 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "DatabaseSection": {
         "cluster": ("rds:DescribeDBClusters",), "instances": ("rds:DescribeDBInstances",),
-        "subnet_group": ("rds:DescribeDBSubnetGroups",), "secret": ("secretsmanager:DescribeSecret",),
+        "subnet_group": ("rds:DescribeDBSubnetGroups", "rds:DescribeDBClusters"),  # named by the cluster
+        "secret": ("secretsmanager:DescribeSecret",),
         "secret_facts": ("secretsmanager:GetSecretValue",),
     },
     "ComputeSection": {
         "cluster": ("ecs:DescribeClusters",), "service": ("ecs:DescribeServices",),
-        "task_definition": ("ecs:DescribeTaskDefinition",), "tasks": ("ecs:ListTasks", "ecs:DescribeTasks"),
+        "task_definition": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),  # named by the service
+        "tasks": ("ecs:ListTasks", "ecs:DescribeTasks"),
         "load_balancer": ("elasticloadbalancing:DescribeLoadBalancers",),
         "listeners": ("elasticloadbalancing:DescribeListeners",),
         "target_group": ("elasticloadbalancing:DescribeTargetGroups",),
@@ -69,11 +72,18 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     errors: dict[str, str] = Field(default_factory=dict)
+    # Sealed once the inventory is complete (and whenever it is loaded): from then on, reading
+    # a field whose read failed raises. Collectors, which run before, see the defaults.
+    _sealed: bool = PrivateAttr(default=False)
+
+    def seal(self) -> None:
+        self._sealed = True
 
     def __getattribute__(self, name: str) -> Any:
         if not name.startswith("_") and name != "errors":
             ops = FIELD_OPERATIONS.get(type(self).__name__, {}).get(name)
-            if ops:
+            private = object.__getattribute__(self, "__pydantic_private__") or {}
+            if ops and private.get("_sealed"):
                 errors = object.__getattribute__(self, "__dict__").get("errors") or {}
                 for op in ops:
                     if op in errors:
