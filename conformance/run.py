@@ -79,6 +79,8 @@ class RunSettings:
             environments = Setting(list(dict.fromkeys(names)), "--env")
         else:
             environments = Setting(list(KNOWN_ENVIRONMENTS), "default: no --env given")
+        if teardown and "prod" in environments.value:
+            raise UsageError("--teardown never deletes prod; drop --teardown or leave prod out of --env.")
         if emulator and endpoint_url:
             raise UsageError("--emulator and --endpoint-url exclude each other; pass one of them.")
         env_endpoint = environ.get("AWS_ENDPOINT_URL")

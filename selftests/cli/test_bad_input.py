@@ -130,3 +130,23 @@ def test_rollback_complete_stack_is_refused_by_pytest_and_deploy(emulator, aws):
     assert r.returncode == 3
     assert "ROLLBACK_COMPLETE" in r.stderr and "delete-stack" in r.stderr
     assert cfn.describe_stacks(StackName="payments-dev-main")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+
+
+def test_teardown_of_prod_is_refused_before_any_call():
+    r = _run([*PYTEST, "--env", "prod", "--endpoint-url", "http://127.0.0.1:1", "--teardown"])
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "--teardown never deletes prod" in r.stderr
+    assert "cannot reach" not in r.stdout + r.stderr  # refused before even probing the endpoint
+
+
+def test_deploy_down_of_prod_is_refused_with_zero_delete_calls(emulator, aws):
+    """python -m deploy down --env prod: exit 4, the stack untouched."""
+    emulator.reset()
+    up = _run([*DEPLOY, "up", "--env", "prod", f"--endpoint-url={emulator.endpoint_url}"])
+    assert up.returncode == 0, up.stderr
+    down = _run([*DEPLOY, "down", "--env", "prod", f"--endpoint-url={emulator.endpoint_url}"])
+    assert down.returncode == 4
+    assert "never deletes prod" in down.stderr
+    assert aws("cloudformation").describe_stacks(StackName="payments-prod-main")["Stacks"][0]["StackStatus"] == (
+        "CREATE_COMPLETE"
+    )
