@@ -60,3 +60,6 @@ include mk/*.mk
 
 clean: ## remove the virtual environments and run output
 	rm -rf $(VENV) $(EMU_VENV) $(TOOLS) .cache build
+
+bench: setup ## measure speed, API calls and memory; writes docs/performance.md and .json
+	$(PY) -m bench --runs $(or $(RUNS),3)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -168,6 +169,17 @@ class RunState:
         return AwsSession(region=e.region, endpoint_url=self.endpoint_url, profile=_profile(env), call_log=call_log)
 
 
+def _peak_rss_mb(pid: int | None) -> float:
+    """The peak resident memory of a process (Linux /proc), in MB; 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
 def _profile(env: str) -> str | None:
     try:
         return load_environment(env).profile
@@ -200,11 +212,14 @@ class Run:
 
     def prepare(self) -> RunState:
         endpoint = self.settings.endpoint_url.value
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
         if self.settings.mode.value == "emulator":
             from emulator.launcher import Emulator
 
             self.emulator = Emulator(log_path=self.state_path.parent / "emulator.log")
             self.emulator.start()
+            timings["emulator_start"] = time.perf_counter() - started
             endpoint = self.emulator.endpoint_url
             self.out(f"emulator: ready at {endpoint} (pid {self.emulator.pid})")
         elif endpoint:
@@ -231,12 +246,17 @@ class Run:
             with self._lock:
                 self.deployers[name] = deployer
             created = False
+            t0 = time.perf_counter()
             if self.settings.deploy.value:
                 created = deployer.state() is None
                 outputs = deployer.up()
             else:
                 outputs = deployer.outputs()
+            t1 = time.perf_counter()
             inventory = collect(environment=name, stack_name=spec.stack_name, account=account, aws=aws, outputs=outputs)
+            with self._lock:
+                timings[f"deploy:{name}"] = t1 - t0
+                timings[f"inventory:{name}"] = time.perf_counter() - t1
             with self._lock:
                 for op, n in aws.call_log.calls.items():
                     self.call_log.calls[op] += n
@@ -274,6 +294,10 @@ class Run:
         )
         self.state.save(self.state_path)
         (run_dir / "api-calls.json").write_text(json.dumps(dict(self.call_log.calls), indent=1, sort_keys=True))
+        timings["prepare_total"] = time.perf_counter() - started
+        if self.emulator is not None:
+            timings["emulator_peak_rss_mb"] = _peak_rss_mb(self.emulator.pid)
+        (run_dir / "timings.json").write_text(json.dumps({k: round(v, 3) for k, v in timings.items()}, indent=1))
         (run_dir / "api-retries.json").write_text(json.dumps(dict(self.call_log.retries), indent=1, sort_keys=True))
         retried = ", ".join(f"{op} ×{n}" for op, n in sorted(self.call_log.retries.items())) or "none"
         self.out(f"API calls: {self.call_log.total}; retried by botocore: {retried}")

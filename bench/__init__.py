@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`): how fast the suite observes the platform, and what it costs."""
