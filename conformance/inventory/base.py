@@ -55,6 +55,9 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "scalable_targets": ("application-autoscaling:DescribeScalableTargets",),
         "scaling_policies": ("application-autoscaling:DescribeScalingPolicies",),
         "alarms": ("cloudwatch:DescribeAlarms",),
+        "scaling_activities": ("application-autoscaling:DescribeScalingActivities",),
+        "plaintext_secret_findings": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
+        "role_policies": ("iam:GetRolePolicy", "ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
     },
     "StorageSection": {
         "encryption": ("s3:GetBucketEncryption",), "versioning": ("s3:GetBucketVersioning",),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
 from pydantic import Field
 
@@ -23,10 +28,93 @@ class ComputeSection(Section):
     scalable_targets: list[Raw] = Field(default_factory=list)
     scaling_policies: list[Raw] = Field(default_factory=list)
     alarms: list[Raw] = Field(default_factory=list)
+    # Application Auto Scaling's most recent activities for the service (first page, newest first)
+    scaling_activities: list[Raw] = Field(default_factory=list)
+    # Plain-environment variables of the task definition that look like secrets: container,
+    # name and why (never the value; the value itself is redacted in ``task_definition``).
+    plaintext_secret_findings: list[Raw] = Field(default_factory=list)
+    # The task and execution roles' permission policies: role name -> [{"Kind": "inline"|"attached",
+    # "PolicyName", "PolicyArn" (attached only), "Document"}]
+    role_policies: dict[str, list[Raw]] = Field(default_factory=dict)
 
     @property
     def healthy_targets(self) -> list[Raw]:
         return [t for t in self.target_health if t.get("TargetHealth", {}).get("State") == "healthy"]
+
+    @property
+    def containers(self) -> list[Raw]:
+        return list(self.task_definition.get("containerDefinitions", []))
+
+    @property
+    def task_subnet_ids(self) -> dict[str, str]:
+        """Task ARN -> the subnet of its ENI (from the task's attachments)."""
+        return {t.get("taskArn", ""): _attachment_detail(t, "subnetId") for t in self.tasks}
+
+    @property
+    def task_eni_ids(self) -> dict[str, str]:
+        """Task ARN -> the id of its ENI."""
+        return {t.get("taskArn", ""): _attachment_detail(t, "networkInterfaceId") for t in self.tasks}
+
+
+def _attachment_detail(task: Raw, name: str) -> str:
+    for attachment in task.get("attachments", []):
+        if attachment.get("type") == "ElasticNetworkInterface":
+            for detail in attachment.get("details", []):
+                if detail.get("name") == name:
+                    return str(detail.get("value", ""))
+    return ""
+
+
+# ---- secret-looking plain environment variables (judged here, so no value leaves the collector)
+
+_SECRET_WORDS = {"PASSWORD", "PASSWD", "PWD", "PASS", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL",
+                 "CREDENTIALS", "PRIVATEKEY", "ACCESSKEY", "AUTH"}  # fmt: skip
+# a name that *refers to* a secret or key (its ARN, id, name, path) does not hold one
+_REFERENCE_WORDS = {"ARN", "ID", "NAME", "ALIAS", "PATH", "FILE", "REGION", "URL_ENV"}
+_CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a URL with a password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)),
+    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")),
+    ("a GitHub or Slack token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,})")),
+)
+
+
+def secret_reason(name: str, value: Any) -> str:
+    """Why a plain environment variable looks like a secret, or '' when it does not."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name.upper()) if w]
+    if words and words[-1] not in _REFERENCE_WORDS:
+        hits = [w for w in words if w in _SECRET_WORDS or any(w.endswith(s) for s in ("PASSWORD", "SECRET", "TOKEN"))]
+        if hits:
+            return f"its name contains {hits[0]}"
+    text = str(value or "")
+    for what, pattern in _CREDENTIAL_PATTERNS:
+        if pattern.search(text):
+            return f"its value looks like {what}"
+    if (
+        len(text) >= 24
+        and not re.search(r"\s", text)
+        and not text.startswith("arn:")
+        and re.search(r"[A-Z]", text)
+        and re.search(r"[a-z]", text)
+        and re.search(r"[0-9]", text)
+        and re.search(r"[^A-Za-z0-9./:_-]", text)
+    ):
+        return "its value looks like a generated password (long, every character class)"
+    return ""
+
+
+def redact_environment(task_definition: Raw) -> list[Raw]:
+    """Find secret-looking plain variables; replace their values in place; return the findings."""
+    findings: list[Raw] = []
+    for container in task_definition.get("containerDefinitions", []):
+        for variable in container.get("environment", []) or []:
+            reason = secret_reason(str(variable.get("name", "")), variable.get("value"))
+            if reason:
+                findings.append({"container": container.get("name", ""), "name": variable.get("name", ""),
+                                 "reason": reason})  # fmt: skip
+                variable["value"] = f"<redacted by the collector: {len(str(variable.get('value') or ''))} characters>"
+    return findings
 
 
 def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
@@ -34,6 +122,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
     elb = aws.client("elbv2")
     aas = aws.client("application-autoscaling")
     cw = aws.client("cloudwatch")
+    iam = aws.client("iam")
     s = ComputeSection()
     cluster, service_name = outputs.ECSClusterName, outputs.ECSServiceName
     resource_id = f"service/{cluster}/{service_name.rsplit('/', 1)[-1]}"
@@ -58,6 +147,8 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
                 {},
             )  # fmt: skip
             s.task_definition = td.get("taskDefinition", {})
+            s.plaintext_secret_findings = redact_environment(s.task_definition)
+            iam_part()
         arns = attempt(
             s, "ecs:ListTasks",
             lambda: paginate(ecs, "list_tasks", "taskArns", cluster=cluster, serviceName=service_name), [],
@@ -69,6 +160,15 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
                 lambda: ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"],
                 [],
             )
+
+    def iam_part() -> None:
+        roles = {
+            str(arn).rsplit("/", 1)[-1]
+            for arn in (s.task_definition.get("taskRoleArn"), s.task_definition.get("executionRoleArn"))
+            if arn
+        }
+        for role in sorted(roles):
+            s.role_policies[role] = attempt(s, "iam:GetRolePolicy", partial(_role_policies, iam, role), [])
 
     def elb_part() -> None:
         lbs = attempt(
@@ -106,6 +206,15 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             ),
             [],
         )  # fmt: skip
+        # one page (newest first) is enough to explain the current desired count
+        s.scaling_activities = attempt(
+            s, "application-autoscaling:DescribeScalingActivities",
+            lambda: aas.describe_scaling_activities(
+                ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension="ecs:service:DesiredCount",
+                MaxResults=50,
+            )["ScalingActivities"],
+            [],
+        )  # fmt: skip
 
     def alarms_part() -> None:
         s.alarms = attempt(
@@ -117,3 +226,25 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
         for fut in [pool.submit(p) for p in (ecs_part, elb_part, scaling_part, alarms_part)]:
             fut.result()
     return s
+
+
+def _role_policies(iam: Any, role: str) -> list[Raw]:
+    """The role's inline and attached policies with their documents (2 + 1 per inline + 2 per attached calls)."""
+    policies: list[Raw] = []
+    for name in paginate(iam, "list_role_policies", "PolicyNames", RoleName=role):
+        doc = _document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+        policies.append({"Kind": "inline", "PolicyName": name, "Document": doc})
+    for attached in paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role):
+        arn = attached["PolicyArn"]
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        doc = _document(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+        policies.append({"Kind": "attached", "PolicyName": attached.get("PolicyName", ""), "PolicyArn": arn,
+                         "Document": doc})  # fmt: skip
+    return policies
+
+
+def _document(doc: Any) -> Raw:
+    """IAM answers policy documents URL-encoded; boto3 usually decodes them, not always."""
+    if isinstance(doc, str):
+        return dict(json.loads(urllib.parse.unquote(doc)))
+    return dict(doc)

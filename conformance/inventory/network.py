@@ -71,6 +71,31 @@ class NetworkSection(Section):
                 return sg
         return {}
 
+    def default_routes(self, subnet_id: str) -> list[Raw]:
+        """Every route of the subnet's table towards the whole internet (0.0.0.0/0 and ::/0)."""
+        return [
+            r
+            for r in self.route_table_for(subnet_id).get("Routes", [])
+            if r.get("DestinationCidrBlock") == "0.0.0.0/0" or r.get("DestinationIpv6CidrBlock") == "::/0"
+        ]
+
+    def zone_of(self, subnet_id: str) -> str | None:
+        zone = self.subnet(subnet_id).get("AvailabilityZone")
+        return str(zone) if zone else None
+
+    @property
+    def live_nat_gateways(self) -> list[Raw]:
+        """NAT gateways that exist or are coming up (AWS lists deleted ones for about an hour)."""
+        return [n for n in self.nat_gateways if n.get("State") in ("pending", "available")]
+
+    @property
+    def default_security_group(self) -> Raw:
+        """The VPC's default security group (every VPC has one, named ``default``)."""
+        for sg in self.security_groups:
+            if sg.get("GroupName") == "default":
+                return sg
+        return {}
+
     @property
     def cidr(self) -> str:
         return str(self.vpc.get("CidrBlock", ""))
@@ -151,3 +176,46 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
     for key, value in results.items():
         setattr(s, key, value)
     return s
+
+
+# ---- security group rule helpers (pure functions over one IpPermissions entry)
+WORLD_V4, WORLD_V6 = "0.0.0.0/0", "::/0"
+
+
+def rule_sources(permission: Raw) -> list[str]:
+    """Every source (or destination) of a rule: CIDRs, IPv6 CIDRs, groups and prefix lists."""
+    return (
+        [str(r.get("CidrIp")) for r in permission.get("IpRanges", [])]
+        + [str(r.get("CidrIpv6")) for r in permission.get("Ipv6Ranges", [])]
+        + [str(g.get("GroupId")) for g in permission.get("UserIdGroupPairs", [])]
+        + [str(p.get("PrefixListId")) for p in permission.get("PrefixListIds", [])]
+    )
+
+
+def rule_open_to_world(permission: Raw) -> bool:
+    return any(src in (WORLD_V4, WORLD_V6) for src in rule_sources(permission))
+
+
+def rule_ports(permission: Raw) -> tuple[int, int] | None:
+    """The rule's port range, or None when it covers every port (protocol -1, or no ports given)."""
+    if str(permission.get("IpProtocol")) == "-1":
+        return None
+    low, high = permission.get("FromPort"), permission.get("ToPort")
+    if low is None or high is None or int(low) == -1:
+        return None
+    return int(low), int(high)
+
+
+def rule_covers_port(permission: Raw, port: int) -> bool:
+    if str(permission.get("IpProtocol")) not in ("-1", "tcp", "6"):
+        return False
+    ports = rule_ports(permission)
+    return ports is None or ports[0] <= port <= ports[1]
+
+
+def describe_rule(permission: Raw) -> str:
+    """One rule in words, e.g. ``tcp 22-22 from 0.0.0.0/0``."""
+    ports = rule_ports(permission)
+    span = "all ports" if ports is None else f"{ports[0]}-{ports[1]}"
+    protocol = "all protocols" if str(permission.get("IpProtocol")) == "-1" else permission.get("IpProtocol")
+    return f"{protocol} {span} from {', '.join(rule_sources(permission)) or 'nowhere'}"

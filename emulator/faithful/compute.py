@@ -9,6 +9,9 @@ Gaps in MiniStack 1.5.33 that this closes (measured against the platform templat
 2. ``application-autoscaling:DescribeScalingActivities`` was an unknown operation. The
    emulator never scales anything (no metrics, no policy execution), so the faithful answer
    is an empty list, with AWS's validation of ``ServiceNamespace`` and ``MaxResults``.
+3. ``Fn::GetAtt <TargetGroup>.TargetGroupFullName`` gave ``<name>/<id>``; AWS gives
+   ``targetgroup/<name>/<id>``, the value CloudWatch's ``TargetGroup`` dimension takes. Alarms
+   on a target group's metrics were therefore created on a dimension AWS would never report.
 
 (The task definition's ``secrets`` from CloudFormation are ``ecs_taskdefs.py``'s.)
 """
@@ -75,6 +78,19 @@ def describe_scaling_activities(req: dict[str, Any]) -> dict[str, Any]:
     return {"ScalingActivities": []}
 
 
+def _wrap_target_group_full_name() -> None:
+    """Gap 3."""
+    from ministack.services import alb
+
+    original = alb._target_group_full_name_from_arn
+
+    def _target_group_full_name_from_arn(arn: str) -> str:
+        tail = original(arn)
+        return tail if not tail or tail.startswith("targetgroup/") else f"targetgroup/{tail}"
+
+    alb._target_group_full_name_from_arn = _target_group_full_name_from_arn
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -82,6 +98,7 @@ def install() -> None:
     from faithful import appautoscaling
 
     _wrap_update_service()
+    _wrap_target_group_full_name()
     appautoscaling.OPERATIONS.setdefault("DescribeScalingActivities", describe_scaling_activities)
     _installed = True
     log.info("compute extension installed")

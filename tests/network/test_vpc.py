@@ -1,4 +1,4 @@
-"""Network suite: the VPC and its addressing."""
+"""Network suite: the VPC, its addressing and its name resolution."""
 
 from conformance.checks import check
 
@@ -16,4 +16,32 @@ def test_vpc_cidr_matches_environment(env_name, inv, spec, evidence):
     assert vpc.get("CidrBlock") == spec.parameters.VpcCidr, (
         f"VPC {vpc.get('VpcId')} of {inv.stack_name} has CIDR {vpc.get('CidrBlock')}, "
         f"expected {spec.parameters.VpcCidr}"
+    )
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:1.2.1"],
+    rationale="The VPC resolver is on, so tasks reach AWS APIs, the database endpoints and each other by name.",
+)
+def test_vpc_dns_support_enabled(env_name, inv, evidence):
+    net = inv.network
+    net.require("ec2:DescribeVpcAttribute(enableDnsSupport)")
+    evidence.attach("DescribeVpcAttribute(enableDnsSupport)", {"enableDnsSupport": net.dns_support})
+    assert net.dns_support is True, (
+        f"VPC {inv.outputs.VPCId} of {inv.stack_name} has DNS support {net.dns_support}, expected it enabled"
+    )
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:1.2.1"],
+    rationale="DNS hostnames are on, so private endpoints and interfaces in the VPC get resolvable names.",
+)
+def test_vpc_dns_hostnames_enabled(env_name, inv, evidence):
+    net = inv.network
+    net.require("ec2:DescribeVpcAttribute(enableDnsHostnames)")
+    evidence.attach("DescribeVpcAttribute(enableDnsHostnames)", {"enableDnsHostnames": net.dns_hostnames})
+    assert net.dns_hostnames is True, (
+        f"VPC {inv.outputs.VPCId} of {inv.stack_name} has DNS hostnames {net.dns_hostnames}, expected them enabled"
     )

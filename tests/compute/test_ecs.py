@@ -1,0 +1,195 @@
+"""Compute suite: the ECS cluster, the Fargate service and where its tasks run."""
+
+import ipaddress
+import re
+
+from conformance.checks import check
+
+
+def _service_name(inv) -> str:
+    return inv.compute.service.get("serviceName") or inv.outputs.ECSServiceName
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.7.2"],
+    rationale="An active cluster with Container Insights records task-level metrics, so failures are seen.",
+)
+def test_ecs_cluster_is_active_with_container_insights(env_name, inv, evidence):
+    inv.compute.require("ecs:DescribeClusters")
+    cluster = inv.compute.cluster
+    evidence.attach("DescribeClusters", cluster)
+    name = inv.outputs.ECSClusterName
+    assert cluster, f"ECS cluster {name} of {inv.stack_name} was not found, expected an ACTIVE cluster"
+    assert cluster.get("status") == "ACTIVE", f"ECS cluster {name} is {cluster.get('status')}, expected ACTIVE"
+    settings = {s.get("name"): s.get("value") for s in cluster.get("settings", [])}
+    insights = settings.get("containerInsights", "unset")
+    assert insights in ("enabled", "enhanced"), (
+        f"ECS cluster {name} has Container Insights {insights}, expected enabled (or enhanced)"
+    )
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.3.3"],
+    rationale="The service is ACTIVE on the FARGATE launch type: no hosts of ours to harden or patch.",
+)
+def test_ecs_service_is_active_on_fargate(env_name, inv, evidence):
+    inv.compute.require("ecs:DescribeServices")
+    svc = inv.compute.service
+    facts = {k: svc.get(k) for k in ("serviceArn", "status", "launchType", "capacityProviderStrategy")}
+    evidence.attach("DescribeServices", facts)
+    name = _service_name(inv)
+    assert svc, f"ECS service {name} of {inv.stack_name} was not found, expected an ACTIVE Fargate service"
+    assert svc.get("status") == "ACTIVE", f"ECS service {name} is {svc.get('status')}, expected ACTIVE"
+    strategy = [c.get("capacityProvider") for c in svc.get("capacityProviderStrategy") or []]
+    assert svc.get("launchType") == "FARGATE", (
+        f"ECS service {name} runs with launch type {svc.get('launchType') or 'none'}"
+        f"{f' (capacity providers {strategy})' if strategy else ''}, expected launch type FARGATE"
+    )
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
+    rationale="The payment tasks live only in the private subnets, never in the internet-routed ones.",
+)
+def test_ecs_service_tasks_in_private_subnets_only(env_name, inv, evidence):
+    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+    cfg = inv.compute.service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+    private = set(inv.outputs.PrivateSubnetIds)
+    tasks = inv.compute.task_subnet_ids
+    evidence.attach("awsvpcConfiguration and task subnets", {"awsvpcConfiguration": cfg, "tasks": tasks})
+    name = _service_name(inv)
+    subnets = cfg.get("subnets") or []
+    outside = sorted(set(subnets) - private)
+    assert subnets and not outside, (
+        f"ECS service {name} places tasks in subnets {sorted(subnets)}, of which {outside or 'all'} are not "
+        f"private; expected only the private subnets {sorted(private)}"
+    )
+    stray = {arn.rsplit("/", 1)[-1]: subnet or "no subnet" for arn, subnet in tasks.items() if subnet not in private}
+    assert not stray, (
+        f"ECS service {name} has tasks outside the private subnets {sorted(private)}: {stray} (task id: subnet)"
+    )
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:1.4.4"],
+    rationale="Tasks get no public IP, so nothing on the internet reaches them except through the load balancer.",
+)
+def test_ecs_service_tasks_have_no_public_ip(env_name, inv, evidence):
+    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+    inv.network.require("ec2:DescribeNetworkInterfaces")
+    cfg = inv.compute.service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+    enis = {e.get("NetworkInterfaceId"): e for e in inv.network.network_interfaces}
+    public = {
+        arn.rsplit("/", 1)[-1]: enis[eni]["Association"]["PublicIp"]
+        for arn, eni in inv.compute.task_eni_ids.items()
+        if eni in enis and (enis[eni].get("Association") or {}).get("PublicIp")
+    }
+    evidence.attach(
+        "assignPublicIp and task public IPs", {"assignPublicIp": cfg.get("assignPublicIp"), "public": public}
+    )
+    name = _service_name(inv)
+    assert cfg.get("assignPublicIp") == "DISABLED", (
+        f"ECS service {name} has assignPublicIp {cfg.get('assignPublicIp') or 'unset'}, expected DISABLED"
+    )
+    assert not public, f"ECS service {name} has tasks with public IPs {public} (task id: IP), expected none"
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.10.1"],
+    rationale="Every desired task runs, and the desired count stays within the environment's scaling range.",
+)
+def test_ecs_service_runs_desired_count_within_capacity(env_name, inv, spec, evidence):
+    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+    svc = inv.compute.service
+    running_tasks = [t.get("taskArn") for t in inv.compute.tasks if t.get("lastStatus") == "RUNNING"]
+    facts = {k: svc.get(k) for k in ("desiredCount", "runningCount", "pendingCount")}
+    evidence.attach("DescribeServices counts", {**facts, "running_tasks": running_tasks})
+    name = _service_name(inv)
+    low, high = spec.parameters.MinCapacity, spec.parameters.MaxCapacity
+    desired, running = svc.get("desiredCount"), svc.get("runningCount")
+    assert desired is not None and low <= desired <= high, (
+        f"ECS service {name} has desired count {desired}, expected within the environment's capacity "
+        f"[{low}, {high}] (MinCapacity, MaxCapacity)"
+    )
+    assert running == desired and len(running_tasks) == desired, (
+        f"ECS service {name} runs {running} task(s) ({len(running_tasks)} listed RUNNING), "
+        f"expected its desired {desired}"
+    )
+
+
+_SET_DESIRED = re.compile(r"desired count to (\d+)", re.I)
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1"],
+    rationale=(
+        "Desired count is the spec's DesiredCount unless Application Auto Scaling's latest successful activity set "
+        "it (target tracking may move it within [Min, Max]); any other value is an unmanaged change."
+    ),
+)
+def test_ecs_service_desired_count_as_specified_or_autoscaled(env_name, inv, spec, evidence):
+    inv.compute.require("ecs:DescribeServices", "application-autoscaling:DescribeScalingActivities")
+    desired = inv.compute.service.get("desiredCount")
+    done = [a for a in inv.compute.scaling_activities if a.get("StatusCode") == "Successful"]
+    latest = max(done, key=lambda a: str(a.get("EndTime") or a.get("StartTime") or ""), default={})
+    match = _SET_DESIRED.search(str(latest.get("Description", "")))
+    scaled_to = int(match.group(1)) if match else None
+    evidence.attach(
+        "desired count and scaling activity",
+        {"desiredCount": desired, "spec DesiredCount": spec.parameters.DesiredCount, "latest activity": latest},
+    )
+    explained = desired == spec.parameters.DesiredCount or (scaled_to is not None and desired == scaled_to)
+    assert explained, (
+        f"ECS service {_service_name(inv)} has desired count {desired}, expected the spec's DesiredCount "
+        f"{spec.parameters.DesiredCount} or the count auto scaling last set "
+        f"({scaled_to if scaled_to is not None else 'no successful scaling activity'})"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
+    rationale="A deployment that cannot become healthy is stopped and rolled back to the last working revision.",
+)
+def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name, inv, evidence):
+    inv.compute.require("ecs:DescribeServices")
+    config = inv.compute.service.get("deploymentConfiguration", {})
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    evidence.attach("deploymentConfiguration", config)
+    assert breaker.get("enable") is True and breaker.get("rollback") is True, (
+        f"ECS service {_service_name(inv)} has deployment circuit breaker enable={breaker.get('enable')} "
+        f"rollback={breaker.get('rollback')}, expected enable=True rollback=True"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
+    rationale="Every address the load balancer sends traffic to is a task address inside a private subnet.",
+)
+def test_target_group_targets_are_private_addresses(env_name, inv, evidence):
+    inv.compute.require("elasticloadbalancing:DescribeTargetHealth")
+    inv.network.require("ec2:DescribeSubnets")
+    nets = {s: inv.network.subnet(s).get("CidrBlock") for s in inv.outputs.PrivateSubnetIds}
+    private = [ipaddress.ip_network(c) for c in nets.values() if c]
+    targets = [t.get("Target", {}) for t in inv.compute.target_health]
+    evidence.attach("targets and private subnets", {"targets": targets, "private subnets": nets})
+
+    def inside(address: str) -> bool:
+        try:
+            return any(ipaddress.ip_address(address) in n for n in private)
+        except ValueError:
+            return False
+
+    outside = sorted(str(t.get("Id")) for t in targets if not inside(str(t.get("Id"))))
+    assert not outside, (
+        f"target group {inv.compute.target_group.get('TargetGroupName', inv.outputs.TargetGroupArn)} has targets "
+        f"{outside} outside the private subnets {sorted(c for c in nets.values() if c)}, expected only task "
+        "addresses in private subnets"
+    )

@@ -1,0 +1,63 @@
+"""Network suite: VPC flow logs and the log group they deliver to."""
+
+from __future__ import annotations
+
+from conformance.checks import check
+
+
+def _group_name(flow: dict) -> str:
+    name = flow.get("LogGroupName") or str(flow.get("LogDestination", "")).split(":log-group:")[-1]
+    return str(name).removesuffix(":*")
+
+
+def _active_all(inv) -> list[dict]:
+    return [
+        f
+        for f in inv.network.flow_logs
+        if f.get("FlowLogStatus") == "ACTIVE"
+        and f.get("TrafficType") == "ALL"
+        and f.get("ResourceId") == inv.outputs.VPCId
+    ]
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.7"],
+    rationale="An active VPC flow log records ALL traffic (accepted and rejected) for investigation.",
+)
+def test_vpc_flow_logs_capture_all_traffic(env_name, inv, evidence):
+    net = inv.network
+    net.require("ec2:DescribeFlowLogs")
+    evidence.attach("DescribeFlowLogs", net.flow_logs)
+    found = [(f.get("FlowLogId"), f.get("FlowLogStatus"), f.get("TrafficType")) for f in net.flow_logs]
+    assert _active_all(inv), (
+        f"VPC {inv.outputs.VPCId} has no active flow log for ALL traffic (found {found or 'no flow logs'}), "
+        "expected one with status ACTIVE and traffic type ALL"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:3.5.1"],
+    rationale="Flow logs deliver to a log group encrypted with the environment's KMS key, protected at rest.",
+)
+def test_vpc_flow_log_group_is_kms_encrypted(env_name, inv, evidence):
+    net, storage = inv.network, inv.storage
+    net.require("ec2:DescribeFlowLogs")
+    storage.require("logs:DescribeLogGroups")
+    active = _active_all(inv)
+    groups = {g.get("logGroupName"): g for g in storage.log_groups}
+    judged = {f["FlowLogId"]: groups.get(_group_name(f), {}) for f in active}
+    evidence.attach("flow log groups", judged)
+    assert active, f"VPC {inv.outputs.VPCId} has no active flow log for ALL traffic, so no log group to judge"
+    for flow in active:
+        name, group = _group_name(flow), judged[flow["FlowLogId"]]
+        assert group, (
+            f"flow log {flow['FlowLogId']} of VPC {inv.outputs.VPCId} delivers to log group {name}, "
+            "which was not found; expected a KMS-encrypted log group"
+        )
+        assert group.get("kmsKeyId") == inv.outputs.KMSKeyArn, (
+            f"flow log {flow['FlowLogId']} of VPC {inv.outputs.VPCId} delivers to log group {name}, which is "
+            f"encrypted with {group.get('kmsKeyId') or 'no KMS key'}, expected the environment's key "
+            f"{inv.outputs.KMSKeyArn}"
+        )

@@ -1,0 +1,111 @@
+"""Network suite: the tier security groups, the default group and world-open ports."""
+
+from __future__ import annotations
+
+from conformance.checks import check
+from conformance.inventory.network import describe_rule, rule_covers_port, rule_open_to_world, rule_ports
+
+ADMIN_AND_DB_PORTS = (22, 3389, 3306)
+
+
+def _group(inv, component: str) -> dict:
+    """The stack's group ``payments-<env>-<suffix>-<component>``; the check fails plainly when it is missing."""
+    name = f"{inv.stack_name}-{component}"
+    group = next((g for g in inv.network.security_groups if g.get("GroupName") == name), {})
+    assert group, f"security group {name} was not found in VPC {inv.outputs.VPCId}"
+    return group
+
+
+def _label(group: dict) -> str:
+    return f"{group.get('GroupId')} ({group.get('GroupName')})"
+
+
+def _admits_only(group: dict, port: int, source_group: str) -> list[str]:
+    """Ingress rules of ``group`` other than tcp ``port`` from ``source_group`` alone."""
+    return [
+        describe_rule(p)
+        for p in group.get("IpPermissions", [])
+        if str(p.get("IpProtocol")) != "tcp"
+        or rule_ports(p) != (port, port)
+        or p.get("IpRanges") or p.get("Ipv6Ranges") or p.get("PrefixListIds")
+        or {g.get("GroupId") for g in p.get("UserIdGroupPairs", [])} != {source_group}
+    ]  # fmt: skip
+
+
+# CIS 5.4 (the default security group has no rules) is not checked yet: the template leaves the
+# default group's AWS-created rules (self ingress, all egress) in place, on AWS as on the emulator,
+# and removing them needs a Lambda-backed custom resource. Known template defect, see the README.
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
+    rationale="The load balancer's group admits only HTTP and HTTPS (from anywhere: it is the public entry point).",
+)
+def test_load_balancer_group_admits_only_http_and_https(env_name, inv, evidence):
+    inv.network.require("ec2:DescribeSecurityGroups")
+    alb = _group(inv, "alb-sg")
+    evidence.attach("load balancer security group", alb)
+    bad = [
+        describe_rule(p)
+        for p in alb.get("IpPermissions", [])
+        if str(p.get("IpProtocol")) != "tcp" or rule_ports(p) not in ((80, 80), (443, 443))
+    ]
+    assert not bad, (
+        f"load balancer security group {_label(alb)} admits {'; '.join(bad)}; expected only tcp 80 and tcp 443"
+    )
+    assert alb.get("IpPermissions"), f"load balancer security group {_label(alb)} admits nothing, expected tcp 80/443"
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
+    rationale="Application tasks admit only the container port, and only from the load balancer's group.",
+)
+def test_application_group_admits_only_container_port_from_load_balancer(env_name, inv, spec, evidence):
+    inv.network.require("ec2:DescribeSecurityGroups")
+    app, alb = _group(inv, "app-sg"), _group(inv, "alb-sg")
+    port = spec.parameters.ContainerPort
+    evidence.attach("application security group", app)
+    bad = _admits_only(app, port, alb["GroupId"])
+    assert app.get("IpPermissions") and not bad, (
+        f"application security group {_label(app)} admits {'; '.join(bad) or 'nothing'}; "
+        f"expected only tcp {port} from the load balancer group {alb['GroupId']}"
+    )
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
+    rationale="The database admits MySQL only from the application tier's security group.",
+)
+def test_database_group_admits_only_mysql_from_application(env_name, inv, evidence):
+    inv.network.require("ec2:DescribeSecurityGroups")
+    db, app = _group(inv, "db-sg"), _group(inv, "app-sg")
+    evidence.attach("database security group", db)
+    bad = _admits_only(db, 3306, app["GroupId"])
+    assert db.get("IpPermissions") and not bad, (
+        f"database security group {_label(db)} admits {'; '.join(bad) or 'nothing'}; "
+        f"expected only tcp 3306 from the application group {app['GroupId']}"
+    )
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:5.2", "CIS-AWS-3.0:5.3"],
+    rationale="No security group in the VPC opens SSH, RDP or the database port to 0.0.0.0/0 or ::/0.",
+)
+def test_no_admin_or_database_port_open_to_the_world(env_name, inv, evidence):
+    net = inv.network
+    net.require("ec2:DescribeSecurityGroups")
+    open_rules = [
+        f"{_label(g)}: {describe_rule(p)}"
+        for g in net.security_groups
+        for p in g.get("IpPermissions", [])
+        if rule_open_to_world(p) and any(rule_covers_port(p, port) for port in ADMIN_AND_DB_PORTS)
+    ]
+    evidence.attach("world-open rules covering 22/3389/3306", open_rules)
+    assert not open_rules, (
+        f"security groups of VPC {inv.outputs.VPCId} open admin or database ports to the world: "
+        f"{'; '.join(open_rules)}; expected none of 22, 3389, 3306 open to 0.0.0.0/0 or ::/0"
+    )

@@ -1,0 +1,97 @@
+"""Network suite: public and private subnets, their zones, addresses and launch settings."""
+
+from __future__ import annotations
+
+import ipaddress
+from itertools import combinations
+
+from conformance.checks import check
+
+
+def _zones(net, subnet_ids: list[str]) -> dict[str, str | None]:
+    return {sid: net.zone_of(sid) for sid in subnet_ids}
+
+
+def _assert_one_per_az(inv, kind: str, zones: dict[str, str | None], want: int) -> None:
+    placed = sorted(z for z in zones.values() if z)
+    missing = [sid for sid, z in zones.items() if not z]
+    assert not missing, f"{kind} subnets {', '.join(missing)} of VPC {inv.outputs.VPCId} were not found"
+    assert len(zones) == want and len(set(placed)) == want, (
+        f"VPC {inv.outputs.VPCId} has {len(zones)} {kind} subnets ({', '.join(zones)}) in "
+        f"{len(set(placed))} distinct AZs {placed}, expected {want} {kind} subnets in {want} distinct AZs"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
+    rationale="One public subnet in each of the environment's AZs keeps the load balancer and NAT up when an AZ fails.",
+)
+def test_public_subnets_one_per_az(env_name, inv, spec, evidence):
+    net = inv.network
+    net.require("ec2:DescribeSubnets")
+    zones = _zones(net, net.public_subnet_ids)
+    evidence.attach("public subnets and their AZs", zones)
+    _assert_one_per_az(inv, "public", zones, spec.expectations.az_count)
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
+    rationale="One private subnet beside each public one keeps the application and database tiers up per AZ.",
+)
+def test_private_subnets_one_per_az(env_name, inv, spec, evidence):
+    net = inv.network
+    net.require("ec2:DescribeSubnets")
+    zones = _zones(net, net.private_subnet_ids)
+    public = {z for z in _zones(net, net.public_subnet_ids).values() if z}
+    evidence.attach("private subnets and their AZs", {"private": zones, "public AZs": sorted(public)})
+    _assert_one_per_az(inv, "private", zones, spec.expectations.az_count)
+    unpaired = sorted({z for z in zones.values() if z} ^ public)
+    assert not unpaired, (
+        f"VPC {inv.outputs.VPCId}: private subnets span {sorted(set(zones.values()))} but public subnets span "
+        f"{sorted(public)}; AZs {unpaired} lack one of the pair, expected a public and a private subnet in every AZ"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    rationale="Every subnet lies inside the environment's VPC CIDR and no two overlap, so segmentation rules hold.",
+)
+def test_subnets_inside_vpc_cidr_without_overlap(env_name, inv, spec, evidence):
+    net = inv.network
+    net.require("ec2:DescribeSubnets", "ec2:DescribeVpcs")
+    vpc = ipaddress.ip_network(spec.parameters.VpcCidr)
+    cidrs = {s["SubnetId"]: ipaddress.ip_network(s["CidrBlock"]) for s in net.subnets}
+    evidence.attach("subnet CIDRs", {"VPC": str(vpc), "subnets": {k: str(v) for k, v in cidrs.items()}})
+    assert cidrs, f"VPC {inv.outputs.VPCId} has no subnets, expected {2 * spec.expectations.az_count}"
+    outside = [f"{sid} ({c})" for sid, c in sorted(cidrs.items()) if c.version != vpc.version or not c.subnet_of(vpc)]
+    assert not outside, (
+        f"subnets of VPC {inv.outputs.VPCId} lie outside the environment's CIDR {vpc}: {', '.join(outside)}; "
+        "expected every subnet inside it"
+    )
+    # AWS itself refuses overlapping subnets in one VPC (InvalidSubnet.Conflict): this guards the inventory.
+    overlaps = [
+        f"{a} ({cidrs[a]}) and {b} ({cidrs[b]})"
+        for a, b in combinations(sorted(cidrs), 2)
+        if cidrs[a].overlaps(cidrs[b])
+    ]
+    assert not overlaps, f"subnets of VPC {inv.outputs.VPCId} overlap: {'; '.join(overlaps)}; expected disjoint CIDRs"
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
+    rationale="Nothing launched in a private subnet gets a public address by default.",
+)
+def test_private_subnets_assign_no_public_ip(env_name, inv, evidence):
+    net = inv.network
+    net.require("ec2:DescribeSubnets")
+    flags = {s: net.subnet(s).get("MapPublicIpOnLaunch") for s in net.private_subnet_ids}
+    evidence.attach("MapPublicIpOnLaunch of private subnets", flags)
+    public = [s for s, on in flags.items() if on is not False]
+    assert not public, (
+        f"private subnets {', '.join(public)} of VPC {inv.outputs.VPCId} have MapPublicIpOnLaunch "
+        f"{[flags[s] for s in public]}, expected false"
+    )
