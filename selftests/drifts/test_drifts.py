@@ -9,8 +9,10 @@ the end of the self-tests (selftests/drifts/conftest.py).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +28,8 @@ load_all()
 SUFFIX = "drift"
 
 
-def _import_all_checks() -> dict[str, object]:
+@functools.cache
+def _import_all_checks() -> dict[str, Any]:
     """Import every check module so the registry is complete."""
     import importlib
     import pkgutil
@@ -91,9 +94,13 @@ def test_drift_is_caught(drift_id, emulator, tmp_path, drift_outcomes):
     ctx = contexts.get(envs[0])
     if d.apply is not None and ctx is not None:
         d.apply(ctx)
+    # the suite the check belongs to runs against the drifted stack (every check of it, so
+    # collateral failures show in the output); a drift may name other arguments itself
+    checks = _import_all_checks()
+    suite_args = d.pytest_args or ((f"tests/{checks[d.check].suite}",) if d.check in checks else ())
     code, results, output = run_suite(
         endpoint_url=emulator.endpoint_url, envs=envs, suffix=SUFFIX, workdir=tmp_path,
-        extra_args=d.pytest_args, template=template,
+        extra_args=suite_args, template=template,
     )  # fmt: skip
     wanted = [name for name in results if name == d.check or name.startswith(f"{d.check}[")]
     targeted = [n for n in wanted if n == d.check or n == f"{d.check}[{envs[0]}]"] or wanted
