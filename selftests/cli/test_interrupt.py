@@ -21,6 +21,8 @@ def test_interrupted_offline_run_stops_the_emulator(sig, tmp_path):
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", f"--run-dir={tmp_path}",
          f"--alluredir={tmp_path / 'allure'}", "tests/compute"],
         cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # a run started from a background job inherits SIGINT as ignored; a terminal's Ctrl-C is not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     pid = None
     deadline = time.monotonic() + 60
