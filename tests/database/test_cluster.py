@@ -6,16 +6,10 @@ import ipaddress
 import socket
 
 from conformance.checks import check
+from conformance.keys import names_key
 from conformance.plugin import emulator_limit
 
 NAME_PATTERN = "payments-{env}-{suffix}-aurora"
-
-
-def _key_matches(reported: str | None, key: dict) -> bool:
-    """A key reference (id, ARN or alias) names the environment's key."""
-    if not reported or not key:
-        return False
-    return reported in {key.get("Arn"), key.get("KeyId")} or reported.rsplit("/", 1)[-1] == key.get("KeyId")
 
 
 @check(
@@ -205,7 +199,7 @@ def test_master_secret_generated_and_encrypted_with_environment_key(env_name, in
     facts = db.secret_facts
     arn = inv.outputs.DBSecretArn
     evidence.attach("secret (derived facts only)", {"KmsKeyId": db.secret.get("KmsKeyId"), **facts.model_dump()})
-    assert _key_matches(db.secret.get("KmsKeyId"), inv.storage.key), (
+    assert names_key(db.secret.get("KmsKeyId"), inv.storage.key), (
         f"secret {arn} is encrypted with {db.secret.get('KmsKeyId') or 'the AWS managed key'}, "
         f"expected the environment key {inv.storage.key.get('Arn')}"
     )

@@ -7,12 +7,7 @@ import uuid
 import pytest
 
 from conformance.checks import check
-
-
-def _key_matches(reported: str | None, key: dict, aliases: list[str]) -> bool:
-    if not reported or not key:
-        return False
-    return reported in {key.get("Arn"), key.get("KeyId"), *aliases} or reported.rsplit("/", 1)[-1] == key.get("KeyId")
+from conformance.keys import names_key
 
 
 def _as_list(value: object) -> list:
@@ -133,7 +128,7 @@ def test_transaction_bucket_stores_new_objects_with_environment_key(env_name, in
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
     observed = {k: head.get(k) for k in ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled")}
     evidence.attach("HeadObject (probe object, since removed with its versions)", observed)
-    assert observed["ServerSideEncryption"] == "aws:kms" and _key_matches(
+    assert observed["ServerSideEncryption"] == "aws:kms" and names_key(
         observed["SSEKMSKeyId"], inv.storage.key, inv.storage.key_aliases
     ), (
         f"bucket {bucket} stored a new object with {observed['ServerSideEncryption'] or 'no encryption'} "
@@ -175,7 +170,7 @@ def test_alarm_topic_encrypted_and_subscribed(env_name, inv, spec, evidence):
     st.require("sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic")
     topic = inv.outputs.AlarmTopicArn
     evidence.attach("topic", {"KmsMasterKeyId": st.topic.get("KmsMasterKeyId"), "subscriptions": st.subscriptions})
-    assert _key_matches(st.topic.get("KmsMasterKeyId"), st.key, st.key_aliases), (
+    assert names_key(st.topic.get("KmsMasterKeyId"), st.key, st.key_aliases), (
         f"SNS topic {topic} is encrypted with {st.topic.get('KmsMasterKeyId') or 'nothing'}, "
         f"expected {inv.outputs.KMSKeyArn}"
     )
@@ -199,7 +194,7 @@ def test_log_groups_encrypted_with_specified_retention(env_name, inv, spec, evid
     for name in (f"{prefix}-app-logs", f"{prefix}-flow-logs"):
         group = groups.get(name)
         assert group, f"log group {name} does not exist"
-        assert _key_matches(group.get("kmsKeyId"), st.key, st.key_aliases), (
+        assert names_key(group.get("kmsKeyId"), st.key, st.key_aliases), (
             f"log group {name} is encrypted with {group.get('kmsKeyId') or 'nothing'}, expected {inv.outputs.KMSKeyArn}"
         )
         days = group.get("retentionInDays")
