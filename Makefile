@@ -56,6 +56,9 @@ test: lint selftests conformance ## everything that proves the suite works (CI r
 emulator: setup ## run the emulator in the foreground for attach mode
 	$(PY) -m emulator
 
+docs: setup ## regenerate docs/checks.md from the check registry and the drift catalogue
+	$(PY) -m conformance.catalogue
+
 include mk/*.mk
 
 clean: ## remove the virtual environments and run output
