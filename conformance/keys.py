@@ -11,4 +11,6 @@ def names_key(reported: str | None, key: dict[str, Any], aliases: list[str] | tu
         return False
     if reported in {key.get("Arn"), key.get("KeyId"), *aliases}:
         return True
+    if ":alias/" in reported:  # an alias ARN: arn:aws:kms:<region>:<account>:alias/<name>
+        return "alias/" + reported.split(":alias/", 1)[1] in aliases
     return reported.rsplit("/", 1)[-1] == key.get("KeyId")

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from conformance.aws import AwsSession
 from conformance.inventory.base import Raw, Section, absent_on, attempt, paginate
+from conformance.keys import names_key
 from conformance.outputs import StackOutputs
 
 
@@ -36,6 +37,25 @@ class StorageSection(Section):
     @property
     def bucket_key_enabled(self) -> bool:
         return bool((self.encryption[0] if self.encryption else {}).get("BucketKeyEnabled", False))
+
+    def is_environment_key(self, reported: str | None) -> bool:
+        """True when ``reported`` (key id, key ARN, alias name or alias ARN) names the environment's key.
+
+        The key must exist (DescribeKey answered); an alias counts only if ListAliases lists it for
+        this key.
+        """
+        if reported and ":alias/" in reported:
+            reported = "alias/" + reported.split(":alias/", 1)[1]
+        return names_key(reported, self.key, self.key_aliases)
+
+    def log_group(self, name: str) -> Raw | None:
+        """The described log group of exactly that name, if it exists."""
+        return next((g for g in self.log_groups if g.get("logGroupName") == name), None)
+
+    @property
+    def email_endpoints(self) -> list[str]:
+        """The addresses of the topic's e-mail subscriptions, confirmed or pending."""
+        return [str(s.get("Endpoint")) for s in self.subscriptions if s.get("Protocol") == "email"]
 
 
 def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:

@@ -1,0 +1,69 @@
+"""Storage suite: the application and flow-log groups."""
+
+from conformance.checks import check
+
+
+def _names(inv) -> list[str]:
+    prefix = f"payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}"
+    return [f"{prefix}-app-logs", f"{prefix}-flow-logs"]
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.7"],
+    rationale="The application and VPC flow logs have their log groups to land in.",
+)
+def test_log_groups_exist(env_name, inv, evidence):
+    st = inv.storage
+    st.require("logs:DescribeLogGroups")
+    evidence.attach("DescribeLogGroups", [g.get("logGroupName") for g in st.log_groups])
+    missing = [n for n in _names(inv) if st.log_group(n) is None]
+    assert not missing, (
+        f"log group(s) {', '.join(missing)} do not exist (found {[g.get('logGroupName') for g in st.log_groups]}), "
+        f"expected {', '.join(_names(inv))}"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:3.5.1"],
+    rationale="Application and flow logs are encrypted at rest with the environment key.",
+)
+def test_log_groups_encrypted_with_environment_key(env_name, inv, evidence):
+    st = inv.storage
+    st.require("logs:DescribeLogGroups", "kms:DescribeKey", "kms:ListAliases")
+    groups = {n: st.log_group(n) for n in _names(inv)}
+    evidence.attach("DescribeLogGroups", {n: g and g.get("kmsKeyId") for n, g in groups.items()})
+    wrong = {
+        n: (g or {}).get("kmsKeyId") for n, g in groups.items() if g and not st.is_environment_key(g.get("kmsKeyId"))
+    }
+    absent = [n for n, g in groups.items() if g is None]
+    assert not wrong and not absent, (
+        "; ".join(
+            [f"log group {n} is encrypted with {k or 'no KMS key'}" for n, k in wrong.items()]
+            + [f"log group {n} does not exist" for n in absent]
+        )
+        + f"; expected encryption with {inv.outputs.KMSKeyArn}"
+    )
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:10.5.1"],
+    rationale="Application and flow logs are kept exactly as long as the environment specifies.",
+)
+def test_log_groups_keep_specified_retention(env_name, inv, spec, evidence):
+    st = inv.storage
+    st.require("logs:DescribeLogGroups")
+    want = spec.expectations.log_retention_days
+    groups = {n: st.log_group(n) for n in _names(inv)}
+    evidence.attach("DescribeLogGroups", {n: g and g.get("retentionInDays") for n, g in groups.items()})
+    wrong = {n: (g or {}).get("retentionInDays") for n, g in groups.items() if (g or {}).get("retentionInDays") != want}
+    assert not wrong, (
+        "; ".join(
+            f"log group {n} "
+            + ("does not exist" if groups[n] is None else f"keeps logs {f'{d} day(s)' if d else 'forever'}")
+            for n, d in wrong.items()
+        )
+        + f"; expected {want} days"
+    )

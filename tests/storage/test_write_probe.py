@@ -1,0 +1,31 @@
+"""Storage suite: a live round trip through the transaction-logs bucket (data-plane probe)."""
+
+import pytest
+
+from conformance.checks import check
+from tests.storage.probe import write_probe
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:3.5.1"],
+    rationale="An object written without encryption headers is stored with SSE-KMS under the environment key.",
+)
+@pytest.mark.xdist_group("s3-write-probe")
+def test_transaction_bucket_stores_new_objects_with_environment_key(env_name, inv, aws, run_state, evidence):
+    storage = inv.storage
+    storage.require("kms:DescribeKey", "kms:ListAliases")
+    result = write_probe(aws.client("s3"), storage.bucket, run_state.run_id)
+    evidence.attach(
+        "PutObject + HeadObject (probe object, since removed with every version)",
+        {"key": result.key, "stored": result.stored, "refused": result.refused, "removed_versions": result.removed},
+    )
+    assert not result.refused, (
+        f"bucket {storage.bucket} refused an object written without encryption headers with {result.refused}, "
+        f"expected it stored with aws:kms under {inv.outputs.KMSKeyArn}"
+    )
+    sse, key_id = result.stored.get("ServerSideEncryption"), result.stored.get("SSEKMSKeyId")
+    assert sse == "aws:kms" and storage.is_environment_key(key_id), (
+        f"bucket {storage.bucket} stored new object {result.key} with {sse or 'no encryption'} "
+        f"({key_id or 'no key'}), expected aws:kms with {inv.outputs.KMSKeyArn}"
+    )
