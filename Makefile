@@ -42,14 +42,15 @@ conformance: setup ## the offline rehearsal: emulator, deploy dev+staging+prod, 
 	status=0; $(VENV)/bin/pytest --junitxml=build/junit.xml || status=$$?; \
 	  $(MAKE) --no-print-directory report || status=$$((status ? status : 3)); exit $$status
 
-selftests: setup ## the suite's own self-tests (each xdist worker runs its own emulator)
+selftests: setup report-tools browser ## the suite's own self-tests (each xdist worker runs its own emulator)
 	$(VENV)/bin/pytest -c selftests/pytest.ini selftests -n auto
 
 lint: setup ## ruff, mypy and cfn-lint (warnings fail too)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cfn-lint deploy/template.yaml
+	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/iam/conformance-role.yaml
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 test: lint selftests conformance ## everything that proves the suite works (CI runs this)
 

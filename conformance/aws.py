@@ -22,6 +22,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from conformance.errors import CredentialsError, EndpointUnreachable
+from conformance.evidence import watch_secrets
 
 USER_AGENT = "payments-conformance/0.1"
 # Credentials the emulator accepts; used only with an emulator endpoint, so a real
@@ -108,6 +109,7 @@ class AwsSession:
                     config=self._config,
                 )
                 self.call_log.attach(client)
+                watch_secrets(client)
                 self._clients[service] = client
             return self._clients[service]
 

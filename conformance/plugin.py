@@ -28,7 +28,7 @@ from conformance.errors import ConformanceError, ExitCode
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.outputs import StackOutputs
-from conformance.run import Run, RunSettings, RunState
+from conformance.run import Run, RunSettings, RunState, Setting
 from conformance.spec import EnvironmentSpec, load_environment
 from conformance.template import template_sha256, template_version
 
@@ -89,6 +89,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the template to deploy and to check statically (default: deploy/template.yaml)",
     )  # fmt: skip
     group.addoption(
+        "--from-run", action="append", dest="conformance_from_run", metavar="DIR",
+        help="judge the saved inventories of earlier runs (DIR: a run directory with state.json and "
+        "inventory-<env>.json; repeatable) instead of collecting: no AWS call (the nightly's consistency job)",
+    )  # fmt: skip
+    group.addoption(
         "--run-dir",
         dest="conformance_run_dir",
         metavar="DIR",
@@ -129,6 +134,10 @@ def pytest_configure(config: pytest.Config) -> None:
             template=Path(config.option.conformance_template) if config.option.conformance_template else None,
         )
         settings.specs()  # validate every environment file before anything else happens
+        if config.option.conformance_from_run:
+            saved = RunState.merge_saved([Path(d) for d in config.option.conformance_from_run])
+            settings.environments = Setting(list(saved.environments), "--from-run")
+            config.stash[CACHE]["saved_state"] = saved
     except ConformanceError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
@@ -197,6 +206,15 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
     result = yield
     config = session.config
     if _is_worker(config) or not _wants_platform(session):
+        return result
+    saved = config.stash[CACHE].get("saved_state")
+    if saved is not None:  # --from-run: judge saved inventories, deploy and collect nothing
+        settings = config.stash[SETTINGS]
+        saved.run_id = settings.run_id
+        path = settings.run_dir / settings.run_id / "state.json"
+        saved.save(path)
+        config.stash[STATE] = saved
+        config.stash[CACHE]["state_path"] = path
         return result
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capman = config.pluginmanager.get_plugin("capturemanager")

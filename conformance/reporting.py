@@ -1,14 +1,89 @@
-"""Report integration: Allure labels, environment properties, categories (the evidence side).
+"""Report integration: Allure labels, environment properties, categories, redaction of reports.
 
 Loaded by the root ``conftest.py`` next to ``conformance.plugin``.
+
+* Every check's result carries its suite (epic/feature), its id (story), its severity, its
+  controls (labels, tags and links to the control text) and its environment (label,
+  parameter, and the Suites tab's parent suite), from the same ``CheckMeta`` the tests use.
+* Probe errors (the plugin's ``ProbeError``) are *broken* results labelled ``probe-error``;
+  emulator limits are skips whose reason starts ``emulator limit:``; ``categories.json``
+  tells them apart from non-conformance (failed results).
+* The controller writes ``environment.properties``, ``categories.json``, ``executor.json``
+  (in CI) and ``conformance-run-<run id>.json`` into the Allure results at session finish.
+* Nothing secret is written: log records are redacted as they are created, and each test
+  report's exception, long representation and captured output are redacted before the
+  terminal, JUnit XML and Allure read them (see ``conformance.evidence``).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
 import allure
 import pytest
 
+from conformance import __version__
 from conformance.checks import meta_of
+from conformance.evidence import install_log_redaction, redact_text, register_environment_secrets
+from conformance.inventory import ProbeError
+from conformance.report.controls import control
+
+EPIC = "payments platform conformance"
+CROSS_ENVIRONMENT = "all"
+# Allure's severities for the checks' own (critical, high, medium, low)
+ALLURE_SEVERITY = {
+    "critical": allure.severity_level.BLOCKER,
+    "high": allure.severity_level.CRITICAL,
+    "medium": allure.severity_level.NORMAL,
+    "low": allure.severity_level.MINOR,
+}
+
+CATEGORIES: list[dict[str, Any]] = [
+    {
+        "name": "Non-conformance (the platform is wrong)",
+        "description": "A check observed the platform and it does not conform.",
+        "matchedStatuses": ["failed"],
+    },
+    {
+        "name": "Probe errors (the suite could not observe)",
+        "description": "Throttling, access denied, timeouts, an unreachable endpoint: no verdict on the platform.",
+        "matchedStatuses": ["broken"],
+        "messageRegex": "(?s).*ProbeError.*",
+    },
+    {
+        "name": "Emulator limits",
+        "description": "The offline emulator cannot serve this probe; on AWS it runs.",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": "(?s).*emulator limit:.*",
+    },
+    {
+        "name": "Suite defects",
+        "description": "The check itself raised an unexpected error: fix the suite.",
+        "matchedStatuses": ["broken"],
+        "messageRegex": "(?s)(?!.*ProbeError).*",
+    },
+]
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def environment_of(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "env_name" in callspec.params:
+        return str(callspec.params["env_name"])
+    return CROSS_ENVIRONMENT
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    register_environment_secrets()
+    install_log_redaction()
 
 
 @pytest.fixture(autouse=True)
@@ -16,18 +91,171 @@ def _report_labels(request: pytest.FixtureRequest) -> None:
     meta = meta_of(request.node)
     if meta is None:
         return
-    env = request.node.callspec.params.get("env_name") if hasattr(request.node, "callspec") else None
-    allure.dynamic.epic("payments platform conformance")
+    env = environment_of(request.node)
+    allure.dynamic.epic(EPIC)
     allure.dynamic.feature(meta.suite)
     allure.dynamic.story(meta.id)
-    allure.dynamic.severity(
-        {"critical": allure.severity_level.CRITICAL, "high": allure.severity_level.CRITICAL}.get(
-            meta.severity, allure.severity_level.NORMAL
-        )
-    )
+    allure.dynamic.parent_suite(env)
+    allure.dynamic.suite(meta.suite)
+    allure.dynamic.sub_suite(meta.module.rsplit(".", 1)[-1])
+    allure.dynamic.severity(ALLURE_SEVERITY.get(meta.severity, allure.severity_level.NORMAL))
+    allure.dynamic.label("check_severity", meta.severity)
+    allure.dynamic.label("check", meta.id)
     allure.dynamic.description(meta.rationale)
-    for control in meta.controls:
-        allure.dynamic.tag(control)
-    if env:
-        allure.dynamic.label("environment", env)
-        allure.dynamic.parameter("environment", env)
+    allure.dynamic.tag(meta.severity)
+    for control_id in meta.controls:
+        c = control(control_id)
+        allure.dynamic.tag(control_id)
+        allure.dynamic.label("control", control_id)
+        allure.dynamic.link(c.url, link_type="control", name=f"{c.label}: {c.heading}" if c.heading else c.label)
+    allure.dynamic.label("environment", env)
+    allure.dynamic.parameter("environment", env)
+    if env != CROSS_ENVIRONMENT:  # the same value again, from the parametrisation: shown once
+        allure.dynamic.parameter("env_name", env, mode=allure.parameter_mode.HIDDEN)
+
+
+# ---------------------------------------------------------------- redaction of reports
+
+
+def _redact_exception(exc: BaseException) -> None:
+    try:
+        text = str(exc)
+    except Exception:
+        return
+    clean = redact_text(text)
+    if clean != text:
+        exc.args = (clean,)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    try:
+        return (yield)
+    except BaseException as exc:
+        _redact_exception(exc)
+        raise
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Innermost wrapper: redact the report before any other plugin (Allure, JUnit) reads it."""
+    report: pytest.TestReport = yield
+    if call.excinfo is not None:
+        _redact_exception(call.excinfo.value)
+        message = call.excinfo.exconly()
+        clean = redact_text(message)
+        if clean != message:  # an exception whose __str__ ignores args
+            call.excinfo.exconly = lambda tryshort=False: clean  # type: ignore[method-assign]
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        clean = redact_text(text)
+        if clean != text:
+            report.longrepr = clean
+    report.sections = [(title, redact_text(content)) for title, content in report.sections]
+    if report.when == "call" and report.failed and call.excinfo is not None and call.excinfo.errisinstance(ProbeError):
+        allure.dynamic.label("conformance_outcome", "probe-error")
+        allure.dynamic.tag("probe-error")
+    return report
+
+
+# ---------------------------------------------------------------- results metadata
+
+
+def _git_commit() -> str:
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )  # fmt: skip
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_facts(config: pytest.Config) -> dict[str, Any] | None:
+    """What the run was pointed at, from the plugin's run state (None when nothing was prepared)."""
+    from conformance.plugin import SETTINGS, STATE
+
+    if STATE not in config.stash:
+        return None
+    state = config.stash[STATE]
+    settings = config.stash.get(SETTINGS, None)
+    target = state.mode if not state.endpoint_url else f"{state.mode} {state.endpoint_url}"
+    return {
+        "run_id": state.run_id,
+        "target": target,
+        "template_sha256": state.template_sha256,
+        "template_version": state.template_version,
+        "suite_version": __version__,
+        "git_commit": _git_commit(),
+        "environments": {
+            name: {"stack": e.stack_name, "region": e.region, "account": e.account}
+            for name, e in state.environments.items()
+        },
+        "mode_source": settings.mode.source if settings else "",
+    }
+
+
+def environment_properties(runs: list[dict[str, Any]]) -> str:
+    """Allure's environment.properties for one or more runs (the nightly merges one per environment)."""
+    envs: dict[str, dict[str, str]] = {}
+    for run in runs:
+        envs.update(run["environments"])
+    names = list(envs)
+
+    def join(values: list[str]) -> str:
+        return ", ".join(dict.fromkeys(v for v in values if v))
+
+    rows = {
+        "environment": join(names),
+        "target": join([r["target"] for r in runs]),
+        "region": join([envs[n]["region"] for n in names]),
+        "account": join([envs[n]["account"] for n in names]),
+        "stack": join([envs[n]["stack"] for n in names]),
+        "template.sha256": join([r["template_sha256"] for r in runs]),
+        "template.version": join([r["template_version"] for r in runs]),
+        "suite.version": join([r["suite_version"] for r in runs]),
+        "git.commit": join([r["git_commit"] for r in runs]),
+        "run.id": join([r["run_id"] for r in runs]),
+    }
+    for n in names:
+        rows[f"{n}.stack"] = envs[n]["stack"]
+        rows[f"{n}.region"] = envs[n]["region"]
+        rows[f"{n}.account"] = envs[n]["account"]
+    return "".join(f"{k}={_escape(v)}\n" for k, v in rows.items())
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\=").replace(":", "\\:")
+
+
+def write_results_metadata(alluredir: Path, runs: list[dict[str, Any]]) -> None:
+    alluredir.mkdir(parents=True, exist_ok=True)
+    (alluredir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2))
+    if runs:
+        (alluredir / "environment.properties").write_text(redact_text(environment_properties(runs)))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        keys = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+        server, repo, run_id = (os.environ.get(k, "") for k in keys)
+        executor = {
+            "name": "GitHub Actions",
+            "type": "github",
+            "buildName": f"{os.environ.get('GITHUB_WORKFLOW', '')} #{os.environ.get('GITHUB_RUN_NUMBER', '')}",
+            "buildUrl": f"{server}/{repo}/actions/runs/{run_id}",
+        }
+        (alluredir / "executor.json").write_text(json.dumps(executor, indent=2))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if _is_worker(config) or not alluredir:
+        return
+    facts = run_facts(config)
+    path = Path(alluredir)
+    if facts is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / f"conformance-run-{facts['run_id']}.json").write_text(json.dumps(facts, indent=2))
+    write_results_metadata(path, [facts] if facts else [])

@@ -161,6 +161,29 @@ class RunState:
         data["environments"] = {k: EnvState(**v) for k, v in data["environments"].items()}
         return cls(**data)
 
+    @classmethod
+    def merge_saved(cls, run_dirs: list[Path]) -> RunState:
+        """One state over the saved run directories of earlier runs (their inventories, read in place)."""
+        states: list[RunState] = []
+        for d in run_dirs:
+            if not (d / "state.json").is_file():
+                raise UsageError(f"--from-run {d}: no state.json there; pass a run directory, build/run/<run-id>/.")
+            state = cls.load(d / "state.json")
+            for name, env in state.environments.items():
+                env.inventory_path = str((d / f"inventory-{name}.json").resolve())
+                if not Path(env.inventory_path).is_file():
+                    raise UsageError(f"--from-run {d}: inventory-{name}.json is missing.")
+            states.append(state)
+        environments: dict[str, EnvState] = {}
+        for state in states:
+            environments.update(state.environments)
+        first = states[0]
+        return cls(
+            run_id=first.run_id, mode=first.mode, endpoint_url=None, template_sha256=first.template_sha256,
+            template_version=first.template_version, template_path=first.template_path,
+            environments=environments, suffix=first.suffix, region=first.region,
+        )  # fmt: skip
+
     def inventory(self, env: str) -> Inventory:
         return Inventory.model_validate_json(Path(self.environments[env].inventory_path).read_text())
 
