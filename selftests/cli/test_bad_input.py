@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from selftests.emulator.platform import settled_stack
+
 REPO = Path(__file__).resolve().parents[2]
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0"]
 DEPLOY = [sys.executable, "-m", "deploy"]
@@ -117,12 +119,7 @@ def test_rollback_complete_stack_is_refused_by_pytest_and_deploy(emulator, aws):
     template = "Resources:\n  T:\n    Type: AWS::SNS::Topic\n  B:\n    Type: AWS::SNS::Topic\n" \
                "    Properties:\n      TopicName: !GetAtt T.NoSuchAttribute\n"  # fmt: skip
     cfn.create_stack(StackName="payments-dev-main", TemplateBody=template)
-    for _ in range(100):
-        status = cfn.describe_stacks(StackName="payments-dev-main")["Stacks"][0]["StackStatus"]
-        if not status.endswith("IN_PROGRESS"):
-            break
-        time.sleep(0.1)
-    assert status == "ROLLBACK_COMPLETE"
+    assert settled_stack(cfn, "payments-dev-main")["StackStatus"] == "ROLLBACK_COMPLETE"
     r = _run([*PYTEST, "--env", "dev", "--endpoint-url", emulator.endpoint_url])
     assert r.returncode == 3, r.stdout + r.stderr
     assert "ROLLBACK_COMPLETE" in r.stdout + r.stderr

@@ -10,6 +10,7 @@ from conformance.aws import AwsSession
 from conformance.errors import DeploymentFailed, RefusedError, StackStateError
 from conformance.spec import load_environment
 from deploy.deployer import CREATOR_TAG, RUN_ID_TAG, Deployer
+from selftests.emulator.platform import settled_stack
 
 WRITES = {"CreateStack", "UpdateStack", "DeleteStack", "CreateChangeSet", "ExecuteChangeSet",
           "UpdateTerminationProtection"}  # fmt: skip
@@ -135,14 +136,7 @@ _FAILING = textwrap.dedent(
 def _rollback_complete(session, name="payments-dev-t1"):
     cfn = session.client("cloudformation")
     cfn.create_stack(StackName=name, TemplateBody=_FAILING)
-    for _ in range(100):
-        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-        if not status.endswith("IN_PROGRESS"):
-            return status
-        import time
-
-        time.sleep(0.1)
-    return status
+    return settled_stack(cfn, name)["StackStatus"]
 
 
 def test_rollback_complete_stack_is_refused_never_deleted(session):

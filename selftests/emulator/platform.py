@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from conformance.aws import AwsSession
 from conformance.outputs import StackOutputs
 from conformance.spec import load_environment
@@ -14,3 +17,20 @@ def deploy_platform(endpoint_url: str, env: str = "dev", suffix: str = "ext", **
         spec = spec.model_copy(update={"parameters": spec.parameters.model_copy(update=overrides)})
     aws = AwsSession(region=spec.region, endpoint_url=endpoint_url)
     return Deployer(spec, aws, out=lambda _line: None).up()
+
+
+def settled_stack(cfn: Any, name: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The stack once no operation is in progress (a stack deleted by name reports DELETE_COMPLETE)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stack: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        except cfn.exceptions.ClientError as exc:
+            if "does not exist" in str(exc):
+                return {"StackStatus": "DELETE_COMPLETE"}
+            raise
+        if not stack["StackStatus"].endswith("IN_PROGRESS"):
+            return stack
+        if time.monotonic() > deadline:
+            raise AssertionError(f"stack {name} still {stack['StackStatus']} after {timeout:.0f} s")
+        time.sleep(0.1)

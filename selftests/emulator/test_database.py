@@ -9,10 +9,11 @@ instance with none), then describe calls, API drifts and a stack update.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
+
+from selftests.emulator.platform import settled_stack
 
 TEMPLATE = """
 AWSTemplateFormatVersion: '2010-09-09'
@@ -120,15 +121,6 @@ Outputs:
 """
 
 
-def _wait(cf, name: str) -> dict:
-    for _ in range(240):
-        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("IN_PROGRESS"):
-            return stack
-        time.sleep(0.25)
-    raise AssertionError(f"stack {name} still in progress")
-
-
 def _deploy(aws, name: str, **params: str) -> dict[str, str]:
     cf = aws("cloudformation")
     cf.create_stack(
@@ -137,7 +129,7 @@ def _deploy(aws, name: str, **params: str) -> dict[str, str]:
         Parameters=[{"ParameterKey": "Name", "ParameterValue": name}]
         + [{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
     )
-    stack = _wait(cf, name)
+    stack = settled_stack(cf, name)
     if stack["StackStatus"] != "CREATE_COMPLETE":
         failures = [
             f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
@@ -280,7 +272,7 @@ def test_api_drifts_show_in_describe_and_survive_an_unrelated_stack_update(aws):
             {"ParameterKey": "BackupRetentionDays", "ParameterValue": "14"},
         ],
     )
-    assert _wait(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert settled_stack(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
     cluster = _cluster(aws, out["ClusterId"])
     assert cluster["BackupRetentionPeriod"] == 14
     assert cluster["DeletionProtection"] is True

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import json
 import os
-import time
 import uuid
 
 import boto3
 import botocore.session
 import pytest
 from botocore.loaders import Loader
+
+from selftests.emulator.platform import settled_stack
 
 TEMPLATE = """
 AWSTemplateFormatVersion: '2010-09-09'
@@ -85,15 +86,6 @@ Outputs:
 """
 
 
-def _wait(cf, name: str) -> dict:
-    for _ in range(240):
-        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("IN_PROGRESS"):
-            return stack
-        time.sleep(0.25)
-    raise AssertionError(f"stack {name} still in progress")
-
-
 @pytest.fixture(scope="module")
 def stack(aws):
     name = f"fcw{uuid.uuid4().hex[:8]}"
@@ -101,7 +93,7 @@ def stack(aws):
     cf.create_stack(
         StackName=name, TemplateBody=TEMPLATE, Parameters=[{"ParameterKey": "Name", "ParameterValue": name}]
     )
-    created = _wait(cf, name)
+    created = settled_stack(cf, name)
     assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in created["Outputs"]}
     outputs["Name"] = name

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import string
-import time
 import uuid
 
 import pytest
+
+from selftests.emulator.platform import settled_stack
 
 DRAWS = 8
 
@@ -86,20 +87,6 @@ def _template() -> str:
     return TEMPLATE % {"draws": "".join(DRAW % {"i": i} for i in range(DRAWS))}
 
 
-def _wait(cf, name: str) -> dict:
-    for _ in range(240):
-        try:
-            stack = cf.describe_stacks(StackName=name)["Stacks"][0]
-        except cf.exceptions.ClientError as exc:
-            if "does not exist" in str(exc):  # a deleted stack, by name
-                return {"StackStatus": "DELETE_COMPLETE"}
-            raise
-        if not stack["StackStatus"].endswith("IN_PROGRESS"):
-            return stack
-        time.sleep(0.25)
-    raise AssertionError(f"stack {name} still in progress")
-
-
 @pytest.fixture(scope="module")
 def stack(aws):
     name = f"fsm{uuid.uuid4().hex[:8]}"
@@ -109,7 +96,7 @@ def stack(aws):
         TemplateBody=_template(),
         Parameters=[{"ParameterKey": "Name", "ParameterValue": name}],
     )
-    created = _wait(cf, name)
+    created = settled_stack(cf, name)
     assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in created["Outputs"]}
     outputs["Name"] = name
@@ -172,7 +159,7 @@ def test_update_keeps_the_arn_and_value_and_api_drift_shows(aws):
     sm = aws("secretsmanager")
     params = [{"ParameterKey": "Name", "ParameterValue": name}]
     cf.create_stack(StackName=name, TemplateBody=_template(), Parameters=params)
-    assert _wait(cf, name)["StackStatus"] == "CREATE_COMPLETE"
+    assert settled_stack(cf, name)["StackStatus"] == "CREATE_COMPLETE"
     arn = cf.describe_stack_resource(StackName=name, LogicalResourceId="Secret")["StackResourceDetail"][
         "PhysicalResourceId"
     ]
@@ -183,7 +170,7 @@ def test_update_keeps_the_arn_and_value_and_api_drift_shows(aws):
         UsePreviousTemplate=True,
         Parameters=[*params, {"ParameterKey": "Description", "ParameterValue": "rotated by hand"}],
     )
-    assert _wait(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert settled_stack(cf, name)["StackStatus"] == "UPDATE_COMPLETE"
     described = sm.describe_secret(SecretId=arn)
     assert described["ARN"] == arn
     assert described["Description"] == "rotated by hand"
@@ -193,7 +180,7 @@ def test_update_keeps_the_arn_and_value_and_api_drift_shows(aws):
     assert json.loads(_value(aws, arn))["password"] == "changed-outside"
 
     cf.delete_stack(StackName=name)
-    assert _wait(cf, name)["StackStatus"] == "DELETE_COMPLETE"
+    assert settled_stack(cf, name)["StackStatus"] == "DELETE_COMPLETE"
     try:
         gone = sm.describe_secret(SecretId=arn)
     except sm.exceptions.ResourceNotFoundException:

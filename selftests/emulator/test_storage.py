@@ -9,10 +9,11 @@ then S3 calls, object writes, API drifts and a stack update.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
+
+from selftests.emulator.platform import settled_stack
 
 TEMPLATE = """
 AWSTemplateFormatVersion: '2010-09-09'
@@ -85,21 +86,12 @@ Outputs:
 """
 
 
-def _wait(cf, name: str) -> dict:
-    for _ in range(240):
-        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("IN_PROGRESS"):
-            return stack
-        time.sleep(0.25)
-    raise AssertionError(f"stack {name} still in progress")
-
-
 def _deploy(aws, name: str) -> dict[str, str]:
     cf = aws("cloudformation")
     cf.create_stack(
         StackName=name, TemplateBody=TEMPLATE, Parameters=[{"ParameterKey": "Name", "ParameterValue": name}]
     )
-    stack = _wait(cf, name)
+    stack = settled_stack(cf, name)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     outputs["Name"] = name
@@ -217,7 +209,7 @@ def test_drifts_through_the_api(aws):
             {"ParameterKey": "ArchiveDays", "ParameterValue": "30"},
         ],
     )
-    assert _wait(cf, out["Name"])["StackStatus"] == "UPDATE_COMPLETE"
+    assert settled_stack(cf, out["Name"])["StackStatus"] == "UPDATE_COMPLETE"
     rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
     assert rules["archive"]["Transitions"] == [{"Days": 30, "StorageClass": "GLACIER"}]
     assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "Application", "Value": "drifted"}]
