@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -192,6 +194,30 @@ class RunState:
         return AwsSession(region=e.region, endpoint_url=self.endpoint_url, profile=_profile(env), call_log=call_log)
 
 
+@contextmanager
+def _deferred_interrupts() -> Iterator[threading.Event]:
+    """While the platform is prepared, Ctrl-C and SIGTERM only set a flag, checked at safe points.
+
+    Raised from a signal handler at an arbitrary line, KeyboardInterrupt can land inside the
+    thread pool's own locks and corrupt them (an INTERNALERROR instead of exit 2). Outside the
+    main thread, or for a signal the process ignores, nothing changes.
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, handler in previous.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, lambda *_: flag.set())
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            if handler not in (signal.SIG_IGN, None):
+                signal.signal(sig, handler)
+
+
 def _peak_rss_mb(pid: int | None) -> float:
     """The peak resident memory of a process (Linux /proc), in MB; 0 when unknown."""
     try:
@@ -234,6 +260,10 @@ class Run:
         return self.settings.run_dir / self.settings.run_id / "state.json"
 
     def prepare(self) -> RunState:
+        with _deferred_interrupts() as interrupted:
+            return self._prepare(interrupted)
+
+    def _prepare(self, interrupted: threading.Event) -> RunState:
         endpoint = self.settings.endpoint_url.value
         timings: dict[str, float] = {}
         started = time.perf_counter()
@@ -245,6 +275,8 @@ class Run:
             timings["emulator_start"] = time.perf_counter() - started
             endpoint = self.emulator.endpoint_url
             self.out(f"emulator: ready at {endpoint} (pid {self.emulator.pid})")
+            if interrupted.is_set():
+                raise KeyboardInterrupt("interrupted while starting the emulator")
         elif endpoint:
             ensure_reachable(endpoint)
         run_dir = self.state_path.parent
@@ -301,9 +333,18 @@ class Run:
             )
 
         names = list(self.specs)
-        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare") as pool:
+        pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare")
+        try:
             futures = {n: pool.submit(one, n) for n in names}
+            pending = set(futures.values())
+            while pending:
+                _, pending = wait(pending, timeout=0.2)
+                if interrupted.is_set():
+                    raise KeyboardInterrupt("interrupted while deploying and collecting")
             envs = {n: f.result() for n, f in futures.items()}
+        finally:
+            # interrupted: stop waiting for work in flight (finish() tears down what was asked)
+            pool.shutdown(wait=not interrupted.is_set(), cancel_futures=True)
         self.state = RunState(
             run_id=self.settings.run_id,
             mode=self.settings.mode.value,
