@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from conformance.errors import CredentialsError, EndpointUnreachable
@@ -28,6 +30,32 @@ USER_AGENT = "payments-conformance/0.1"
 # Credentials the emulator accepts; used only with an emulator endpoint, so a real
 # credential chain is never consulted (or leaked) in the offline rehearsal.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+# One loader per process: botocore parses each service's model (ec2's is megabytes of JSON) once
+# per loader, and every session has its own. Sharing it makes the second and later sessions'
+# clients cheap (measured: 14 clients in 0.5-0.7 s with a fresh loader, 0.04-0.17 s shared).
+_LOADER = botocore.loaders.create_loader()
+
+
+def _botocore_session() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _LOADER)
+    return session
+
+
+# Every service the deployer and the inventory call.
+SERVICES = (
+    "sts", "cloudformation", "ec2", "rds", "secretsmanager", "ecs", "elbv2", "application-autoscaling",
+    "cloudwatch", "iam", "s3", "kms", "sns", "logs",
+)  # fmt: skip
+
+
+def preload_models(services: tuple[str, ...] = SERVICES) -> None:
+    """Parse these services' models into the shared loader (e.g. while the emulator starts)."""
+    for service in services:
+        _LOADER.load_service_model(service, "service-2")
+        _LOADER.load_service_model(service, "paginators-1")
 
 
 def client_config(*, max_attempts: int = 5, read_timeout: float = 20.0) -> Config:
@@ -84,10 +112,14 @@ class AwsSession:
         self.call_log = call_log or CallLog()
         self._config = config or client_config()
         if endpoint_url:
-            self._session = boto3.Session(region_name=region, **EMULATOR_CREDENTIALS)
+            self._session = boto3.Session(
+                region_name=region, botocore_session=_botocore_session(), **EMULATOR_CREDENTIALS
+            )
         else:
             try:
-                self._session = boto3.Session(region_name=region, profile_name=profile)
+                self._session = boto3.Session(
+                    region_name=region, profile_name=profile, botocore_session=_botocore_session()
+                )
             except botocore.exceptions.ProfileNotFound:
                 raise CredentialsError(
                     f"AWS profile {profile!r} is not configured on this machine; add it to ~/.aws/config "

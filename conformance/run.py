@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from conformance.aws import AwsSession, CallLog, ensure_reachable
+from conformance.aws import AwsSession, CallLog, ensure_reachable, preload_models
 from conformance.errors import ConformanceError, UsageError
 from conformance.inventory import Inventory, collect
 from conformance.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, EnvironmentSpec, load_environment
@@ -271,7 +271,11 @@ class Run:
             from emulator.launcher import Emulator
 
             self.emulator = Emulator(log_path=self.state_path.parent / "emulator.log")
+            # parse the service models while the emulator boots (a second of CPU otherwise spent later)
+            warm = threading.Thread(target=preload_models, name="preload-models", daemon=True)
+            warm.start()
             self.emulator.start()
+            warm.join()
             timings["emulator_start"] = time.perf_counter() - started
             endpoint = self.emulator.endpoint_url
             self.out(f"emulator: ready at {endpoint} (pid {self.emulator.pid})")
@@ -308,7 +312,14 @@ class Run:
             else:
                 outputs = deployer.outputs()
             t1 = time.perf_counter()
-            inventory = collect(environment=name, stack_name=spec.stack_name, account=account, aws=aws, outputs=outputs)
+            inventory = collect(
+                environment=name,
+                stack_name=spec.stack_name,
+                account=account,
+                aws=aws,
+                outputs=outputs,
+                described=deployer.described,
+            )
             with self._lock:
                 timings[f"deploy:{name}"] = t1 - t0
                 timings[f"inventory:{name}"] = time.perf_counter() - t1

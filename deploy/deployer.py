@@ -130,6 +130,7 @@ class Deployer:
         self.poll_seconds = poll_seconds if poll_seconds is not None else (0.25 if aws.is_emulated else 5.0)
         self.deadline_seconds = deadline_seconds or (600.0 if aws.is_emulated else 5400.0)
         self.cfn = aws.client("cloudformation")
+        self.described: dict[str, Any] | None = None
 
     @property
     def stack_name(self) -> str:
@@ -146,6 +147,7 @@ class Deployer:
         if not stacks:
             return None
         s = stacks[0]
+        self.described = s  # the last description, for the inventory (no second DescribeStacks)
         if s["StackStatus"] == "DELETE_COMPLETE":
             return None
         return StackState(

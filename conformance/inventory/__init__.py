@@ -53,12 +53,20 @@ class Inventory(BaseModel):
             section.seal()
 
 
-def collect(*, environment: str, stack_name: str, account: str, aws: AwsSession, outputs: StackOutputs) -> Inventory:
-    """Describe everything once, the sections concurrently."""
+def collect(
+    *,
+    environment: str,
+    stack_name: str,
+    account: str,
+    aws: AwsSession,
+    outputs: StackOutputs,
+    described: dict[str, Any] | None = None,
+) -> Inventory:
+    """Describe everything once, the sections concurrently (``described``: the stack, if already described)."""
     started = time.perf_counter()
     before = dict(aws.call_log.calls)
     with ThreadPoolExecutor(max_workers=5, thread_name_prefix=f"inventory-{environment}") as pool:
-        f_stack = pool.submit(collect_stack, aws, stack_name)
+        f_stack = pool.submit(collect_stack, aws, stack_name, described)
         f_network = pool.submit(collect_network, aws, outputs)
         f_database = pool.submit(collect_database, aws, outputs)
         f_compute = pool.submit(collect_compute, aws, outputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import botocore.exceptions
@@ -129,6 +130,19 @@ def absent_on(codes: tuple[str, ...], fn: Callable[[], T], default: T) -> T:
         if error_code(exc) in codes:
             return default
         raise
+
+
+def concurrently(*tasks: Callable[[], Any]) -> list[Any]:
+    """Run independent reads (a call, or a chain of calls that need each other) at once; results in order.
+
+    On AWS each call waits tens to hundreds of milliseconds on the network, so the depth of the
+    longest chain, not the number of calls, sets how long a section takes (docs/performance.md).
+    """
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="inventory-read") as pool:
+        futures = [pool.submit(task) for task in tasks]
+        return [future.result() for future in futures]
 
 
 def paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Raw]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, paginate
+from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
 from conformance.outputs import StackOutputs
 
 
@@ -128,12 +127,15 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
     resource_id = f"service/{cluster}/{service_name.rsplit('/', 1)[-1]}"
     prefix = f"payments-{outputs.EnvironmentName}-{outputs.EnvironmentSuffix}-"
 
-    def ecs_part() -> None:
+    def cluster_part() -> None:
         clusters = attempt(
             s, "ecs:DescribeClusters",
             lambda: ecs.describe_clusters(clusters=[cluster], include=["SETTINGS", "TAGS"])["clusters"], [],
         )  # fmt: skip
         s.cluster = clusters[0] if clusters else {}
+
+    def service_part() -> None:
+        # the one chain of the section: service -> its task definition -> the roles that names
         services = attempt(
             s, "ecs:DescribeServices",
             lambda: ecs.describe_services(cluster=cluster, services=[service_name], include=["TAGS"])["services"],
@@ -149,6 +151,8 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             s.task_definition = td.get("taskDefinition", {})
             s.plaintext_secret_findings = redact_environment(s.task_definition)
             iam_part()
+
+    def tasks_part() -> None:
         arns = attempt(
             s, "ecs:ListTasks",
             lambda: paginate(ecs, "list_tasks", "taskArns", cluster=cluster, serviceName=service_name), [],
@@ -162,36 +166,46 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             )
 
     def iam_part() -> None:
-        roles = {
-            str(arn).rsplit("/", 1)[-1]
-            for arn in (s.task_definition.get("taskRoleArn"), s.task_definition.get("executionRoleArn"))
-            if arn
-        }
-        for role in sorted(roles):
-            s.role_policies[role] = attempt(s, "iam:GetRolePolicy", partial(_role_policies, iam, role), [])
+        roles = sorted(
+            {
+                str(arn).rsplit("/", 1)[-1]
+                for arn in (s.task_definition.get("taskRoleArn"), s.task_definition.get("executionRoleArn"))
+                if arn
+            }
+        )
+        found = concurrently(
+            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles]
+        )
+        s.role_policies = dict(zip(roles, found, strict=True))
 
-    def elb_part() -> None:
+    def load_balancer() -> None:
         lbs = attempt(
             s, "elasticloadbalancing:DescribeLoadBalancers",
             lambda: elb.describe_load_balancers(LoadBalancerArns=[outputs.LoadBalancerArn])["LoadBalancers"], [],
         )  # fmt: skip
         s.load_balancer = lbs[0] if lbs else {}
+
+    def listeners() -> None:
         s.listeners = attempt(
             s, "elasticloadbalancing:DescribeListeners",
             lambda: paginate(elb, "describe_listeners", "Listeners", LoadBalancerArn=outputs.LoadBalancerArn), [],
         )  # fmt: skip
+
+    def target_group() -> None:
         tgs = attempt(
             s, "elasticloadbalancing:DescribeTargetGroups",
             lambda: elb.describe_target_groups(TargetGroupArns=[outputs.TargetGroupArn])["TargetGroups"], [],
         )  # fmt: skip
         s.target_group = tgs[0] if tgs else {}
+
+    def target_health() -> None:
         s.target_health = attempt(
             s, "elasticloadbalancing:DescribeTargetHealth",
             lambda: elb.describe_target_health(TargetGroupArn=outputs.TargetGroupArn)["TargetHealthDescriptions"],
             [],
         )  # fmt: skip
 
-    def scaling_part() -> None:
+    def scalable_targets() -> None:
         s.scalable_targets = attempt(
             s, "application-autoscaling:DescribeScalableTargets",
             lambda: paginate(
@@ -199,6 +213,8 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             ),
             [],
         )  # fmt: skip
+
+    def scaling_policies() -> None:
         s.scaling_policies = attempt(
             s, "application-autoscaling:DescribeScalingPolicies",
             lambda: paginate(
@@ -206,7 +222,8 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             ),
             [],
         )  # fmt: skip
-        # one page (newest first) is enough to explain the current desired count
+
+    def scaling_activities() -> None:
         s.scaling_activities = attempt(
             s, "application-autoscaling:DescribeScalingActivities",
             lambda: aas.describe_scaling_activities(
@@ -222,25 +239,35 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             lambda: paginate(cw, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix), [],
         )  # fmt: skip
 
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="inventory-compute") as pool:
-        for fut in [pool.submit(p) for p in (ecs_part, elb_part, scaling_part, alarms_part)]:
-            fut.result()
+    # every read that the outputs name starts at once; only the service's chain waits on itself
+    concurrently(
+        cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
+        scalable_targets, scaling_policies, scaling_activities, alarms_part,
+    )  # fmt: skip
     return s
 
 
 def _role_policies(iam: Any, role: str) -> list[Raw]:
-    """The role's inline and attached policies with their documents (2 + 1 per inline + 2 per attached calls)."""
-    policies: list[Raw] = []
-    for name in paginate(iam, "list_role_policies", "PolicyNames", RoleName=role):
+    """The role's inline and attached policies with their documents (2 + 1 per inline + 2 per attached calls).
+
+    The two lists are read at once, then every document at once: three calls deep, whatever the count.
+    """
+    inline_names, attached = concurrently(
+        lambda: paginate(iam, "list_role_policies", "PolicyNames", RoleName=role),
+        lambda: paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role),
+    )
+
+    def inline(name: str) -> Raw:
         doc = _document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
-        policies.append({"Kind": "inline", "PolicyName": name, "Document": doc})
-    for attached in paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role):
-        arn = attached["PolicyArn"]
+        return {"Kind": "inline", "PolicyName": name, "Document": doc}
+
+    def managed(policy: Raw) -> Raw:
+        arn = policy["PolicyArn"]
         version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         doc = _document(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
-        policies.append({"Kind": "attached", "PolicyName": attached.get("PolicyName", ""), "PolicyArn": arn,
-                         "Document": doc})  # fmt: skip
-    return policies
+        return {"Kind": "attached", "PolicyName": policy.get("PolicyName", ""), "PolicyArn": arn, "Document": doc}
+
+    return concurrently(*[partial(inline, n) for n in inline_names], *[partial(managed, p) for p in attached])
 
 
 def _document(doc: Any) -> Raw:

@@ -12,7 +12,7 @@ import string
 from pydantic import BaseModel, Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, absent_on, attempt
+from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently
 from conformance.outputs import StackOutputs
 
 
@@ -73,42 +73,54 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
     rds = aws.client("rds")
     sm = aws.client("secretsmanager")
     s = DatabaseSection()
-    clusters = attempt(
-        s,
-        "rds:DescribeDBClusters",
-        lambda: absent_on(
-            ("DBClusterNotFoundFault",),
-            lambda: rds.describe_db_clusters(DBClusterIdentifier=outputs.AuroraClusterIdentifier)["DBClusters"],
-            [],
-        ),
-        [],
-    )
-    s.cluster = clusters[0] if clusters else {}
-    s.instances = attempt(
-        s,
-        "rds:DescribeDBInstances",
-        lambda: rds.describe_db_instances(
-            Filters=[{"Name": "db-cluster-id", "Values": [outputs.AuroraClusterIdentifier]}]
-        )["DBInstances"],
-        [],
-    )
-    group = s.cluster.get("DBSubnetGroup")
-    if group:
-        groups = attempt(
+
+    def cluster() -> None:
+        clusters = attempt(
             s,
-            "rds:DescribeDBSubnetGroups",
-            lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"],
+            "rds:DescribeDBClusters",
+            lambda: absent_on(
+                ("DBClusterNotFoundFault",),
+                lambda: rds.describe_db_clusters(DBClusterIdentifier=outputs.AuroraClusterIdentifier)["DBClusters"],
+                [],
+            ),
             [],
         )
-        s.subnet_group = groups[0] if groups else {}
-    secret = attempt(s, "secretsmanager:DescribeSecret", lambda: sm.describe_secret(SecretId=outputs.DBSecretArn), {})
-    s.secret = {k: v for k, v in secret.items() if k != "ResponseMetadata"}
-    value = attempt(
-        s,
-        "secretsmanager:GetSecretValue",
-        lambda: sm.get_secret_value(SecretId=outputs.DBSecretArn).get("SecretString"),
-        None,
-    )
-    s.secret_facts = secret_facts(value)
-    del value
+        s.cluster = clusters[0] if clusters else {}
+        group = s.cluster.get("DBSubnetGroup")  # named by the cluster: the one read that waits for another
+        if group:
+            groups = attempt(
+                s,
+                "rds:DescribeDBSubnetGroups",
+                lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"],
+                [],
+            )
+            s.subnet_group = groups[0] if groups else {}
+
+    def instances() -> None:
+        s.instances = attempt(
+            s,
+            "rds:DescribeDBInstances",
+            lambda: rds.describe_db_instances(
+                Filters=[{"Name": "db-cluster-id", "Values": [outputs.AuroraClusterIdentifier]}]
+            )["DBInstances"],
+            [],
+        )
+
+    def secret() -> None:
+        described = attempt(
+            s, "secretsmanager:DescribeSecret", lambda: sm.describe_secret(SecretId=outputs.DBSecretArn), {}
+        )
+        s.secret = {k: v for k, v in described.items() if k != "ResponseMetadata"}
+
+    def secret_value() -> None:
+        value = attempt(
+            s,
+            "secretsmanager:GetSecretValue",
+            lambda: sm.get_secret_value(SecretId=outputs.DBSecretArn).get("SecretString"),
+            None,
+        )
+        s.secret_facts = secret_facts(value)  # only facts about the value are kept; the value is dropped here
+        del value
+
+    concurrently(cluster, instances, secret, secret_value)
     return s

@@ -123,7 +123,7 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
         )
         return None if value is None else bool(value)
 
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="inventory-network") as pool:
+    with ThreadPoolExecutor(max_workers=11, thread_name_prefix="inventory-network") as pool:
         f = {
             "vpc": pool.submit(
                 attempt, s, "ec2:DescribeVpcs", lambda: ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"], []

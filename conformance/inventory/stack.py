@@ -28,14 +28,19 @@ class StackSection(Section):
         return [r.get("PhysicalResourceId", "") for r in self.resources if r["ResourceType"] == resource_type]
 
 
-def collect_stack(aws: AwsSession, stack_name: str) -> StackSection:
+def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | None = None) -> StackSection:
+    """``described``: the stack as the deployer just described it (DescribeStacks is not repeated)."""
     cfn = aws.client("cloudformation")
     section = StackSection(name=stack_name)
-    stacks: list[dict[str, Any]] = attempt(
-        section,
-        "cloudformation:DescribeStacks",
-        lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"],
-        [],
+    stacks: list[dict[str, Any]] = (
+        [described]
+        if described
+        else attempt(
+            section,
+            "cloudformation:DescribeStacks",
+            lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"],
+            [],
+        )
     )
     if stacks:
         s = stacks[0]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, absent_on, attempt, paginate
+from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently, paginate
 from conformance.keys import names_key
 from conformance.outputs import StackOutputs
 
@@ -70,70 +69,90 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
         return attempt(s, op, lambda: absent_on(absent, fn, default), default)
 
-    def bucket_part() -> None:
+    def encryption() -> None:
         s.encryption = get(
             "s3:GetBucketEncryption",
             lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
             [], "ServerSideEncryptionConfigurationNotFoundError",
         )  # fmt: skip
+
+    def versioning() -> None:
         s.versioning = get("s3:GetBucketVersioning", lambda: _strip(s3.get_bucket_versioning(Bucket=bucket)), {})
+
+    def public_access_block() -> None:
         s.public_access_block = get(
             "s3:GetPublicAccessBlock",
             lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
             {}, "NoSuchPublicAccessBlockConfiguration",
         )  # fmt: skip
+
+    def policy() -> None:
         s.policy = get(
             "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]), {},
             "NoSuchBucketPolicy",
         )  # fmt: skip
+
+    def ownership() -> None:
         s.ownership = get(
             "s3:GetBucketOwnershipControls",
             lambda: s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"],
             [], "OwnershipControlsNotFoundError",
         )  # fmt: skip
+
+    def lifecycle() -> None:
         s.lifecycle = get(
             "s3:GetBucketLifecycleConfiguration",
             lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
             [], "NoSuchLifecycleConfiguration",
         )  # fmt: skip
+
+    def bucket_tags() -> None:
         s.bucket_tags = get(
             "s3:GetBucketTagging",
             lambda: {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]},
             {}, "NoSuchTagSet",
         )  # fmt: skip
 
-    def key_part() -> None:
+    def key() -> None:
         s.key = get("kms:DescribeKey", lambda: kms.describe_key(KeyId=outputs.KMSKeyArn)["KeyMetadata"], {})
+
+    def key_rotation() -> None:
         rotation = get("kms:GetKeyRotationStatus", lambda: kms.get_key_rotation_status(KeyId=outputs.KMSKeyArn), {})
         s.key_rotation = rotation.get("KeyRotationEnabled") if rotation else None
+
+    def key_aliases() -> None:
         s.key_aliases = get(
             "kms:ListAliases",
             lambda: [a["AliasName"] for a in paginate(kms, "list_aliases", "Aliases", KeyId=outputs.KMSKeyArn)],
             [],
         )
 
-    def topic_part() -> None:
+    def topic() -> None:
         s.topic = get(
             "sns:GetTopicAttributes",
             lambda: sns.get_topic_attributes(TopicArn=outputs.AlarmTopicArn)["Attributes"],
             {},
         )
+
+    def subscriptions() -> None:
         s.subscriptions = get(
             "sns:ListSubscriptionsByTopic",
             lambda: paginate(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=outputs.AlarmTopicArn),
             [],
         )
 
-    def logs_part() -> None:
+    def log_groups() -> None:
         s.log_groups = get(
             "logs:DescribeLogGroups",
             lambda: paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=prefix),
             [],
         )
 
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="inventory-storage") as pool:
-        for fut in [pool.submit(p) for p in (bucket_part, key_part, topic_part, logs_part)]:
-            fut.result()
+    # every read stands alone: all at once (the depth of the section is one call)
+    concurrently(
+        encryption, versioning, public_access_block, policy, ownership, lifecycle, bucket_tags,
+        key, key_rotation, key_aliases, topic, subscriptions, log_groups,
+    )  # fmt: skip
     return s
 
 
