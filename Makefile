@@ -23,12 +23,12 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 $(EMU_VENV)/.synced: emulator/requirements.lock | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(EMU_VENV)
-	$(UV) pip install --quiet --python $(EMU_VENV)/bin/python --require-hashes -r emulator/requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(EMU_VENV)/bin/python --require-hashes -r emulator/requirements.lock
 	@touch $@
 
 setup: $(VENV)/.synced $(EMU_VENV)/.synced ## install the suite and the emulator (pinned, idempotent)

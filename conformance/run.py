@@ -267,15 +267,14 @@ class Run:
         endpoint = self.settings.endpoint_url.value
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        # load the clients' models while this process waits (the emulator booting, the first calls)
+        warm = threading.Thread(target=preload_models, name="preload-models", daemon=True)
+        warm.start()
         if self.settings.mode.value == "emulator":
             from emulator.launcher import Emulator
 
             self.emulator = Emulator(log_path=self.state_path.parent / "emulator.log")
-            # parse the service models while the emulator boots (a second of CPU otherwise spent later)
-            warm = threading.Thread(target=preload_models, name="preload-models", daemon=True)
-            warm.start()
             self.emulator.start()
-            warm.join()
             timings["emulator_start"] = time.perf_counter() - started
             endpoint = self.emulator.endpoint_url
             self.out(f"emulator: ready at {endpoint} (pid {self.emulator.pid})")
@@ -289,12 +288,6 @@ class Run:
         def one(name: str) -> EnvState:
             spec = self.specs[name]
             aws = AwsSession(region=spec.region, endpoint_url=endpoint, profile=spec.profile)
-            account = aws.check_credentials()
-            if spec.account_id and not aws.is_emulated and account != spec.account_id:
-                raise UsageError(
-                    f"the credentials are for account {account} but {name} lives in {spec.account_id}; "
-                    f"switch to that account's profile."
-                )
             deployer = Deployer(
                 spec,
                 aws,
@@ -302,15 +295,33 @@ class Run:
                 out=self.out,
                 template_path=self.settings.template.value,
             )
-            with self._lock:
-                self.deployers[name] = deployer
+
+            def credentials() -> str:
+                account = aws.check_credentials()
+                if spec.account_id and not aws.is_emulated and account != spec.account_id:
+                    raise UsageError(
+                        f"the credentials are for account {account} but {name} lives in {spec.account_id}; "
+                        f"switch to that account's profile."
+                    )
+                return account
+
             created = False
             t0 = time.perf_counter()
             if self.settings.deploy.value:
+                account = credentials()  # before anything that changes the account
+                with self._lock:
+                    self.deployers[name] = deployer
                 created = deployer.state() is None
                 outputs = deployer.up()
             else:
-                outputs = deployer.outputs()
+                # attach mode only reads: the stack is described while the credentials are
+                # checked, and a credentials problem is still the one reported
+                with ThreadPoolExecutor(1, thread_name_prefix=f"attach-{name}") as side:
+                    described = side.submit(deployer.outputs)
+                    account = credentials()
+                    outputs = described.result()
+                with self._lock:
+                    self.deployers[name] = deployer
             t1 = time.perf_counter()
             inventory = collect(
                 environment=name,

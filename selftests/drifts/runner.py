@@ -40,7 +40,8 @@ def run_suite(
     workdir.mkdir(parents=True, exist_ok=True)
     junit = workdir / "junit.xml"
     cmd = [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-n", "0", "-q",
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:pytest_httpserver", "-o", "addopts=",
+        "-n", "0", "-q",
         f"--endpoint-url={endpoint_url}", f"--suffix={suffix}", f"--junitxml={junit}",
         f"--run-dir={workdir / 'run'}",
     ]  # fmt: skip

@@ -1,7 +1,5 @@
 """Storage suite: a live round trip through the transaction-logs bucket (data-plane probe)."""
 
-import pytest
-
 from conformance.checks import check
 from tests.storage.probe import write_probe
 
@@ -11,7 +9,6 @@ from tests.storage.probe import write_probe
     controls=["PCI-DSS-4.0:3.5.1"],
     rationale="An object written without encryption headers is stored with SSE-KMS under the environment key.",
 )
-@pytest.mark.xdist_group("s3-write-probe")
 def test_transaction_bucket_stores_new_objects_with_environment_key(env_name, inv, aws, run_state, evidence):
     storage = inv.storage
     storage.require("kms:DescribeKey", "kms:ListAliases")
