@@ -10,6 +10,7 @@ calls per operation (and retries) for the report and the benchmark.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 from collections import Counter
@@ -73,13 +74,44 @@ def client_config(*, max_attempts: int = 5, read_timeout: float = 20.0) -> Confi
     )
 
 
+# Operations that are expected to repeat with identical requests: waiting for a stack or a change set.
+POLLING = (
+    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeChangeSet",
+    "cloudformation:ListStackResources",
+)  # fmt: skip
+
+
 @dataclass
 class CallLog:
     """Counts every API call (operation name → attempts) made through a session."""
 
     calls: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
+    # identical requests (operation, path, query, body) made more than once: the benchmark's
+    # "no identical call repeated" budget. Stack polling while deploying is expected to repeat.
+    requests: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _before_call(self, model: Any, params: Any = None, **_: Any) -> None:
+        if not isinstance(params, dict):
+            return
+        body = params.get("body", b"")
+        if not isinstance(body, bytes | str):
+            body = repr(body)
+        digest = hashlib.sha256(
+            f"{params.get('url_path', '')}?{params.get('query_string', '')}\n{body!s}".encode()
+        ).hexdigest()[:16]
+        with self._lock:
+            self.requests[f"{model.service_model.service_name}:{model.name} {digest}"] += 1
+
+    def repeated(self, *, polling: tuple[str, ...] = POLLING) -> dict[str, int]:
+        """Operations that sent an identical request more than once (polling operations left out)."""
+        found: Counter[str] = Counter()
+        for key, n in self.requests.items():
+            op = key.split(" ", 1)[0]
+            if n > 1 and op not in polling:
+                found[op] += n - 1
+        return dict(sorted(found.items()))
 
     def _after_call(self, model: Any, context: Any = None, **_: Any) -> None:
         name = f"{model.service_model.service_name}:{model.name}"
@@ -92,6 +124,7 @@ class CallLog:
                 self.retries[name] += attempts - 1
 
     def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call.*.*", self._before_call)
         client.meta.events.register("after-call.*.*", self._after_call)
 
     @property

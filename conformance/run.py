@@ -25,7 +25,7 @@ from typing import Any, Literal
 from conformance.aws import AwsSession, CallLog, ensure_reachable, preload_models
 from conformance.errors import ConformanceError, UsageError
 from conformance.inventory import Inventory, collect
-from conformance.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, EnvironmentSpec, load_environment
+from conformance.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, EnvironmentSpec, load_environment, tier_of
 from conformance.template import template_sha256, template_version
 from deploy.deployer import Deployer, new_run_id
 
@@ -82,7 +82,7 @@ class RunSettings:
             environments = Setting(list(dict.fromkeys(names)), "--env")
         else:
             environments = Setting(list(KNOWN_ENVIRONMENTS), "default: no --env given")
-        if teardown and "prod" in environments.value:
+        if teardown and any(tier_of(n) == "prod" for n in environments.value):
             raise UsageError("--teardown never deletes prod; drop --teardown or leave prod out of --env.")
         if emulator and endpoint_url:
             raise UsageError("--emulator and --endpoint-url exclude each other; pass one of them.")
@@ -121,10 +121,19 @@ class RunSettings:
 
     def specs(self) -> dict[str, EnvironmentSpec]:
         """Load and validate every environment of the run (no AWS call)."""
-        return {
+        specs = {
             name: load_environment(name).with_overrides(suffix=self.suffix, region=self.region)
             for name in self.environments.value
         }
+        seen: dict[tuple[str, str], str] = {}
+        for name, spec in specs.items():
+            other = seen.setdefault((spec.region, spec.stack_name), name)
+            if other != name:
+                raise UsageError(
+                    f"environments {other} and {name} would both be stack {spec.stack_name} in {spec.region}; "
+                    "give one of them its own EnvironmentSuffix (and drop --suffix)."
+                )
+        return specs
 
 
 @dataclass
@@ -247,6 +256,7 @@ class Run:
         self.emulator: Any = None
         self.state: RunState | None = None
         self.call_log = CallLog()
+        self.repeated: dict[str, int] = {}  # environment + operation -> identical requests sent again
         self._lock = threading.Lock()
         self.deployers: dict[str, Deployer] = {}
 
@@ -339,6 +349,8 @@ class Run:
                     self.call_log.calls[op] += n
                 for op, n in aws.call_log.retries.items():
                     self.call_log.retries[op] += n
+                for op, n in aws.call_log.repeated().items():
+                    self.repeated[f"{name} {op}"] = n
             path = run_dir / f"inventory-{name}.json"
             path.write_text(inventory.model_dump_json(indent=1))
             self.out(
@@ -385,6 +397,7 @@ class Run:
             timings["emulator_peak_rss_mb"] = _peak_rss_mb(self.emulator.pid)
         (run_dir / "timings.json").write_text(json.dumps({k: round(v, 3) for k, v in timings.items()}, indent=1))
         (run_dir / "api-retries.json").write_text(json.dumps(dict(self.call_log.retries), indent=1, sort_keys=True))
+        (run_dir / "api-repeats.json").write_text(json.dumps(self.repeated, indent=1, sort_keys=True))
         retried = ", ".join(f"{op} ×{n}" for op, n in sorted(self.call_log.retries.items())) or "none"
         self.out(f"API calls: {self.call_log.total}; retried by botocore: {retried}")
         return self.state

@@ -25,8 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = Path(os.environ.get("PAYMENTS_ENVIRONMENTS_DIR") or REPO_ROOT / "deploy" / "environments")
 TEMPLATE_PATH = REPO_ROOT / "deploy" / "template.yaml"
 
+# The three tiers of the platform (the template's EnvironmentName). An environment file is one
+# deployment of a tier: named by the tier (dev.yaml) or by the tier and a qualifier (dev-eu.yaml),
+# e.g. a second region or a load-test copy; it then needs its own EnvironmentSuffix and CIDR.
 EnvName = Literal["dev", "staging", "prod"]
 KNOWN_ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+DeploymentName = Annotated[str, Field(pattern=r"^(dev|staging|prod)(-[a-z0-9]{1,12})?$")]
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 Suffix = Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]
 STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -92,7 +96,7 @@ class Expectations(_Strict):
 
 
 class EnvironmentSpec(_Strict):
-    name: EnvName
+    name: DeploymentName
     region: Region
     candidate_regions: Annotated[list[Region], Field(min_length=1)]
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
@@ -102,7 +106,7 @@ class EnvironmentSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> EnvironmentSpec:
-        if self.parameters.EnvironmentName != self.name:
+        if tier_of(self.name) != self.parameters.EnvironmentName:
             raise ValueError(
                 f"parameters.EnvironmentName is {self.parameters.EnvironmentName!r} but the file is for {self.name!r}"
             )
@@ -115,8 +119,13 @@ class EnvironmentSpec(_Strict):
         return self.parameters.EnvironmentSuffix
 
     @property
+    def tier(self) -> str:
+        """dev, staging or prod: what the template is told, and what the protections key on."""
+        return self.parameters.EnvironmentName
+
+    @property
     def stack_name(self) -> str:
-        return f"payments-{self.name}-{self.suffix}"
+        return f"payments-{self.tier}-{self.suffix}"
 
     @cached_property
     def vpc_network(self) -> ipaddress.IPv4Network:
@@ -157,6 +166,11 @@ def _validate(data: Any, source: str) -> EnvironmentSpec:
         return EnvironmentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"{source}: {_describe_error(exc)}; fix the file and run again.") from None
+
+
+def tier_of(name: str) -> str:
+    """The tier an environment name belongs to: ``prod`` for ``prod`` and ``prod-eu``."""
+    return name.split("-", 1)[0]
 
 
 def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:

@@ -387,7 +387,7 @@ class Deployer:
         if state is None:
             self.out(f"{self.stack_name}: does not exist; nothing to delete")
             return []
-        if self.spec.name == "prod":
+        if self.spec.tier == "prod":
             raise RefusedError(
                 f"refusing to delete {state.name}: the suite never deletes prod; delete it by hand if you must."
             )

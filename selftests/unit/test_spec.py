@@ -104,3 +104,44 @@ def test_suffix_override_changes_stack_name():
     assert spec.stack_name == "payments-dev-pr42"
     with pytest.raises(SpecError, match="EnvironmentSuffix"):
         load_environment("dev").with_overrides(suffix="PR 42")
+
+
+def test_a_second_deployment_of_a_tier_is_its_own_environment(tmp_path):
+    """dev-eu.yaml: another deployment of the dev tier (a region, a load-test copy), own stack."""
+    data = _dev() | {"name": "dev-eu"}
+    data["parameters"] |= {"EnvironmentSuffix": "eu", "VpcCidr": "10.12.0.0/16"}
+    _write(tmp_path, "dev-eu", data)
+    spec = load_environment("dev-eu", tmp_path)
+    assert (spec.name, spec.tier, spec.stack_name) == ("dev-eu", "dev", "payments-dev-eu")
+
+
+def test_a_deployment_name_must_belong_to_its_tier(tmp_path):
+    data = _dev() | {"name": "prod-eu"}  # a prod name deploying the dev tier
+    _write(tmp_path, "prod-eu", data)
+    with pytest.raises(SpecError, match=r"EnvironmentName is 'dev' but the file is for 'prod-eu'"):
+        load_environment("prod-eu", tmp_path)
+    _write(tmp_path, "qa", _dev() | {"name": "qa"})
+    with pytest.raises(SpecError, match=r"qa\.yaml.*name"):
+        load_environment("qa", tmp_path)
+
+
+def test_two_environments_on_one_stack_are_refused(tmp_path, monkeypatch):
+    from conformance import spec as spec_module
+    from conformance.errors import UsageError
+    from conformance.run import RunSettings
+
+    _write(tmp_path, "dev", _dev())
+    _write(tmp_path, "dev-copy", _dev() | {"name": "dev-copy"})  # same suffix: same stack name
+    monkeypatch.setattr(spec_module, "ENVIRONMENTS_DIR", tmp_path)
+    monkeypatch.setattr(spec_module.load_environment, "__defaults__", (tmp_path,))
+    settings = RunSettings.resolve(envs=["dev,dev-copy"], emulator=True, endpoint_url=None, deploy=True, teardown=False)
+    with pytest.raises(UsageError, match=r"environments dev and dev-copy would both be stack payments-dev-main"):
+        settings.specs()
+
+
+def test_teardown_refuses_every_prod_deployment():
+    from conformance.errors import UsageError
+    from conformance.run import RunSettings
+
+    with pytest.raises(UsageError, match="never deletes prod"):
+        RunSettings.resolve(envs=["prod-eu"], emulator=True, endpoint_url=None, deploy=True, teardown=True)
