@@ -15,6 +15,7 @@ With xdist the controller deploys and collects once; workers read the run direct
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -153,6 +154,29 @@ def threading_main() -> bool:
 
 def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: workers only where they pay for themselves (docs/performance.md).
+
+    Each worker costs about a second of start-up (importing boto3, pytest and the checks),
+    and the checks themselves make no API calls: on the embedded emulator, where nothing waits
+    on a network, every check of three environments runs in about a second in one process, so
+    workers only slow the rehearsal down. Against AWS (or any endpoint) the data-plane probes
+    wait on the network, and xdist's own choice (one worker per CPU) is kept. An explicit
+    ``-n N`` or PYTEST_XDIST_AUTO_NUM_WORKERS always wins.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    try:
+        settings = RunSettings.resolve(
+            envs=config.option.conformance_envs, emulator=config.option.conformance_emulator,
+            endpoint_url=config.option.conformance_endpoint_url, deploy=False, teardown=False,
+        )  # fmt: skip
+    except ConformanceError:
+        return None  # the usage error is reported by pytest_configure
+    return 0 if settings.mode.value == "emulator" else None
 
 
 def pytest_configure_node(node: Any) -> None:
