@@ -124,6 +124,17 @@ class EnvironmentSpec(_Strict):
         return self.parameters.EnvironmentName
 
     @property
+    def platform_tags(self) -> dict[str, str]:
+        """The five tags every taggable resource carries (PLATFORM.md), with this environment's values."""
+        return {
+            "Environment": self.tier,
+            "Application": "payments",
+            "Owner": self.parameters.Owner,
+            "CostCenter": self.parameters.CostCenter,
+            "ManagedBy": "cloudformation",
+        }
+
+    @property
     def stack_name(self) -> str:
         return f"payments-{self.tier}-{self.suffix}"
 

@@ -161,7 +161,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             s.tasks = attempt(
                 s,
                 "ecs:DescribeTasks",
-                lambda: ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"],
+                lambda: ecs.describe_tasks(cluster=cluster, tasks=arns[:100], include=["TAGS"])["tasks"],
                 [],
             )
 

@@ -184,6 +184,26 @@ def drift_circuit_breaker_no_rollback(ctx: DriftContext) -> None:
     })  # fmt: skip
 
 
+@drift(
+    "test_ecs_service_health_check_grace_covers_target_group_warm_up",
+    "the service's health-check grace period is set to 0 s (the target group needs 60 s)",
+    id="compute-grace-period-zero",
+    names=lambda ctx: ctx.outputs.ECSServiceName,
+)
+def drift_grace_period_zero(ctx: DriftContext) -> None:
+    _update_service(ctx, healthCheckGracePeriodSeconds=0)
+
+
+@drift(
+    "test_ecs_service_tasks_carry_the_platform_tags",
+    "the service stops propagating its tags and redeploys: its new tasks carry none",
+    id="compute-tags-not-propagated",
+    names=lambda ctx: ctx.outputs.ECSServiceName,
+)
+def drift_tags_not_propagated(ctx: DriftContext) -> None:
+    _update_service(ctx, propagateTags="NONE", forceNewDeployment=True)
+
+
 # ---------------------------------------------------------------- task definition
 
 

@@ -169,6 +169,65 @@ def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name, inv, eviden
 
 
 @check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
+    rationale=(
+        "New tasks get a health-check grace period at least as long as the target group needs to call them "
+        "healthy, so a rollout is not killed (and rolled back) while its tasks are still starting."
+    ),
+)
+def test_ecs_service_health_check_grace_covers_target_group_warm_up(env_name, inv, evidence):
+    inv.compute.require("ecs:DescribeServices", "elasticloadbalancing:DescribeTargetGroups")
+    grace = inv.compute.service.get("healthCheckGracePeriodSeconds") or 0
+    tg = inv.compute.target_group
+    interval, threshold = tg.get("HealthCheckIntervalSeconds", 30), tg.get("HealthyThresholdCount", 5)
+    needed = int(interval) * int(threshold)
+    evidence.attach(
+        "grace period and target group health check",
+        {"healthCheckGracePeriodSeconds": grace, "HealthCheckIntervalSeconds": interval,
+         "HealthyThresholdCount": threshold, "seconds to healthy": needed},
+    )  # fmt: skip
+    assert grace >= needed, (
+        f"ECS service {_service_name(inv)} gives new tasks a health-check grace period of {grace} s, expected at "
+        f"least the {needed} s target group {tg.get('TargetGroupName', inv.outputs.TargetGroupArn)} needs to call "
+        f"them healthy ({threshold} checks x {interval} s)"
+    )
+
+
+@check(
+    severity="low",
+    controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:6.3.2"],
+    rationale=(
+        "Every running task carries the platform's five tags (the service propagates its own), so the "
+        "inventory of in-scope components, cost and ownership reach the running copies of the application."
+    ),
+)
+def test_ecs_service_tasks_carry_the_platform_tags(env_name, inv, spec, evidence):
+    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+    expected = spec.platform_tags
+    tasks = {
+        str(t.get("taskArn", "")).rsplit("/", 1)[-1]: {x.get("key"): x.get("value") for x in t.get("tags", [])}
+        for t in inv.compute.tasks
+        if t.get("lastStatus") == "RUNNING"
+    }
+    evidence.attach(
+        "task tags", {"expected": expected, "propagateTags": inv.compute.service.get("propagateTags"), "tasks": tasks}
+    )
+    assert tasks, f"ECS service {_service_name(inv)} has no RUNNING task to inspect, expected its desired count"
+    wrong = {
+        task: sorted(f"{k}={tags.get(k, '<missing>')}" for k, v in expected.items() if tags.get(k) != v)
+        for task, tags in tasks.items()
+    }
+    wrong = {task: tags for task, tags in wrong.items() if tags}
+    found = "; ".join(f"task {task}: {', '.join(tags)}" for task, tags in sorted(wrong.items()))
+    wanted = ", ".join(f"{k}={v}" for k, v in expected.items())
+    assert not wrong, (
+        f"ECS service {_service_name(inv)} runs tasks without the platform tags ({found}), expected {wanted} "
+        f"on each (service propagateTags {inv.compute.service.get('propagateTags', 'NONE')}, expected SERVICE)"
+    )
+
+
+@check(
     severity="high",
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
     rationale="Every address the load balancer sends traffic to is a task address inside a private subnet.",
