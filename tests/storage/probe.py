@@ -45,18 +45,29 @@ def versions_of(s3: Any, bucket: str, key: str) -> list[dict[str, str]]:
     return found
 
 
-def purge(s3: Any, bucket: str, key: str) -> tuple[list[str], list[str]]:
-    """Delete every version and delete marker of ``key``; return (removed version ids, problems)."""
+def purge(s3: Any, bucket: str, key: str, known: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Delete every version and delete marker of ``key``; return (removed version ids, problems).
+
+    ``known``: version ids the caller knows it made (from PutObject): deleted without a listing
+    first. A listing afterwards finds anything else of the key, which is deleted too.
+    """
     removed: list[str] = []
     problems: list[str] = []
-    try:
-        doomed = versions_of(s3, bucket, key)
+
+    def delete(doomed: list[dict[str, str]]) -> None:
         for start in range(0, len(doomed), 1000):
             answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
             for err in answer.get("Errors", []):
                 problems.append(f"version {err.get('VersionId')}: {err.get('Code')} {err.get('Message', '')}".strip())
-        removed = [d["VersionId"] for d in doomed]
+        removed.extend(d["VersionId"] for d in doomed)
+
+    try:
+        if known:
+            delete([{"Key": key, "VersionId": v} for v in known])
         left = versions_of(s3, bucket, key)
+        if left and not problems:
+            delete(left)
+            left = versions_of(s3, bucket, key)
         if left:
             problems.append(f"still listed after the delete: {', '.join(v['VersionId'] for v in left)}")
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
@@ -72,10 +83,11 @@ _KEY_REFUSALS = ("KMS.",)
 def write_probe(s3: Any, bucket: str, run_id: str) -> WriteProbeResult:
     """Write, read back and remove one probe object; the removal runs whatever happens before it."""
     result = WriteProbeResult(bucket=bucket, key=probe_key(run_id))
+    written: list[str] = []  # the version PutObject made: deleted directly, then the key is listed
     failure: BaseException | None = None
     try:
         try:
-            s3.put_object(Bucket=bucket, Key=result.key, Body=BODY)
+            written.append(s3.put_object(Bucket=bucket, Key=result.key, Body=BODY).get("VersionId") or "null")
         except botocore.exceptions.ClientError as exc:
             code = error_code(exc) or ""
             if not code.startswith(_KEY_REFUSALS):
@@ -94,7 +106,7 @@ def write_probe(s3: Any, bucket: str, run_id: str) -> WriteProbeResult:
         failure = exc
         raise
     finally:
-        result.removed, problems = purge(s3, bucket, result.key)
+        result.removed, problems = purge(s3, bucket, result.key, written)
         if problems:
             message = f"the write probe left s3://{bucket}/{result.key} behind: {'; '.join(problems)}"
             if failure is not None:
