@@ -1,4 +1,9 @@
-"""Storage suite: a live round trip through the transaction-logs bucket (data-plane probe)."""
+"""Storage suite: a live round trip through the transaction-logs bucket (data-plane probe).
+
+No xdist_group: each environment's probe writes its own bucket under a key unique to the run
+and removes exactly that key's versions, so the probes of several environments share no state
+and run on whichever workers are free (grouping them cost three sequential round trips).
+"""
 
 from conformance.checks import check
 from tests.storage.probe import write_probe
