@@ -55,8 +55,10 @@ FAILURE = {
 }  # fmt: skip
 # States an existing stack may be in for the deployer to update it.
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
-# States in which the suite may attach to a stack and judge it.
-ATTACHABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+# States in which the suite may attach to a stack and judge it: settled, every resource in place.
+# UPDATE_ROLLBACK_COMPLETE is judged (its last update failed and it runs the previous template:
+# the stack check says so, red) rather than refused; a failed creation or rollback is refused.
+ATTACHABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 FIXES = {
     "ROLLBACK_COMPLETE": (
         "its creation failed and it cannot be updated; read its events (`python -m deploy status --env {env}`), "

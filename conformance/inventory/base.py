@@ -30,6 +30,9 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("cloudformation:DescribeStacks",), "termination_protection": ("cloudformation:DescribeStacks",),
         "tags": ("cloudformation:DescribeStacks",), "parameters": ("cloudformation:DescribeStacks",),
         "resources": ("cloudformation:ListStackResources",),
+        "status_reason": ("cloudformation:DescribeStacks",),
+        "drift_detection": ("cloudformation:DetectStackDrift",),
+        "drifted_resources": ("cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts"),
     },
     "NetworkSection": {
         "vpc": ("ec2:DescribeVpcs",), "dns_support": ("ec2:DescribeVpcAttribute(enableDnsSupport)",),
