@@ -279,7 +279,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config) or RUN not in config.stash:
         return
     run = config.stash[RUN]
-    problems = run.finish()
+    problems = run.finish(interrupted=session.exitstatus == ExitCode.INTERRUPTED)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for problem in problems:
         if reporter is not None:
