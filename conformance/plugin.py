@@ -267,6 +267,11 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
         for problem in run.finish():
             out(f"teardown: {problem}")
         pytest.exit(f"conformance: {exc}", returncode=int(exc.exit_code))
+    except KeyboardInterrupt:
+        # pytest calls no pytest_sessionfinish for an interrupt during pytest_sessionstart
+        for problem in run.finish(interrupted=True):
+            out(f"teardown: {problem}")
+        raise
     config.stash[STATE] = state
     config.stash[CACHE]["state_path"] = run.state_path
     for name, env in state.environments.items():

@@ -470,14 +470,25 @@ class Run:
     def _delete_created_now(self) -> list[str]:
         for deployer in self.deployers.values():
             deployer.abandon()  # polls still running in the prepare threads stop at their next turn
-        created = {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
-        if not created or self.settings.mode.value == "emulator":
+        if self.settings.mode.value == "emulator":
             return []  # the offline rehearsal's emulator is discarded with everything in it
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        for deployer in self.deployers.values():  # a CreateStack still on the wire: wait for its answer
+            deployer.create_settled.wait(timeout=max(0.0, deadline - time.monotonic()))
+        problems: list[str] = []
+        for deployer in self.deployers.values():
+            if not deployer.create_settled.is_set():
+                problems.append(
+                    f"CreateStack for {deployer.stack_name} was still unanswered when the run stopped; "
+                    f"see `python -m deploy status --env {deployer.spec.name}` and delete it if it exists"
+                )
+        created = {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
+        if not created:
+            return problems
         if not self.settings.teardown.value:
             names = ", ".join(d.stack_name for d in created.values())
             self.out(f"interrupted: {names} (created by this run) left in place: no --teardown")
-            return []
-        problems: list[str] = []
+            return problems
         started: dict[str, Deployer] = {}
         for name, deployer in created.items():
             try:
@@ -486,7 +497,7 @@ class Run:
             except (ConformanceError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
                 problems.append(f"{name}: could not start deleting {deployer.stack_name}: {exc}")
         gone: set[str] = set()
-        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        deadline = max(deadline, time.monotonic() + 2.0)
         while started.keys() - gone and time.monotonic() < deadline:
             for name in started.keys() - gone:
                 try:

@@ -135,6 +135,8 @@ class Deployer:
         # the id of the stack this deployer's CreateStack made (None: it created nothing); teardown
         # and the interrupt path delete only that stack
         self.created_stack_id: str | None = None
+        self.create_settled = threading.Event()  # set once a CreateStack call has answered (or none was made)
+        self.create_settled.set()
         self._abandoned = threading.Event()
 
     def abandon(self) -> None:
@@ -233,6 +235,14 @@ class Deployer:
     def _create(self) -> None:
         self.out(f"{self.stack_name}: creating in {self.aws.region} (run {self.run_id})")
         started = datetime.now(UTC)
+        self.create_settled.clear()
+        try:
+            self.created_stack_id = self._create_stack()
+        finally:
+            self.create_settled.set()
+        self._wait(started, "CREATE_COMPLETE")
+
+    def _create_stack(self) -> str:
         try:
             created = self.cfn.create_stack(
                 StackName=self.stack_name,
@@ -249,8 +259,7 @@ class Deployer:
                     f"stack {self.stack_name} was created by someone else a moment ago; run again to update it."
                 ) from None
             raise DeploymentFailed(f"CloudFormation refused to create {self.stack_name}: {exc}") from None
-        self.created_stack_id = str(created["StackId"])
-        self._wait(started, "CREATE_COMPLETE")
+        return str(created["StackId"])
 
     def _update(self, state: StackState) -> None:
         name = f"payments-conformance-{self.run_id}".replace(":", "-")[:128]

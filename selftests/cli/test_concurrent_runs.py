@@ -9,6 +9,7 @@ write probe writes under a key unique to each run).
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -83,3 +84,27 @@ def test_two_attach_runs_at_once_both_proceed(emulator, aws, tmp_path):
     assert aws("cloudformation").describe_stacks(StackName="payments-dev-main")["Stacks"][0]["StackStatus"] == (
         "CREATE_COMPLETE"
     )
+
+
+def test_deploy_command_holds_the_same_lock(emulator, aws, tmp_path):
+    """python -m deploy up|down refuse while a run holds the stack, and release their own lock."""
+    emulator.reset()
+    url = emulator.endpoint_url
+    ssm = aws("ssm")
+    holder = {"run_id": "20260101T000000Z-abcdef", "user": "ci", "host": socket.gethostname(), "pid": os.getpid(),
+              "started": "2026-01-01T00:00:00Z", "expires": "2999-01-01T00:00:00Z"}  # fmt: skip
+    ssm.put_parameter(Name=LOCK, Value=json.dumps(holder), Type="String")
+    up = subprocess.run(
+        [*DEPLOY, "up", "--env", "dev", f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert up.returncode == 4, up.stdout + up.stderr
+    assert "run 20260101T000000Z-abcdef by ci@" in up.stderr and f"(pid {os.getpid()})" in up.stderr
+    assert aws("cloudformation").list_stacks()["StackSummaries"] == []
+    ssm.delete_parameter(Name=LOCK)
+    up = subprocess.run(
+        [*DEPLOY, "up", "--env", "dev", f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    assert ssm.get_parameters_by_path(Path="/payments-conformance/locks/", Recursive=True)["Parameters"] == []

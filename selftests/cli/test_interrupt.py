@@ -145,3 +145,40 @@ def test_interrupted_attach_run_deletes_nothing(emulator, aws, tmp_path):
     assert aws("cloudformation").describe_stacks(StackName="payments-dev-main")["Stacks"][0]["StackStatus"] == (
         "CREATE_COMPLETE"
     )
+
+
+def test_interrupt_while_create_stack_is_on_the_wire_deletes_the_stack_once_it_answers(emulator, aws, tmp_path):
+    """Ctrl-C while deploying (AWS latency on CreateStack through a real proxy): the run waits a few
+    seconds for CreateStack's answer, then starts deleting exactly that stack."""
+    from selftests.faults.test_faults import Proxy
+
+    emulator.reset()
+    proxy = Proxy(emulator.endpoint_url)
+    try:
+        proxy.rules([{"service": "cloudformation", "operation": "CreateStack", "latency": 2500}])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", f"--run-dir={tmp_path / 'run'}",
+             f"--alluredir={tmp_path / 'allure'}", "--env=dev", f"--endpoint-url={proxy.url}", "--deploy",
+             "--teardown", "tests/compute"],
+            cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )  # fmt: skip
+        output = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            output.append(line)
+            if "payments-dev-main: creating" in line or not line:
+                break
+        assert "creating" in output[-1], "".join(output)
+        time.sleep(0.5)  # CreateStack is on the wire for 2.5 s
+        os.kill(proc.pid, signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        proxy.stop()
+    out = "".join(output) + rest
+    assert proc.returncode == 2, out[-4000:]
+    assert "interrupted: deletion started for the stacks this run created" in out and "payments-dev-main" in out
+    calls = api_calls(tmp_path)
+    assert calls.get("cloudformation:CreateStack") == 1 and calls.get("cloudformation:DeleteStack") == 1, calls
+    assert settled_stack(aws("cloudformation"), "payments-dev-main")["StackStatus"] == "DELETE_COMPLETE"
