@@ -317,6 +317,9 @@ class Run:
                 with self._lock:
                     self.locks.append(lock)
                 lock.acquire()
+                with self._lock:
+                    if self._finished:  # interrupted meanwhile: finish() has released the others
+                        lock.release()
                 return account
 
             accounts = self._each(names, claim, interrupted, "taking the stacks' locks")
@@ -439,9 +442,10 @@ class Run:
         deletion of the stacks this run created (with --teardown) and watches it for at most
         INTERRUPT_GRACE_SECONDS; a stack that existed before the run is never deleted.
         """
-        if self._finished:
-            return []
-        self._finished = True
+        with self._lock:
+            if self._finished:
+                return []
+            self._finished = True
         problems: list[str] = []
         try:
             if interrupted:
