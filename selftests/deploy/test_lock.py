@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -83,3 +84,16 @@ def test_release_never_removes_another_runs_lock(session):
     lock.renew()
     lock.release()
     assert _holder(session).run_id == "other-run"
+
+
+def test_the_keeper_renews_ahead_and_releases(session):
+    lock = StackLock(session, STACK, "run-f", out=lambda _l: None, ttl_seconds=600)
+    lock.acquire()
+    first = _holder(session).expires
+    version = session.client("ssm").get_parameter(Name=LOCK_PREFIX + STACK)["Parameter"]["Version"]
+    keeper = LockKeeper([lock], every_seconds=0.2).start()
+    time.sleep(1.5)  # the expiry has a resolution of one second
+    renewed = session.client("ssm").get_parameter(Name=LOCK_PREFIX + STACK)["Parameter"]
+    assert renewed["Version"] > version and _holder(session).expires > first
+    assert keeper.stop() == []
+    assert session.client("ssm").get_parameters_by_path(Path=LOCK_PREFIX)["Parameters"] == []
