@@ -54,15 +54,26 @@ def test_interrupted_offline_run_stops_the_emulator(sig, tmp_path):
     assert _wait_dead(pid, 10), "the emulator outlived the interrupted run"
 
 
+def _own_group_with_default_sigint() -> None:
+    os.setsid()  # a process group of its own, as a terminal gives a command
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_held_run(
-    tmp_path: Path, *args: str, hold: Path, suites: tuple[str, ...] = ("tests/compute",), **env: str
+    tmp_path: Path,
+    *args: str,
+    hold: Path,
+    suites: tuple[str, ...] = ("tests/compute",),
+    workers: str = "0",
+    **env: str,
 ) -> subprocess.Popen[str]:
-    """The real suite, held in its first check (chaos plugin) until ``hold`` exists."""
+    """The real suite, held in its first check (chaos plugin) until ``hold`` exists, in a process
+    group of its own (workers included): ``os.killpg`` is a terminal's Ctrl-C."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *CHAOS, "-n", "0",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *CHAOS, "-n", workers,
          f"--run-dir={tmp_path / 'run'}", f"--alluredir={tmp_path / 'allure'}", *args, *suites],
         cwd=REPO, env=_env(CONFORMANCE_CHAOS_HOLD=str(hold), **env), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        stderr=subprocess.STDOUT, text=True, preexec_fn=_own_group_with_default_sigint,
     )  # fmt: skip
 
 
@@ -181,4 +192,23 @@ def test_interrupt_while_create_stack_is_on_the_wire_deletes_the_stack_once_it_a
     assert "interrupted: deletion started for the stacks this run created" in out and "payments-dev-main" in out
     calls = api_calls(tmp_path)
     assert calls.get("cloudformation:CreateStack") == 1 and calls.get("cloudformation:DeleteStack") == 1, calls
+    assert settled_stack(aws("cloudformation"), "payments-dev-main")["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_ctrl_c_to_the_whole_process_group_under_xdist_deletes_the_created_stack_once(emulator, aws, tmp_path):
+    """A terminal's Ctrl-C reaches the controller and every worker at once (-n 2)."""
+    emulator.reset()
+    hold = tmp_path / "hold"
+    proc = start_held_run(
+        tmp_path, "--env=dev", f"--endpoint-url={emulator.endpoint_url}", "--deploy", "--teardown", hold=hold,
+        workers="2",
+    )  # fmt: skip
+    wait_held(proc, hold)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out[-4000:]
+    assert out.count("interrupted: deletion started") == 1 and "payments-dev-main (deleted)" in out, out[-3000:]
+    calls = api_calls(tmp_path)
+    assert calls.get("cloudformation:CreateStack") == 1 and calls.get("cloudformation:DeleteStack") == 1, calls
+    assert calls.get("ssm:DeleteParameter") == 1  # the lock released
     assert settled_stack(aws("cloudformation"), "payments-dev-main")["StackStatus"] == "DELETE_COMPLETE"
