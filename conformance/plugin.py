@@ -128,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
             envs=config.option.conformance_envs, emulator=config.option.conformance_emulator,
             endpoint_url=config.option.conformance_endpoint_url, deploy=False, teardown=False,
             suffix=config.option.conformance_suffix, region=config.option.conformance_region,
+            template=Path(config.option.conformance_template) if config.option.conformance_template else None,
         )  # fmt: skip
         config.stash[CACHE]["state_path"] = state_path
         return
@@ -421,6 +422,12 @@ def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsS
     if key not in cache:
         cache[key] = run_state.session(env_name, call_log=pytestconfig.stash[CALLS])
     return cache[key]
+
+
+@pytest.fixture(scope="session")
+def template_path(pytestconfig: pytest.Config) -> Path:
+    """The template this run deploys and the template suite reads (--template, else deploy/template.yaml)."""
+    return Path(pytestconfig.stash[SETTINGS].template.value)
 
 
 @pytest.fixture
