@@ -74,7 +74,7 @@ def collect(
         f_database = pool.submit(collect_database, aws, outputs)
         f_compute = pool.submit(collect_compute, aws, outputs)
         f_storage = pool.submit(collect_storage, aws, outputs)
-        f_tags = pool.submit(collect_tags, aws, stack_name, described)
+        f_tags = pool.submit(collect_tags, aws, stack_name, described, f_stack.result)  # roles: after the stack
         sections: dict[str, Any] = {
             "stack": f_stack.result(),
             "network": f_network.result(),

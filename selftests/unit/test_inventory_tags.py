@@ -28,15 +28,25 @@ def test_an_inventory_saved_without_the_section_loads_and_cannot_observe_tags():
     inv = Inventory.model_validate_json(Inventory.model_validate(_saved()).model_dump_json(exclude={"tags"}))
     with pytest.raises(ProbeError, match="tag:GetResources"):
         _ = inv.tags.resources
+    with pytest.raises(ProbeError, match="iam:ListRoleTags"):
+        _ = inv.tags.roles
 
 
 def test_a_saved_section_round_trips_and_maps_logical_ids():
     arn = "arn:aws:ec2:us-east-1:000000000000:vpc/vpc-1"
     tags = {LOGICAL_ID_TAG: "VPC", "Environment": "dev"}
-    inv = Inventory.model_validate(_saved(tags={"resources": {arn: tags}}))
+    role = {"payments-dev-x-task-role": {"Environment": "dev"}}
+    inv = Inventory.model_validate(_saved(tags={"resources": {arn: tags}, "roles": role}))
     again = Inventory.model_validate_json(inv.model_dump_json())
-    assert again.tags.resources == {arn: tags}
+    assert again.tags.resources == {arn: tags} and again.tags.roles == role
     assert again.tags.by_logical_id() == {"VPC": (arn, tags)}
+
+
+def test_roles_are_not_observed_when_the_stack_resources_were_not():
+    section = TagsSection(errors={"cloudformation:ListStackResources": "Throttling: rate exceeded"})
+    section.seal()
+    with pytest.raises(ProbeError, match="ListStackResources"):
+        _ = section.roles
 
 
 def test_a_failed_read_is_could_not_observe():
