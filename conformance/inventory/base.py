@@ -72,6 +72,9 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "topic": ("sns:GetTopicAttributes",), "subscriptions": ("sns:ListSubscriptionsByTopic",),
         "log_groups": ("logs:DescribeLogGroups",),
     },
+    "TagsSection": {
+        "resources": ("tag:GetResources",), "roles": ("iam:ListRoleTags", "cloudformation:ListStackResources"),
+    },
 }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from selftests.report.conftest import REPO, AttachRun
 ROLE = REPO / "deploy" / "iam" / "conformance-role.yaml"
 
 # botocore service names whose IAM prefix differs
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing"}
+SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
 # operations whose IAM action has another name
 ACTION_OF = {
     "s3:GetBucketEncryption": ["s3:GetEncryptionConfiguration"],
