@@ -2,7 +2,9 @@
 
     python -m deploy up|status|outputs|down --env NAME [--endpoint-url URL] [--suffix S] [--region R]
 
-Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe or deployment failed,
+Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe, deployment failed, a
+region without room for the stack's Elastic IPs (preflight, nothing created) or a teardown that
+left resources behind,
 4 usage error or refused operation (prod teardown, another run holding the stack's lock).
 Errors are one sentence on stderr; nothing is created, changed or deleted by accident.
 ``up`` and ``down`` hold the stack's lock (conformance.lock) while they change it.
@@ -16,10 +18,11 @@ import os
 import sys
 
 from conformance.aws import AwsSession, ensure_reachable
-from conformance.errors import ConformanceError, ExitCode
+from conformance.errors import ConformanceError, ExitCode, UsageError
 from conformance.lock import LockKeeper, StackLock
 from conformance.spec import available_environments, load_environment
 from deploy.deployer import Deployer
+from deploy.preflight import AUTO, resolve_auto_region
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         help="an AWS-compatible endpoint (the emulator); default: real AWS, or $AWS_ENDPOINT_URL",
     )
     parser.add_argument("--suffix", help="EnvironmentSuffix override, to keep parallel stacks apart")
-    parser.add_argument("--region", help="region override (default: the environment file's)")
+    parser.add_argument(
+        "--region",
+        help="region override (default: the environment file's); with up, `auto` picks the first of the "
+        "environment's candidate_regions with room for the stack's Elastic IPs (or where it already is)",
+    )
     parser.add_argument(
         "--purge-retained",
         action="store_true",
@@ -44,11 +51,19 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        spec = load_environment(args.env).with_overrides(suffix=args.suffix, region=args.region)
+        auto = args.region == AUTO
+        if auto and args.command != "up":
+            raise UsageError("--region auto is for `up` only; name the region the stack is in.")
+        spec = load_environment(args.env).with_overrides(suffix=args.suffix, region=None if auto else args.region)
         if args.endpoint_url:
             ensure_reachable(args.endpoint_url)
         aws = AwsSession(region=spec.region, endpoint_url=args.endpoint_url, profile=spec.profile)
         account = aws.check_credentials()
+        if auto:
+            region = resolve_auto_region(spec, aws, out=lambda line: print(line, flush=True))
+            if region != spec.region:
+                spec = spec.with_overrides(region=region)
+                aws = AwsSession(region=region, endpoint_url=args.endpoint_url, profile=spec.profile)
         if spec.account_id and not aws.is_emulated and account != spec.account_id:
             print(
                 f"deploy: error: the credentials are for account {account} but {args.env} lives in "

@@ -226,6 +226,7 @@ class Deployer:
         """Create the stack, or update it through a change set; return its outputs."""
         state = self.state()
         if state is None:
+            self.preflight()
             self._create()
         elif state.status in UPDATABLE:
             self._update(state)
@@ -233,6 +234,15 @@ class Deployer:
             raise StackStateError(self._state_message(state))
         self._ensure_termination_protection()
         return self.outputs()
+
+    def preflight(self) -> None:
+        """Before a create only: stop (exit 3, nothing created) when the region lacks the stack's
+        Elastic IPs, naming a candidate region with room (deploy/preflight.py)."""
+        from deploy.preflight import choose_region, session_factory
+
+        choose_region(
+            self.spec, self.aws, session_factory(self.aws), auto=False, out=self.out, template_path=self.template_path
+        )
 
     def _create(self) -> None:
         self.out(f"{self.stack_name}: creating in {self.aws.region} (run {self.run_id})")

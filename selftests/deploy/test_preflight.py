@@ -1,0 +1,93 @@
+"""Issue 5, scenario 8: the Elastic IP quota exhausted in the environment's region.
+
+The region's addresses are allocated through the API until the stack's three no longer fit;
+``python -m deploy up`` then stops before CreateStack (exit 3, one sentence with the numbers
+and a candidate region with room), and ``--region auto`` lands in the next candidate region.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from conformance.aws import AwsSession
+from conformance.spec import load_environment
+from deploy.deployer import Deployer
+from deploy.preflight import QuotaExhausted, template_needs
+from selftests.cli.test_bad_input import REPO, _env
+
+
+def _ec2(emulator, region: str):
+    return boto3.client(
+        "ec2", region_name=region, endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+
+
+def _fill(emulator, region: str, leave: int) -> int:
+    """Allocate addresses in a region until only ``leave`` fit under the quota of 5; return how many are in use."""
+    ec2 = _ec2(emulator, region)
+    while len(ec2.describe_addresses()["Addresses"]) < 5 - leave:
+        ec2.allocate_address(Domain="vpc")
+    return len(ec2.describe_addresses()["Addresses"])
+
+
+@pytest.fixture
+def exhausted(emulator):
+    emulator.reset()
+    in_use = _fill(emulator, "us-east-1", leave=2)  # dev needs 3: no room in us-east-1
+    yield emulator, in_use
+    emulator.reset()
+
+
+def _deploy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy", *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300
+    )
+
+
+def test_the_template_needs_three_eips_and_three_nat_gateways_in_dev():
+    need = template_needs(load_environment("dev"))
+    assert (need.eips, need.nat_gateways) == (3, 3)
+
+
+def test_no_room_stops_before_create_stack_with_the_numbers_and_a_region_with_room(exhausted):
+    emulator, in_use = exhausted
+    assert in_use == 3
+    session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
+    spec = load_environment("dev").with_overrides(suffix="pf")
+    with pytest.raises(QuotaExhausted) as caught:
+        Deployer(spec, session, out=lambda _l: None).up()
+    message = str(caught.value)
+    assert "needs 3 Elastic IPs, 3 in use, quota 5" in message, message
+    assert "us-east-2 has room" in message and "--region auto" in message, message
+    assert caught.value.exit_code == 3
+    assert "cloudformation:CreateStack" not in session.call_log.calls
+    assert session.call_log.calls["service-quotas:GetServiceQuota"] >= 1
+
+
+def test_cli_refuses_with_exit_3_and_region_auto_lands_in_the_next_candidate(exhausted):
+    emulator, _ = exhausted
+    url = f"--endpoint-url={emulator.endpoint_url}"
+    refused = _deploy("up", "--env", "dev", "--suffix", "pfcli", url)
+    assert refused.returncode == 3, refused.stderr
+    (line,) = [ln for ln in refused.stderr.splitlines() if ln.strip()]
+    assert "needs 3 Elastic IPs, 3 in use, quota 5" in line and "us-east-2 has room" in line, line
+    cfn = boto3.client(
+        "cloudformation", region_name="us-east-1", endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    assert [s for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"] == []
+
+    auto = _deploy("up", "--env", "dev", "--suffix", "pfcli", "--region", "auto", url)
+    assert auto.returncode == 0, auto.stderr[-2000:]
+    assert "--region auto chose us-east-2 (needs 3 Elastic IPs, 0 in use, quota 5" in auto.stdout, auto.stdout[:2000]
+    assert "creating in us-east-2" in auto.stdout
+    assert len(_ec2(emulator, "us-east-2").describe_addresses()["Addresses"]) == 3
+    # again: the stack is found where it is and updated, with no preflight
+    again = _deploy("up", "--env", "dev", "--suffix", "pfcli", "--region", "auto", url)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already exists in us-east-2" in again.stdout and "no changes" in again.stdout
