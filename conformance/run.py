@@ -480,6 +480,7 @@ class Run:
                         continue
                     try:
                         deployer.down()
+                        deployer.left_behind()  # retained or failed resources: one message, exit 3
                     except ConformanceError as exc:
                         problems.append(f"{name}: {exc}")
         finally:

@@ -84,6 +84,8 @@ def run(argv: list[str] | None = None) -> int:
                     retained = deployer.down()
                     if args.purge_retained and retained:
                         deployer.purge_retained(retained)
+                    else:
+                        deployer.left_behind()  # retained buckets holding data: one message, exit 3
             finally:
                 for problem in keeper.stop():
                     print(f"deploy: {problem}", file=sys.stderr)
