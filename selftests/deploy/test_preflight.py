@@ -91,3 +91,19 @@ def test_cli_refuses_with_exit_3_and_region_auto_lands_in_the_next_candidate(exh
     again = _deploy("up", "--env", "dev", "--suffix", "pfcli", "--region", "auto", url)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already exists in us-east-2" in again.stdout and "no changes" in again.stdout
+
+
+def test_pytest_deploy_with_region_auto_deploys_and_checks_in_the_next_candidate(exhausted, tmp_path):
+    emulator, _ = exhausted
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "--env=dev", "--suffix=pfpy",
+         f"--endpoint-url={emulator.endpoint_url}", "--deploy", "--region=auto", f"--run-dir={tmp_path / 'run'}",
+         f"--alluredir={tmp_path / 'allure'}", "tests/storage"],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-4000:]
+    assert "--region auto chose us-east-2" in out, out[-4000:]
+    assert "stack payments-dev-pfpy in us-east-2" in out, out[-4000:]
+    assert len(_ec2(emulator, "us-east-2").describe_addresses()["Addresses"]) == 3
+    assert len(_ec2(emulator, "us-east-1").describe_addresses()["Addresses"]) == 3  # untouched
