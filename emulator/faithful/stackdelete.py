@@ -15,9 +15,7 @@ import logging
 
 log = logging.getLogger("faithful.stackdelete")
 
-NOT_EMPTY = (
-    "The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Error Code: BucketNotEmpty)"
-)
+NOT_EMPTY = "The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Error Code: BucketNotEmpty)"
 
 
 def install() -> None:
