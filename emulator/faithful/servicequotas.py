@@ -4,9 +4,16 @@ Gap in MiniStack 1.5.33: it does not serve Service Quotas at all (a ``service-qu
 falls through to its S3 fallback), and ``AllocateAddress`` never runs out. On AWS an account
 has 5 "EC2-VPC Elastic IPs" per region by default (quota code L-0263D0A3) and an allocation
 past the quota fails with ``AddressLimitExceeded``. This serves the quotas the deployer's
-preflight reads, per region (the region of the request's signature), with AWS's defaults,
-and makes ``AllocateAddress`` refuse past the EIP quota as AWS does. Elastic IPs are already
-per region in MiniStack (an ``AccountRegionScopedDict``).
+preflight reads, per region (the region of the request's signature), and makes
+``AllocateAddress`` refuse past the EIP quota as AWS does. Elastic IPs are already per region
+in MiniStack (an ``AccountRegionScopedDict``).
+
+``GetAWSDefaultServiceQuota`` answers AWS's default (5). ``GetServiceQuota`` answers the
+account's applied value, and the emulator's one account (000000000000) stands in for the
+three environments' accounts of the offline rehearsal (dev, staging and prod deployed side by
+side in us-east-1, 3 EIPs each): its applied EIP quota is 3 x 5 = 15 per region, as if each
+environment had AWS's default in an account of its own. With 5, the rehearsal's third stack
+would not fit, which real AWS would not see.
 """
 
 from __future__ import annotations
@@ -22,15 +29,19 @@ DEFAULTS: dict[tuple[str, str], tuple[str, float]] = {
     ("ec2", "L-0263D0A3"): ("EC2-VPC Elastic IPs", 5.0),
     ("vpc", "L-FE5A380F"): ("NAT gateways per Availability Zone", 5.0),
 }
+# the emulated account's applied values: three environments' default quotas (see above)
+ENVIRONMENTS_SHARING_THE_ACCOUNT = 3
+APPLIED = {key: value * ENVIRONMENTS_SHARING_THE_ACCOUNT for key, (_, value) in DEFAULTS.items()}
 
 
 def quota_value(region: str, service_code: str, quota_code: str) -> float | None:
-    found = DEFAULTS.get((service_code, quota_code))
-    return None if found is None else found[1]
+    return APPLIED.get((service_code, quota_code))
 
 
 def _quota(account: str, region: str, service_code: str, quota_code: str, *, default: bool) -> dict:
     name, value = DEFAULTS[(service_code, quota_code)]
+    if not default:
+        value = APPLIED[(service_code, quota_code)]
     return {
         "ServiceCode": service_code,
         "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)" if service_code == "ec2" else "Amazon VPC",

@@ -27,10 +27,19 @@ def _ec2(emulator, region: str):
     )  # fmt: skip
 
 
+def _quota(emulator, region: str) -> int:
+    sq = boto3.client(
+        "service-quotas", region_name=region, endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    return int(sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-0263D0A3")["Quota"]["Value"])
+
+
 def _fill(emulator, region: str, leave: int) -> int:
-    """Allocate addresses in a region until only ``leave`` fit under the quota of 5; return how many are in use."""
+    """Allocate addresses in a region through the API until only ``leave`` fit under its quota; return how
+    many are in use."""
     ec2 = _ec2(emulator, region)
-    while len(ec2.describe_addresses()["Addresses"]) < 5 - leave:
+    while len(ec2.describe_addresses()["Addresses"]) < _quota(emulator, region) - leave:
         ec2.allocate_address(Domain="vpc")
     return len(ec2.describe_addresses()["Addresses"])
 
@@ -38,7 +47,7 @@ def _fill(emulator, region: str, leave: int) -> int:
 @pytest.fixture
 def exhausted(emulator):
     emulator.reset()
-    in_use = _fill(emulator, "us-east-1", leave=2)  # dev needs 3: no room in us-east-1
+    in_use = _fill(emulator, "us-east-1", leave=2)  # dev needs 3: no room left in us-east-1
     yield emulator, in_use
     emulator.reset()
 
@@ -56,13 +65,13 @@ def test_the_template_needs_three_eips_and_three_nat_gateways_in_dev():
 
 def test_no_room_stops_before_create_stack_with_the_numbers_and_a_region_with_room(exhausted):
     emulator, in_use = exhausted
-    assert in_use == 3
+    assert in_use == 13  # of 15
     session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
     spec = load_environment("dev").with_overrides(suffix="pf")
     with pytest.raises(QuotaExhausted) as caught:
         Deployer(spec, session, out=lambda _l: None).up()
     message = str(caught.value)
-    assert "needs 3 Elastic IPs, 3 in use, quota 5" in message, message
+    assert "needs 3 Elastic IPs, 13 in use, quota 15" in message, message
     assert "us-east-2 has room" in message and "--region auto" in message, message
     assert caught.value.exit_code == 3
     assert "cloudformation:CreateStack" not in session.call_log.calls
@@ -75,7 +84,7 @@ def test_cli_refuses_with_exit_3_and_region_auto_lands_in_the_next_candidate(exh
     refused = _deploy("up", "--env", "dev", "--suffix", "pfcli", url)
     assert refused.returncode == 3, refused.stderr
     (line,) = [ln for ln in refused.stderr.splitlines() if ln.strip()]
-    assert "needs 3 Elastic IPs, 3 in use, quota 5" in line and "us-east-2 has room" in line, line
+    assert "needs 3 Elastic IPs, 13 in use, quota 15" in line and "us-east-2 has room" in line, line
     cfn = boto3.client(
         "cloudformation", region_name="us-east-1", endpoint_url=emulator.endpoint_url,
         aws_access_key_id="test", aws_secret_access_key="test",
@@ -84,7 +93,7 @@ def test_cli_refuses_with_exit_3_and_region_auto_lands_in_the_next_candidate(exh
 
     auto = _deploy("up", "--env", "dev", "--suffix", "pfcli", "--region", "auto", url)
     assert auto.returncode == 0, auto.stderr[-2000:]
-    assert "--region auto chose us-east-2 (needs 3 Elastic IPs, 0 in use, quota 5" in auto.stdout, auto.stdout[:2000]
+    assert "--region auto chose us-east-2 (needs 3 Elastic IPs, 0 in use, quota 15" in auto.stdout, auto.stdout[:2000]
     assert "creating in us-east-2" in auto.stdout
     assert len(_ec2(emulator, "us-east-2").describe_addresses()["Addresses"]) == 3
     # again: the stack is found where it is and updated, with no preflight
@@ -106,4 +115,4 @@ def test_pytest_deploy_with_region_auto_deploys_and_checks_in_the_next_candidate
     assert "--region auto chose us-east-2" in out, out[-4000:]
     assert "stack payments-dev-pfpy in us-east-2" in out, out[-4000:]
     assert len(_ec2(emulator, "us-east-2").describe_addresses()["Addresses"]) == 3
-    assert len(_ec2(emulator, "us-east-1").describe_addresses()["Addresses"]) == 3  # untouched
+    assert len(_ec2(emulator, "us-east-1").describe_addresses()["Addresses"]) == 13  # untouched
