@@ -500,21 +500,6 @@ class Deployer:
                     out.append({k: r[k] for k in ("LogicalResourceId", "ResourceType", "PhysicalResourceId")})
         return out
 
-    def _retained_resources(self) -> list[str]:
-        doc = load_template(self.template_path)
-        retained_ids = {
-            lid for lid, r in (doc.get("Resources") or {}).items() if (r or {}).get("DeletionPolicy") == "Retain"
-        }
-        if not retained_ids:
-            return []
-        out = []
-        paginator = self.cfn.get_paginator("list_stack_resources")
-        for page in paginator.paginate(StackName=self.stack_name):
-            for r in page.get("StackResourceSummaries", []):
-                if r["LogicalResourceId"] in retained_ids and r.get("PhysicalResourceId"):
-                    out.append(f"{r['ResourceType']} {r['PhysicalResourceId']}")
-        return out
-
     def purge_retained(self, retained: list[str]) -> None:
         """Empty and delete buckets retained by a stack this suite created and just deleted."""
         s3 = self.aws.client("s3")
