@@ -5,7 +5,9 @@ an hour into a create (the NAT gateways' EIPs come late). This compares, before 
 CreateStack, what the template needs in this environment (``AWS::EC2::EIP`` and
 ``AWS::EC2::NatGateway`` resources whose Condition holds for the environment's parameters)
 with the region's quota (Service Quotas, ec2 / L-0263D0A3 "EC2-VPC Elastic IPs"; AWS's
-default of 5 when the quota API cannot be read, said so) and its usage (DescribeAddresses).
+default of 5 when the quota API cannot be read, said so) and its usage (DescribeAddresses),
+and its NAT gateways (one per AZ in the template) with vpc / L-FE5A380F "NAT gateways per
+Availability Zone" (default 5) and the busiest AZ's usage (DescribeNatGateways, DescribeSubnets).
 
 It runs only when the stack is to be created: an update of an existing stack already holds
 its addresses. With ``--region auto`` it picks the first of the environment's
@@ -28,6 +30,9 @@ from conformance.template import load_template
 
 EIP_QUOTA = ("ec2", "L-0263D0A3")  # "EC2-VPC Elastic IPs", per region
 AWS_DEFAULT_EIP_QUOTA = 5
+NAT_QUOTA = ("vpc", "L-FE5A380F")  # "NAT gateways per Availability Zone"
+AWS_DEFAULT_NAT_QUOTA = 5
+LIVE_NAT_STATES = ["pending", "available", "deleting"]  # what still counts against the quota
 AUTO = "auto"
 
 
@@ -48,13 +53,24 @@ class Room:
     in_use: int
     quota: int
     quota_source: str  # "Service Quotas" or "AWS default (...)"
+    nat_needed_per_az: int = 0
+    nat_in_busiest_az: int = 0
+    nat_quota: int = AWS_DEFAULT_NAT_QUOTA
+    nat_quota_source: str = "Service Quotas"
 
     @property
     def fits(self) -> bool:
-        return self.in_use + self.needed <= self.quota
+        eips = self.in_use + self.needed <= self.quota
+        return eips and self.nat_in_busiest_az + self.nat_needed_per_az <= self.nat_quota
 
     def numbers(self) -> str:
-        return f"needs {self.needed} Elastic IPs, {self.in_use} in use, quota {self.quota} ({self.quota_source})"
+        text = f"needs {self.needed} Elastic IPs, {self.in_use} in use, quota {self.quota} ({self.quota_source})"
+        if self.nat_needed_per_az:
+            text += (
+                f"; needs {self.nat_needed_per_az} NAT gateway per AZ, {self.nat_in_busiest_az} in its busiest AZ, "
+                f"quota {self.nat_quota} per AZ ({self.nat_quota_source})"
+            )
+        return text
 
 
 def _truth(expr: Any, params: dict[str, str], conditions: dict[str, Any], seen: frozenset[str]) -> Any:
@@ -103,22 +119,51 @@ def template_needs(spec: EnvironmentSpec, template_path: Path = TEMPLATE_PATH) -
     return Need(eips=counts["AWS::EC2::EIP"], nat_gateways=counts["AWS::EC2::NatGateway"])
 
 
-def region_room(aws: AwsSession, needed: int) -> Room:
-    """Quota and usage of Elastic IPs in the session's region."""
+def _quota(aws: AwsSession, code: tuple[str, str], default: int) -> tuple[int, str]:
     try:
-        quota_doc = aws.client("service-quotas").get_service_quota(ServiceCode=EIP_QUOTA[0], QuotaCode=EIP_QUOTA[1])
-        quota, source = int(quota_doc["Quota"]["Value"]), "Service Quotas"
+        doc = aws.client("service-quotas").get_service_quota(ServiceCode=code[0], QuotaCode=code[1])
+        return int(doc["Quota"]["Value"]), "Service Quotas"
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, KeyError, ValueError) as exc:
         why = error_code(exc) or type(exc).__name__
-        quota, source = AWS_DEFAULT_EIP_QUOTA, f"AWS default; the quota API was unavailable: {why}"
+        return default, f"AWS default; the quota API was unavailable: {why}"
+
+
+def _nat_in_busiest_az(aws: AwsSession) -> int:
+    """The most NAT gateways (pending, available or deleting) in any one AZ of the region."""
+    ec2 = aws.client("ec2")
+    subnets: list[str] = []
+    for page in ec2.get_paginator("describe_nat_gateways").paginate(
+        Filters=[{"Name": "state", "Values": LIVE_NAT_STATES}]
+    ):
+        subnets += [g["SubnetId"] for g in page.get("NatGateways", []) if g.get("SubnetId")]
+    if not subnets:
+        return 0
+    zone_of = {
+        s["SubnetId"]: s.get("AvailabilityZone", "?")
+        for s in ec2.describe_subnets(SubnetIds=sorted(set(subnets))).get("Subnets", [])
+    }
+    per_az: dict[str, int] = {}
+    for subnet in subnets:
+        zone = zone_of.get(subnet, "?")
+        per_az[zone] = per_az.get(zone, 0) + 1
+    return max(per_az.values())
+
+
+def region_room(aws: AwsSession, needed: int, nat_needed_per_az: int = 0) -> Room:
+    """Quota and usage of Elastic IPs (and NAT gateways per AZ, when the stack has any) in the session's region."""
+    quota, source = _quota(aws, EIP_QUOTA, AWS_DEFAULT_EIP_QUOTA)
+    nat_quota, nat_source, nat_used = AWS_DEFAULT_NAT_QUOTA, "Service Quotas", 0
     try:
         in_use = len(aws.client("ec2").describe_addresses().get("Addresses", []))
+        if nat_needed_per_az:
+            nat_quota, nat_source = _quota(aws, NAT_QUOTA, AWS_DEFAULT_NAT_QUOTA)
+            nat_used = _nat_in_busiest_az(aws)
     except botocore.exceptions.ClientError as exc:
         raise InfrastructureError(
-            f"cannot read the Elastic IPs in use in {aws.region} (ec2:DescribeAddresses: {error_code(exc)}); "
-            "grant it or run again."
+            f"cannot read the Elastic IPs or NAT gateways in use in {aws.region} ({error_code(exc)}); "
+            "grant ec2:DescribeAddresses, ec2:DescribeNatGateways and ec2:DescribeSubnets or run again."
         ) from None
-    return Room(aws.region, needed, in_use, quota, source)
+    return Room(aws.region, needed, in_use, quota, source, nat_needed_per_az, nat_used, nat_quota, nat_source)
 
 
 SessionFactory = Callable[[str], AwsSession]
@@ -138,7 +183,8 @@ def choose_region(
     ``aws`` is bound to the spec's region; ``session_for(region)`` gives a session for another one.
     """
     need = template_needs(spec, template_path)
-    needed = max(need.eips, need.nat_gateways)
+    needed = max(need.eips, need.nat_gateways)  # each NAT gateway holds an Elastic IP
+    nat_per_az = 1 if need.nat_gateways else 0  # the template puts one NAT gateway in each AZ
     if needed == 0:
         return spec.region
     order = [spec.region, *[r for r in spec.candidate_regions if r != spec.region]]
@@ -146,10 +192,12 @@ def choose_region(
         order = list(spec.candidate_regions)
     rooms: list[Room] = []
     for region in order:
-        room = region_room(aws if region == aws.region else session_for(region), needed)
+        room = region_room(aws if region == aws.region else session_for(region), needed, nat_per_az)
         rooms.append(room)
         if room.quota_source != "Service Quotas":
             out(f"preflight: {region}: Elastic IP quota unreadable, assuming {room.quota_source}")
+        if room.nat_quota_source != "Service Quotas":
+            out(f"preflight: {region}: NAT gateway quota unreadable, assuming {room.nat_quota_source}")
         if room.fits and (auto or region == spec.region):
             if auto:
                 out(f"preflight: --region auto chose {region} ({room.numbers()})")
@@ -164,13 +212,15 @@ def choose_region(
         tried = "; ".join(f"{r.region} {r.numbers()}" for r in rooms)
         raise QuotaExhausted(
             f"no candidate region of {spec.name} has room for the stack's {needed} Elastic IPs ({tried}); "
-            "release unused addresses or request a quota increase (Service Quotas, L-0263D0A3); nothing was created."
+            "release unused addresses or NAT gateways, or request a quota increase (Service Quotas, L-0263D0A3 / "
+            "L-FE5A380F); nothing was created."
         )
     hint = (
         f"{elsewhere.region} has room ({elsewhere.in_use} in use of {elsewhere.quota}): deploy there with "
         f"--region {elsewhere.region} or --region auto"
         if elsewhere
-        else "no candidate region has room: release unused addresses or request a quota increase (L-0263D0A3)"
+        else "no candidate region has room: release unused addresses or NAT gateways, or request a quota "
+        "increase (L-0263D0A3 / L-FE5A380F)"
     )
     raise QuotaExhausted(
         f"{spec.stack_name} would exhaust the Elastic IPs of {first.region}: it {first.numbers()}; "

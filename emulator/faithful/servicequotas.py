@@ -1,4 +1,4 @@
-"""Service Quotas: GetServiceQuota / GetAWSDefaultServiceQuota, and EC2's Elastic IP limit.
+"""Service Quotas: GetServiceQuota / GetAWSDefaultServiceQuota / ListServiceQuotas, and EC2's Elastic IP limit.
 
 Gap in MiniStack 1.5.33: it does not serve Service Quotas at all (a ``service-quotas`` call
 falls through to its S3 fallback), and ``AllocateAddress`` never runs out. On AWS an account
@@ -72,6 +72,10 @@ def install() -> None:
         except ValueError:
             return _reply(400, {"__type": "ValidationException", "message": "malformed JSON body"})
         region = router.extract_region(headers) or "us-east-1"
+        if action == "ListServiceQuotas":  # the quotas served here of one service, in one page
+            code = request.get("ServiceCode", "")
+            quotas = [_quota(get_account_id(), region, *key, default=False) for key in DEFAULTS if key[0] == code]
+            return _reply(200, {"Quotas": quotas})
         if action not in ("GetServiceQuota", "GetAWSDefaultServiceQuota"):
             return _reply(400, {"__type": "UnknownOperationException", "message": f"{action} is not emulated"})
         key = (request.get("ServiceCode", ""), request.get("QuotaCode", ""))

@@ -116,3 +116,29 @@ def test_pytest_deploy_with_region_auto_deploys_and_checks_in_the_next_candidate
     assert "stack payments-dev-pfpy in us-east-2" in out, out[-4000:]
     assert len(_ec2(emulator, "us-east-2").describe_addresses()["Addresses"]) == 3
     assert len(_ec2(emulator, "us-east-1").describe_addresses()["Addresses"]) == 13  # untouched
+
+
+def test_nat_gateways_per_az_at_the_quota_stop_before_create_stack(emulator):
+    """The Elastic IPs fit, but one AZ already holds its quota of NAT gateways (private ones: no address)."""
+    emulator.reset()
+    ec2 = _ec2(emulator, "us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]
+    sq = boto3.client(
+        "service-quotas", region_name="us-east-1", endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    quota = int(sq.get_service_quota(ServiceCode="vpc", QuotaCode="L-FE5A380F")["Quota"]["Value"])
+    for _ in range(quota):
+        ec2.create_nat_gateway(SubnetId=subnet["SubnetId"], ConnectivityType="private")
+    try:
+        session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
+        spec = load_environment("dev").with_overrides(suffix="pfnat")
+        with pytest.raises(QuotaExhausted) as caught:
+            Deployer(spec, session, out=lambda _l: None).up()
+        message = str(caught.value)
+        assert f"needs 1 NAT gateway per AZ, {quota} in its busiest AZ, quota {quota} per AZ" in message, message
+        assert "us-east-2 has room" in message, message
+        assert "cloudformation:CreateStack" not in session.call_log.calls
+    finally:
+        emulator.reset()

@@ -23,6 +23,10 @@ def test_eip_quota_is_aws_default_in_every_region(emulator):
         assert f":{region}:" in quota["QuotaArn"]
         default = sq.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode="L-0263D0A3")["Quota"]
         assert default["Value"] == 5.0
+    listed = {q["QuotaCode"]: q["Value"] for q in sq.list_service_quotas(ServiceCode="ec2")["Quotas"]}
+    assert listed == {"L-0263D0A3": 15.0}
+    nat = sq.get_aws_default_service_quota(ServiceCode="vpc", QuotaCode="L-FE5A380F")["Quota"]
+    assert nat["Value"] == 5.0 and nat["QuotaName"] == "NAT gateways per Availability Zone"
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-NOPE")
     assert caught.value.response["Error"]["Code"] == "NoSuchResourceException"
