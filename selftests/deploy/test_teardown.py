@@ -119,3 +119,28 @@ def test_pytest_deploy_teardown_with_data_left_in_the_bucket_exits_3(running_emu
     assert _s3(url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1
     live = [s for s in _cfn(url).list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
     assert live == []
+
+
+def test_pytest_deploy_teardown_of_a_stack_that_fails_to_delete_exits_3(running_emulator, tmp_path):
+    """A variant template whose bucket is not retained: the stack ends DELETE_FAILED (BucketNotEmpty)."""
+    url = running_emulator
+    doc = json.loads(json.dumps(load_template()))
+    doc["Resources"]["TransactionLogsBucket"]["DeletionPolicy"] = "Delete"
+    template = tmp_path / "delete-bucket.json"
+    template.write_text(json.dumps(doc))
+    run = _run(
+        "-m", "pytest", "-p", "no:cacheprovider", "-p", "selftests.cli.chaos_plugin", "-n", "0", "--env=dev",
+        f"--endpoint-url={url}", "--deploy", "--teardown", f"--template={template}", f"--run-dir={tmp_path / 'run'}",
+        f"--alluredir={tmp_path / 'allure'}", "tests/storage",
+        CONFORMANCE_CHAOS_FILL_BUCKETS=url,
+    )  # fmt: skip
+    out = run.stdout + run.stderr
+    assert run.returncode == 3, out[-4000:]
+    (bucket,) = _txlogs(url)
+    lines = [ln for ln in out.splitlines() if "conformance teardown:" in ln]
+    assert len(lines) == 1, out[-3000:]
+    assert "ended DELETE_FAILED" in lines[0], lines[0]
+    assert f"TransactionLogsBucket (AWS::S3::Bucket) {bucket}: " in lines[0] and "BucketNotEmpty" in lines[0]
+    assert _s3(url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # nothing deleted by force
+    (stack,) = [s for s in _cfn(url).list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
