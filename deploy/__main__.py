@@ -1,6 +1,7 @@
 """Command line of the deployer.
 
     python -m deploy up|status|outputs|down --env NAME [--endpoint-url URL] [--suffix S] [--region R]
+        [--template=PATH]
 
 Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe, deployment failed, a
 region without room for the stack's Elastic IPs (preflight, nothing created) or a teardown that
@@ -16,11 +17,12 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from conformance.aws import AwsSession, ensure_reachable
 from conformance.errors import ConformanceError, ExitCode, UsageError
 from conformance.lock import LockKeeper, StackLock
-from conformance.spec import available_environments, load_environment
+from conformance.spec import TEMPLATE_PATH, available_environments, load_environment
 from deploy.deployer import Deployer
 from deploy.preflight import AUTO, resolve_auto_region
 
@@ -41,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         "environment's candidate_regions with room for the stack's Elastic IPs (or where it already is)",
     )
     parser.add_argument(
+        "--template",
+        type=Path,
+        default=TEMPLATE_PATH,
+        help="the template to deploy (default: deploy/template.yaml); give it as --template=PATH",
+    )
+    parser.add_argument(
         "--purge-retained",
         action="store_true",
         help="with down: also empty and delete the buckets the stack retained (never for prod)",
@@ -51,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if not args.template.is_file():
+            raise UsageError(f"--template {args.template}: no such file.")
         auto = args.region == AUTO
         if auto and args.command != "up":
             raise UsageError("--region auto is for `up` only; name the region the stack is in.")
@@ -60,7 +70,9 @@ def run(argv: list[str] | None = None) -> int:
         aws = AwsSession(region=spec.region, endpoint_url=args.endpoint_url, profile=spec.profile)
         account = aws.check_credentials()
         if auto:
-            region = resolve_auto_region(spec, aws, out=lambda line: print(line, flush=True))
+            region = resolve_auto_region(
+                spec, aws, out=lambda line: print(line, flush=True), template_path=args.template
+            )
             if region != spec.region:
                 spec = spec.with_overrides(region=region)
                 aws = AwsSession(region=region, endpoint_url=args.endpoint_url, profile=spec.profile)
@@ -71,7 +83,7 @@ def run(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return ExitCode.USAGE
-        deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True))
+        deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True), template_path=args.template)
         if args.command in ("up", "down"):
             # the stack's lock, as a deploying pytest run takes it (conformance.lock): one change at a time
             lock = StackLock(aws, spec.stack_name, deployer.run_id, out=deployer.out)

@@ -144,3 +144,26 @@ def test_pytest_deploy_teardown_of_a_stack_that_fails_to_delete_exits_3(running_
     assert _s3(url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # nothing deleted by force
     (stack,) = [s for s in _cfn(url).list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
     assert stack["StackStatus"] == "DELETE_FAILED"
+
+
+def test_deploy_down_of_a_stack_that_fails_to_delete_exits_3(running_emulator, tmp_path):
+    """The same variant through `python -m deploy up/down --template=PATH`: DELETE_FAILED, one line, exit 3."""
+    url = running_emulator
+    doc = json.loads(json.dumps(load_template()))
+    doc["Resources"]["TransactionLogsBucket"]["DeletionPolicy"] = "Delete"
+    template = tmp_path / "delete-bucket.json"
+    template.write_text(json.dumps(doc))
+    common = ("--env", "dev", f"--endpoint-url={url}", f"--template={template}")
+    up = _run("-m", "deploy", "up", *common)
+    assert up.returncode == 0, up.stderr[-2000:]
+    (bucket,) = _txlogs(url)
+    _s3(url).put_object(Bucket=bucket, Key="tx.log", Body=b"x")
+    down = _run("-m", "deploy", "down", *common)
+    assert down.returncode == 3, down.stdout[-2000:] + down.stderr[-2000:]
+    (line,) = [ln for ln in down.stderr.splitlines() if ln.strip()]
+    assert "ended DELETE_FAILED" in line, line
+    assert f"TransactionLogsBucket (AWS::S3::Bucket) {bucket}: " in line and "BucketNotEmpty" in line, line
+    assert "Traceback" not in down.stderr
+    assert _s3(url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # nothing deleted by force
+    (stack,) = [s for s in _cfn(url).list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
