@@ -11,6 +11,7 @@ calls per operation (and retries) for the report and the benchmark.
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
 from collections import Counter
@@ -24,7 +25,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from conformance.errors import CredentialsError, EndpointUnreachable
+from conformance.errors import CredentialsError, EndpointUnreachable, UsageError
 from conformance.evidence import watch_secrets
 
 USER_AGENT = "payments-conformance/0.1"
@@ -64,7 +65,30 @@ def preload_models(services: tuple[str, ...] = SERVICES) -> None:
         _LOADER.load_service_model(service, "paginators-1")
 
 
-def client_config(*, max_attempts: int = 5, read_timeout: float = 20.0) -> Config:
+READ_TIMEOUT_ENV = "PAYMENTS_READ_TIMEOUT"
+DEFAULT_READ_TIMEOUT = 20.0
+
+
+def read_timeout_setting() -> float:
+    """botocore's read timeout in seconds: $PAYMENTS_READ_TIMEOUT when set (a self-test of a
+    call delayed past it sets 1 s rather than waiting 20), else 20."""
+    raw = os.environ.get(READ_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_READ_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise UsageError(
+            f"{READ_TIMEOUT_ENV}={raw!r} is not a number of seconds between 0 and 3600; unset it or give e.g. 2."
+        )
+    return value
+
+
+def client_config(*, max_attempts: int = 5, read_timeout: float | None = None) -> Config:
+    if read_timeout is None:
+        read_timeout = read_timeout_setting()
     return Config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=5,

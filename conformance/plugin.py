@@ -93,7 +93,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="delete the stacks this run created, at the end (never prod)",
     )  # fmt: skip
     group.addoption("--suffix", dest="conformance_suffix", help="EnvironmentSuffix override (parallel stacks)")
-    group.addoption("--region", dest="conformance_region", help="region override for every environment")
+    group.addoption(
+        "--region",
+        dest="conformance_region",
+        help="region override for every environment; `auto` (with --deploy) picks the first of each "
+        "environment's candidate_regions with room for its Elastic IPs",
+    )
     group.addoption(
         "--template", dest="conformance_template", metavar="PATH",
         help="the template to deploy and to check statically (default: deploy/template.yaml)",
@@ -208,6 +213,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(f"conformance deploy: {s.deploy.show()}; teardown: {s.teardown.show()}")
     for name, spec in s.specs().items():
         region_src = "--region" if s.region else f"deploy/environments/{name}.yaml"
+        if s.region == "auto":
+            region_src = (
+                f"--region auto: the first of {', '.join(spec.candidate_regions)} with room, chosen before deploying"
+            )
         lines.append(
             f"conformance {name}: stack {spec.stack_name}, region {spec.region} (from {region_src}), "
             f"account {spec.account_id or 'from the credentials'}"
@@ -387,7 +396,10 @@ def emulated(run_state: RunState) -> bool:
 
 @pytest.fixture
 def spec(env_name: str, run_state: RunState) -> EnvironmentSpec:
-    return load_environment(env_name).with_overrides(suffix=run_state.suffix, region=run_state.region)
+    # the region the run's state names for it (--region auto chooses one per environment)
+    env = run_state.environments.get(env_name)
+    region = env.region if env is not None else run_state.region
+    return load_environment(env_name).with_overrides(suffix=run_state.suffix, region=region)
 
 
 @pytest.fixture

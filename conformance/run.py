@@ -32,6 +32,8 @@ from conformance.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, Envir
 from conformance.template import template_sha256, template_version
 from deploy.deployer import Deployer, new_run_id
 
+AUTO_REGION = "auto"  # --region auto: deploy/preflight.py picks a candidate region with room
+
 Mode = Literal["emulator", "endpoint", "aws"]
 Printer = Callable[[str], None]
 DEFAULT_RUN_DIR = REPO_ROOT / "build" / "run"
@@ -87,6 +89,8 @@ class RunSettings:
             environments = Setting(list(dict.fromkeys(names)), "--env")
         else:
             environments = Setting(list(KNOWN_ENVIRONMENTS), "default: no --env given")
+        if region == AUTO_REGION and not (deploy or emulator or not envs):
+            raise UsageError("--region auto chooses where to deploy: pass it with --deploy, or name the region.")
         if teardown and any(tier_of(n) == "prod" for n in environments.value):
             raise UsageError("--teardown never deletes prod; drop --teardown or leave prod out of --env.")
         if emulator and endpoint_url:
@@ -127,7 +131,9 @@ class RunSettings:
     def specs(self) -> dict[str, EnvironmentSpec]:
         """Load and validate every environment of the run (no AWS call)."""
         specs = {
-            name: load_environment(name).with_overrides(suffix=self.suffix, region=self.region)
+            name: load_environment(name).with_overrides(
+                suffix=self.suffix, region=None if self.region == AUTO_REGION else self.region
+            )
             for name in self.environments.value
         }
         seen: dict[tuple[str, str], str] = {}
@@ -307,6 +313,8 @@ class Run:
         self.sessions = {
             n: AwsSession(region=s.region, endpoint_url=endpoint, profile=s.profile) for n, s in self.specs.items()
         }
+        if self.settings.region == AUTO_REGION:
+            self._auto_regions(endpoint)
         accounts: dict[str, str] = {}
         if self.settings.deploy.value and self.settings.mode.value != "emulator":
             # before any change: every stack's lock (conformance.lock), or none and exit 4
@@ -410,6 +418,20 @@ class Run:
         self.out(f"API calls: {self.call_log.total}; retried by botocore: {retried}")
         return self.state
 
+    def _auto_regions(self, endpoint: str | None) -> None:
+        """--region auto (deploy/preflight.py): each environment in the candidate region where its
+        stack already is, else the first with room for its Elastic IPs."""
+        from deploy.preflight import resolve_auto_region
+
+        for name, spec in list(self.specs.items()):
+            self._credentials(name, self.sessions[name])
+            region = resolve_auto_region(
+                spec, self.sessions[name], out=self.out, template_path=self.settings.template.value
+            )
+            if region != spec.region:
+                self.specs[name] = spec.with_overrides(region=region)
+                self.sessions[name] = AwsSession(region=region, endpoint_url=endpoint, profile=spec.profile)
+
     def _credentials(self, name: str, aws: AwsSession) -> str:
         account = aws.check_credentials()
         spec = self.specs[name]
@@ -458,6 +480,7 @@ class Run:
                         continue
                     try:
                         deployer.down()
+                        deployer.left_behind()  # retained or failed resources: one message, exit 3
                     except ConformanceError as exc:
                         problems.append(f"{name}: {exc}")
         finally:

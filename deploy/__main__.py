@@ -1,8 +1,11 @@
 """Command line of the deployer.
 
     python -m deploy up|status|outputs|down --env NAME [--endpoint-url URL] [--suffix S] [--region R]
+        [--template=PATH]
 
-Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe or deployment failed,
+Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe, deployment failed, a
+region without room for the stack's Elastic IPs (preflight, nothing created) or a teardown that
+left resources behind,
 4 usage error or refused operation (prod teardown, another run holding the stack's lock).
 Errors are one sentence on stderr; nothing is created, changed or deleted by accident.
 ``up`` and ``down`` hold the stack's lock (conformance.lock) while they change it.
@@ -14,12 +17,14 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from conformance.aws import AwsSession, ensure_reachable
-from conformance.errors import ConformanceError, ExitCode
+from conformance.errors import ConformanceError, ExitCode, UsageError
 from conformance.lock import LockKeeper, StackLock
-from conformance.spec import available_environments, load_environment
+from conformance.spec import TEMPLATE_PATH, available_environments, load_environment
 from deploy.deployer import Deployer
+from deploy.preflight import AUTO, resolve_auto_region
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +37,17 @@ def _parser() -> argparse.ArgumentParser:
         help="an AWS-compatible endpoint (the emulator); default: real AWS, or $AWS_ENDPOINT_URL",
     )
     parser.add_argument("--suffix", help="EnvironmentSuffix override, to keep parallel stacks apart")
-    parser.add_argument("--region", help="region override (default: the environment file's)")
+    parser.add_argument(
+        "--region",
+        help="region override (default: the environment file's); with up, `auto` picks the first of the "
+        "environment's candidate_regions with room for the stack's Elastic IPs (or where it already is)",
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=TEMPLATE_PATH,
+        help="the template to deploy (default: deploy/template.yaml); give it as --template=PATH",
+    )
     parser.add_argument(
         "--purge-retained",
         action="store_true",
@@ -44,11 +59,23 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        spec = load_environment(args.env).with_overrides(suffix=args.suffix, region=args.region)
+        if not args.template.is_file():
+            raise UsageError(f"--template {args.template}: no such file.")
+        auto = args.region == AUTO
+        if auto and args.command != "up":
+            raise UsageError("--region auto is for `up` only; name the region the stack is in.")
+        spec = load_environment(args.env).with_overrides(suffix=args.suffix, region=None if auto else args.region)
         if args.endpoint_url:
             ensure_reachable(args.endpoint_url)
         aws = AwsSession(region=spec.region, endpoint_url=args.endpoint_url, profile=spec.profile)
         account = aws.check_credentials()
+        if auto:
+            region = resolve_auto_region(
+                spec, aws, out=lambda line: print(line, flush=True), template_path=args.template
+            )
+            if region != spec.region:
+                spec = spec.with_overrides(region=region)
+                aws = AwsSession(region=region, endpoint_url=args.endpoint_url, profile=spec.profile)
         if spec.account_id and not aws.is_emulated and account != spec.account_id:
             print(
                 f"deploy: error: the credentials are for account {account} but {args.env} lives in "
@@ -56,7 +83,7 @@ def run(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return ExitCode.USAGE
-        deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True))
+        deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True), template_path=args.template)
         if args.command in ("up", "down"):
             # the stack's lock, as a deploying pytest run takes it (conformance.lock): one change at a time
             lock = StackLock(aws, spec.stack_name, deployer.run_id, out=deployer.out)
@@ -69,6 +96,8 @@ def run(argv: list[str] | None = None) -> int:
                     retained = deployer.down()
                     if args.purge_retained and retained:
                         deployer.purge_retained(retained)
+                    else:
+                        deployer.left_behind()  # retained buckets holding data: one message, exit 3
             finally:
                 for problem in keeper.stop():
                     print(f"deploy: {problem}", file=sys.stderr)

@@ -140,6 +140,7 @@ class Deployer:
         self.create_settled = threading.Event()  # set once a CreateStack call has answered (or none was made)
         self.create_settled.set()
         self._abandoned = threading.Event()
+        self.retained_records: list[dict[str, str]] = []  # set by down(): what DeletionPolicy Retain keeps
 
     def abandon(self) -> None:
         """Stop waiting: a poll in progress (another thread) raises at its next turn. The stack
@@ -226,6 +227,7 @@ class Deployer:
         """Create the stack, or update it through a change set; return its outputs."""
         state = self.state()
         if state is None:
+            self.preflight()
             self._create()
         elif state.status in UPDATABLE:
             self._update(state)
@@ -233,6 +235,15 @@ class Deployer:
             raise StackStateError(self._state_message(state))
         self._ensure_termination_protection()
         return self.outputs()
+
+    def preflight(self) -> None:
+        """Before a create only: stop (exit 3, nothing created) when the region lacks the stack's
+        Elastic IPs, naming a candidate region with room (deploy/preflight.py)."""
+        from deploy.preflight import choose_region, session_factory
+
+        choose_region(
+            self.spec, self.aws, session_factory(self.aws), auto=False, out=self.out, template_path=self.template_path
+        )
 
     def _create(self) -> None:
         self.out(f"{self.stack_name}: creating in {self.aws.region} (run {self.run_id})")
@@ -424,12 +435,17 @@ class Deployer:
                 f"refusing to delete {state.name}: it lacks the tag {CREATOR_TAG}={CREATOR_VALUE}, so this "
                 "suite did not create it."
             )
-        retained = self._retained_resources()
+        self.retained_records = self._retained_records()
+        retained = [f"{r['ResourceType']} {r['PhysicalResourceId']}" for r in self.retained_records]
         started = datetime.now(UTC)
         self.out(f"{self.stack_name}: deleting")
         self.cfn.delete_stack(StackName=self.stack_name)
         if wait:
-            self._wait(started, "DELETE_COMPLETE")
+            try:
+                self._wait(started, "DELETE_COMPLETE")
+            except DeploymentFailed:
+                self._raise_if_delete_failed(started)
+                raise
             self.out(f"{self.stack_name}: deleted")
             if retained:
                 self.out(f"{self.stack_name}: retained by DeletionPolicy: {', '.join(retained)}")
@@ -450,7 +466,26 @@ class Deployer:
         self.down(wait=False)
         return state.name
 
-    def _retained_resources(self) -> list[str]:
+    def left_behind(self) -> None:
+        """After ``down``: raise TeardownIncomplete (exit 3) naming the retained resources that still
+        hold data (deploy/teardown.py); nothing is emptied or deleted here."""
+        from deploy.teardown import TeardownIncomplete, message, retained_leftovers
+
+        leftovers = retained_leftovers(self.aws, self.retained_records)
+        if leftovers:
+            raise TeardownIncomplete(message(self.stack_name, self.spec.name, "DELETE_COMPLETE", leftovers))
+
+    def _raise_if_delete_failed(self, started: datetime) -> None:
+        from deploy.teardown import TeardownIncomplete, failed_leftovers, message, retained_leftovers
+
+        state = self.state()
+        if state is None or state.status != "DELETE_FAILED":
+            return
+        leftovers = failed_leftovers(self._events_since(started), self.stack_name)
+        leftovers += retained_leftovers(self.aws, self.retained_records)
+        raise TeardownIncomplete(message(self.stack_name, self.spec.name, "DELETE_FAILED", leftovers)) from None
+
+    def _retained_records(self) -> list[dict[str, str]]:
         doc = load_template(self.template_path)
         retained_ids = {
             lid for lid, r in (doc.get("Resources") or {}).items() if (r or {}).get("DeletionPolicy") == "Retain"
@@ -462,7 +497,7 @@ class Deployer:
         for page in paginator.paginate(StackName=self.stack_name):
             for r in page.get("StackResourceSummaries", []):
                 if r["LogicalResourceId"] in retained_ids and r.get("PhysicalResourceId"):
-                    out.append(f"{r['ResourceType']} {r['PhysicalResourceId']}")
+                    out.append({k: r[k] for k in ("LogicalResourceId", "ResourceType", "PhysicalResourceId")})
         return out
 
     def purge_retained(self, retained: list[str]) -> None:

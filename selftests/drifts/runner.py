@@ -35,6 +35,7 @@ def run_suite(
     extra_args: tuple[str, ...] = (),
     template: Path | None = None,
     timeout: float = 300,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, CheckResult], str]:
     """Run the conformance suites in attach mode; return exit code, results by test id, output."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,9 @@ def run_suite(
     if template is not None:
         cmd.append(f"--template={template}")
     cmd += list(extra_args)
-    proc = subprocess.run(cmd, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, cwd=REPO, env={**clean_env(), **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
     return proc.returncode, parse_junit(junit), proc.stdout + proc.stderr
 
 

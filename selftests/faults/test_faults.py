@@ -135,3 +135,39 @@ def test_access_denied_on_one_read_errors_only_the_checks_that_need_it(deployed,
         assert "could not observe kms:DescribeKey: AccessDeniedException" in r.message, (name, r.message[:500])
     assert len(failed) < len(results) / 2  # the rest still ran and passed
     assert all(results[n].outcome == o for n, o in baseline.items() if n not in failed)
+
+
+# Scenario 4 (issue 5): one call delayed past the read timeout. PAYMENTS_READ_TIMEOUT=1 s stands in
+# for botocore's 20 s; the bound on the extra wall time is one read timeout plus one backoff of
+# standard mode (at most 1 s) plus slack for a loaded machine.
+READ_TIMEOUT = 1.0
+EXTRA_BOUND_SECONDS = READ_TIMEOUT + 1.0 + 8.0
+
+
+def test_one_call_past_the_read_timeout_is_retried_with_the_same_verdict(deployed, baseline, tmp_path):
+    short = {"PAYMENTS_READ_TIMEOUT": str(READ_TIMEOUT)}
+    deployed.rules([])
+    started = time.monotonic()
+    code, _, output = run_suite(
+        endpoint_url=deployed.url, envs=["dev"], suffix=SUFFIX, workdir=tmp_path / "clean", extra_args=SUITES, env=short
+    )
+    clean_seconds = time.monotonic() - started
+    assert code == 0, output[-3000:]
+
+    deployed.rules(
+        [{"service": "ec2", "operation": "DescribeSubnets", "times": 1, "latency": {"min": 3000, "max": 3000}}]
+    )
+    started = time.monotonic()
+    code, results, output = run_suite(
+        endpoint_url=deployed.url, envs=["dev"], suffix=SUFFIX, workdir=tmp_path / "slow", extra_args=SUITES, env=short
+    )
+    slow_seconds = time.monotonic() - started
+    assert code == 0, output[-3000:]
+    assert {n: r.outcome for n, r in results.items()} == baseline
+    assert len(deployed.fired()) == 1
+    assert _retries(tmp_path / "slow").get("ec2:DescribeSubnets") == 1
+    assert "ec2:DescribeSubnets ×1" in output
+    print(
+        f"read-timeout scenario: clean run {clean_seconds:.1f} s, with one call past the timeout {slow_seconds:.1f} s"
+    )
+    assert slow_seconds <= clean_seconds + EXTRA_BOUND_SECONDS, (slow_seconds, clean_seconds)
