@@ -56,3 +56,22 @@ def drift_termination_protection_off(ctx: DriftContext) -> None:
 )
 def drift_log_retention_out_of_band(ctx: DriftContext) -> None:
     ctx.client("logs").put_retention_policy(logGroupName=f"{ctx.spec.stack_name}-app-logs", retentionInDays=1)
+
+
+def _alb_group(ctx: DriftContext) -> dict:
+    groups = ctx.client("ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [ctx.outputs.VPCId]}])
+    (alb,) = [g for g in groups["SecurityGroups"] if g["GroupName"].endswith("-alb-sg")]
+    return alb
+
+
+@drift(
+    "test_stack_in_sync_with_its_template",
+    "a rule is added to the load balancer's security group through the EC2 API, not by the stack",
+    id="stack-sg-rule-out-of-band",
+    names=lambda ctx: f"AlbSecurityGroup (AWS::EC2::SecurityGroup {_alb_group(ctx)['GroupId']})",
+)
+def drift_sg_rule_out_of_band(ctx: DriftContext) -> None:
+    ctx.client("ec2").authorize_security_group_ingress(
+        GroupId=_alb_group(ctx)["GroupId"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
