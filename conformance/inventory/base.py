@@ -30,6 +30,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("cloudformation:DescribeStacks",), "termination_protection": ("cloudformation:DescribeStacks",),
         "tags": ("cloudformation:DescribeStacks",), "parameters": ("cloudformation:DescribeStacks",),
         "resources": ("cloudformation:ListStackResources",),
+        "template_sha256": ("cloudformation:GetTemplate",),
     },
     "NetworkSection": {
         "vpc": ("ec2:DescribeVpcs",), "dns_support": ("ec2:DescribeVpcAttribute(enableDnsSupport)",),

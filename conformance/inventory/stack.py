@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, paginate
+from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
 
 
 class StackSection(Section):
@@ -17,6 +19,8 @@ class StackSection(Section):
     tags: dict[str, str] = Field(default_factory=dict)
     parameters: dict[str, str] = Field(default_factory=dict)
     resources: list[Raw] = Field(default_factory=list)
+    # sha256 of the template body as deployed (GetTemplate, TemplateStage=Original)
+    template_sha256: str = ""
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -48,13 +52,30 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
         section.termination_protection = bool(s.get("EnableTerminationProtection", False))
         section.tags = {t["Key"]: t["Value"] for t in s.get("Tags", [])}
         section.parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}
-    section.resources = attempt(
-        section,
-        "cloudformation:ListStackResources",
-        lambda: [
-            {k: r.get(k, "") for k in ("LogicalResourceId", "PhysicalResourceId", "ResourceType", "ResourceStatus")}
-            for r in paginate(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack_name)
-        ],
-        [],
-    )
+    def resources() -> list[Raw]:
+        return attempt(
+            section,
+            "cloudformation:ListStackResources",
+            lambda: [
+                {k: r.get(k, "") for k in ("LogicalResourceId", "PhysicalResourceId", "ResourceType", "ResourceStatus")}
+                for r in paginate(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack_name)
+            ],
+            [],
+        )
+
+    def template_sha256() -> str:
+        return attempt(
+            section,
+            "cloudformation:GetTemplate",
+            lambda: template_digest(cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]),
+            "",
+        )
+
+    section.resources, section.template_sha256 = concurrently(resources, template_sha256)
     return section
+
+
+def template_digest(body: str | dict[str, Any]) -> str:
+    """sha256 of a template body; botocore hands a JSON body back parsed, so it is serialised canonically."""
+    text = body if isinstance(body, str) else json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
