@@ -52,6 +52,7 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
         section.termination_protection = bool(s.get("EnableTerminationProtection", False))
         section.tags = {t["Key"]: t["Value"] for t in s.get("Tags", [])}
         section.parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])}
+
     def resources() -> list[Raw]:
         return attempt(
             section,

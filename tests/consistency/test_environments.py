@@ -49,8 +49,9 @@ def _odd_ones(values: dict[str, Any]) -> tuple[Any, list[str]]:
         groups.setdefault(json.dumps(value, sort_keys=True, default=str), []).append(env)
     first = next(iter(values))
     reference = max(groups, key=lambda k: (len(groups[k]), first in groups[k]))
-    return json.loads(reference), sorted(env for env, value in values.items() if json.dumps(
-        value, sort_keys=True, default=str) != reference)  # fmt: skip
+    return json.loads(reference), sorted(
+        env for env, value in values.items() if json.dumps(value, sort_keys=True, default=str) != reference
+    )
 
 
 def _differences(views: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -182,23 +183,33 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             "mfa_delete": storage.versioning.get("MFADelete", "<off>"),
             "public_access_block": storage.public_access_block,
         },
-        "kms": {"rotation": storage.key_rotation, "state": storage.key.get("KeyState"), "spec": storage.key.get("KeySpec")},
+        "kms": {
+            "rotation": storage.key_rotation,
+            "state": storage.key.get("KeyState"),
+            "spec": storage.key.get("KeySpec"),
+        },
         "log_groups": {
             _component(str(g.get("logGroupName", "")), prefix): {"kms": norm.text(str(g.get("kmsKeyId", "<none>")))}
             for g in storage.log_groups
             if str(g.get("logGroupName", "")).startswith(prefix)
         },
         "flow_logs": sorted(
-            (
-                json.dumps(norm({
-                    "resource": f.get("ResourceId"), "traffic": f.get("TrafficType"),
-                    "destination_type": f.get("LogDestinationType"), "destination": f.get("LogDestination"),
-                    "format": f.get("LogFormat"), "aggregation": f.get("MaxAggregationInterval"),
-                    "role": f.get("DeliverLogsPermissionArn"),
-                }), sort_keys=True)  # fmt: skip
-                for f in network.flow_logs
-                if f.get("ResourceId") == vpc_id
+            json.dumps(
+                norm(
+                    {
+                        "resource": f.get("ResourceId"),
+                        "traffic": f.get("TrafficType"),
+                        "destination_type": f.get("LogDestinationType"),
+                        "destination": f.get("LogDestination"),
+                        "format": f.get("LogFormat"),
+                        "aggregation": f.get("MaxAggregationInterval"),
+                        "role": f.get("DeliverLogsPermissionArn"),
+                    }
+                ),
+                sort_keys=True,
             )
+            for f in network.flow_logs
+            if f.get("ResourceId") == vpc_id
         ),
         "aurora": {
             "engine": db.get("Engine"),
@@ -207,7 +218,9 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             "kms_key": norm.text(str(db.get("KmsKeyId", "<none>"))),
             "log_exports": sorted(db.get("EnabledCloudwatchLogsExports") or []),
             "iam_auth": db.get("IAMDatabaseAuthenticationEnabled"),
-            "instance_engines": sorted({f"{i.get('Engine')} {i.get('EngineVersion', '')}".strip() for i in inv.database.instances}),
+            "instance_engines": sorted(
+                {f"{i.get('Engine')} {i.get('EngineVersion', '')}".strip() for i in inv.database.instances}
+            ),
             "instances_public": sorted({bool(i.get("PubliclyAccessible")) for i in inv.database.instances}),
         },
         "secret_kms": norm.text(str(inv.database.secret.get("KmsKeyId", "<none>"))),
@@ -253,9 +266,14 @@ def test_every_environment_has_the_same_resources(inventories, evidence):
 
 # EC2 resources named by their Name tag: inventory field → the id the stack lists as physical id
 NAME_TAGGED = {
-    "vpc": "VpcId", "subnets": "SubnetId", "route_tables": "RouteTableId", "internet_gateways": "InternetGatewayId",
-    "nat_gateways": "NatGatewayId", "addresses": "PublicIp", "flow_logs": "FlowLogId",
-}  # fmt: skip
+    "vpc": "VpcId",
+    "subnets": "SubnetId",
+    "route_tables": "RouteTableId",
+    "internet_gateways": "InternetGatewayId",
+    "nat_gateways": "NatGatewayId",
+    "addresses": "PublicIp",
+    "flow_logs": "FlowLogId",
+}
 
 
 def _named_resources(inv: Inventory) -> dict[str, str]:
@@ -275,8 +293,16 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
         "DB subnet group": str(d.subnet_group.get("DBSubnetGroupName", "")),
         "DB cluster parameter group": str(d.cluster.get("DBClusterParameterGroup", "")),
     }
-    names.update({f"DB instance {i.get('DBInstanceIdentifier')}": str(i.get("DBInstanceIdentifier", "")) for i in d.instances})
-    names.update({f"log group {g.get('logGroupName')}": str(g.get("logGroupName", "")) for g in s.log_groups if g.get("logGroupName") in ids})
+    names.update(
+        {f"DB instance {i.get('DBInstanceIdentifier')}": str(i.get("DBInstanceIdentifier", "")) for i in d.instances}
+    )
+    names.update(
+        {
+            f"log group {g.get('logGroupName')}": str(g.get("logGroupName", ""))
+            for g in s.log_groups
+            if g.get("logGroupName") in ids
+        }
+    )
     names.update({f"alarm {a.get('AlarmName')}": str(a.get("AlarmName", "")) for a in c.alarms})
     names.update({f"KMS alias {a}": a.removeprefix("alias/") for a in s.key_aliases})
     names.update({f"IAM role {r}": r for r in c.role_policies})
@@ -289,14 +315,16 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
         for item in [items] if isinstance(items, dict) else items:
             rid = str(item.get(id_key, ""))
             if rid in ids:
-                names[f"{field.rstrip('s').replace('_', ' ')} {rid} Name tag"] = tags_of(item).get("Name", "<no Name tag>")
+                names[f"{field.rstrip('s').replace('_', ' ')} {rid} Name tag"] = tags_of(item).get(
+                    "Name", "<no Name tag>"
+                )
     return {what: name for what, name in names.items() if name != ""}
 
 
 @check(
     severity="medium",
     controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:2.2.1"],
-    rationale="Every resource is named payments-<env>-<suffix>-<component>, so its environment is evident wherever it shows.",
+    rationale="Every resource is named payments-<env>-<suffix>-<component>, so its environment shows wherever it does.",
 )
 def test_resource_names_follow_the_convention(inventories, specs, evidence):
     problems, seen = [], {}
@@ -305,7 +333,9 @@ def test_resource_names_follow_the_convention(inventories, specs, evidence):
         pattern = re.compile(rf"^payments-{re.escape(spec.tier)}-{re.escape(spec.suffix)}-[a-z0-9][a-z0-9-]*$")
         names = _named_resources(inv)
         seen[env] = names
-        problems += [f"{env}: {what} is named {name!r}" for what, name in sorted(names.items()) if not pattern.match(name)]
+        problems += [
+            f"{env}: {what} is named {name!r}" for what, name in sorted(names.items()) if not pattern.match(name)
+        ]
     evidence.attach("names checked (payments-<env>-<suffix>-<component>)", seen)
     assert not problems, f"resource names break payments-<env>-<suffix>-<component>: {'; '.join(problems)}"
 
@@ -316,11 +346,15 @@ def _tagged_resources(inv: Inventory) -> dict[str, dict[str, str]]:
     n, c, d, s = inv.network, inv.compute, inv.database, inv.storage
     out: dict[str, dict[str, str]] = {}
     ec2 = {
-        ("VPC", "VpcId"): [n.vpc], ("subnet", "SubnetId"): n.subnets, ("route table", "RouteTableId"): n.route_tables,
-        ("internet gateway", "InternetGatewayId"): n.internet_gateways, ("NAT gateway", "NatGatewayId"): n.nat_gateways,
-        ("Elastic IP", "PublicIp"): n.addresses, ("security group", "GroupId"): n.security_groups,
+        ("VPC", "VpcId"): [n.vpc],
+        ("subnet", "SubnetId"): n.subnets,
+        ("route table", "RouteTableId"): n.route_tables,
+        ("internet gateway", "InternetGatewayId"): n.internet_gateways,
+        ("NAT gateway", "NatGatewayId"): n.nat_gateways,
+        ("Elastic IP", "PublicIp"): n.addresses,
+        ("security group", "GroupId"): n.security_groups,
         ("flow log", "FlowLogId"): n.flow_logs,
-    }  # fmt: skip
+    }
     for (kind, id_key), items in ec2.items():
         for item in items:
             rid = str(item.get(id_key, ""))
@@ -338,16 +372,23 @@ def _tagged_resources(inv: Inventory) -> dict[str, dict[str, str]]:
 
 # Taggable types of the stack whose tags the inventory does not read (no tags call is made for them).
 TAGS_NOT_READ = (
-    "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::Logs::LogGroup",
-    "AWS::CloudWatch::Alarm", "AWS::SNS::Topic", "AWS::KMS::Key", "AWS::IAM::Role", "AWS::ECS::TaskDefinition",
-    "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBClusterParameterGroup",
-)  # fmt: skip
+    "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ElasticLoadBalancingV2::TargetGroup",
+    "AWS::Logs::LogGroup",
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Topic",
+    "AWS::KMS::Key",
+    "AWS::IAM::Role",
+    "AWS::ECS::TaskDefinition",
+    "AWS::RDS::DBSubnetGroup",
+    "AWS::RDS::DBClusterParameterGroup",
+)
 
 
 @check(
     severity="medium",
     controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:2.2.1"],
-    rationale="Every taggable resource carries the five platform tags with its environment's values (ownership, cost, scope).",
+    rationale="Every taggable resource carries the five platform tags with its environment's values (owner, cost).",
 )
 def test_every_resource_carries_the_platform_tags(inventories, specs, evidence):
     problems, covered = [], {}
@@ -359,7 +400,11 @@ def test_every_resource_carries_the_platform_tags(inventories, specs, evidence):
         for what, tags in sorted(resources.items()):
             wrong = [f"{k}={tags.get(k, '<missing>')}" for k, v in expected.items() if tags.get(k) != v]
             if wrong:
-                problems.append(f"{env}: {what} has {', '.join(wrong)} (expected {', '.join(f'{k}={v}' for k, v in expected.items() if tags.get(k) != v)})")
+                problems.append(
+                    f"{env}: {what} has {', '.join(wrong)} (expected "
+                    + ", ".join(f"{k}={v}" for k, v in expected.items() if tags.get(k) != v)
+                    + ")"
+                )
     evidence.attach("resources whose tags were judged", covered)
     evidence.attach(
         "coverage",
@@ -376,7 +421,7 @@ def test_every_resource_carries_the_platform_tags(inventories, specs, evidence):
 @check(
     severity="high",
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:10.2.1"],
-    rationale="Encryption, logging, network rules and the database engine are identical in every environment, so none is weaker.",
+    rationale="Encryption, logging, network rules and the database engine are identical everywhere, so none is weaker.",
 )
 def test_security_settings_are_identical_everywhere(inventories, specs, evidence):
     views = {env: _flat(_same_everywhere_view(inv, specs[env])) for env, inv in inventories.items()}
@@ -397,12 +442,17 @@ def _declared(spec: EnvironmentSpec) -> dict[str, Any]:
     mapping = (load_template().get("Mappings") or {}).get("EnvironmentConfig", {}).get(spec.tier, {})
     return {
         "DB connections alarm threshold": float(mapping.get("DBConnectionsAlarmThreshold", 0)),
-        "task cpu": p.TaskCpu, "task memory": p.TaskMemory, "service desired count": p.DesiredCount,
-        "scaling min capacity": p.MinCapacity, "scaling max capacity": p.MaxCapacity,
-        "DB instance class": p.DBInstanceClass, "DB backup retention days": p.BackupRetentionDays,
-        "DB deletion protection": p.DeletionProtection == "true", "log retention days": e.log_retention_days,
+        "task cpu": p.TaskCpu,
+        "task memory": p.TaskMemory,
+        "service desired count": p.DesiredCount,
+        "scaling min capacity": p.MinCapacity,
+        "scaling max capacity": p.MaxCapacity,
+        "DB instance class": p.DBInstanceClass,
+        "DB backup retention days": p.BackupRetentionDays,
+        "DB deletion protection": p.DeletionProtection == "true",
+        "log retention days": e.log_retention_days,
         "stack termination protection": e.termination_protection,
-    }  # fmt: skip
+    }
 
 
 def _observed_sizes(inv: Inventory, spec: EnvironmentSpec) -> dict[str, Any]:
@@ -425,7 +475,11 @@ def _observed_sizes(inv: Inventory, spec: EnvironmentSpec) -> dict[str, Any]:
         "DB backup retention days": d.cluster.get("BackupRetentionPeriod"),
         "DB deletion protection": bool(d.cluster.get("DeletionProtection")),
         "log retention days": one(
-            {g.get("retentionInDays") for g in inv.storage.log_groups if str(g.get("logGroupName", "")).startswith(prefix)}
+            {
+                g.get("retentionInDays")
+                for g in inv.storage.log_groups
+                if str(g.get("logGroupName", "")).startswith(prefix)
+            }
         ),
         "stack termination protection": inv.stack.termination_protection,
     }
@@ -437,40 +491,98 @@ def _configuration_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, Any]
     c, s = inv.compute, inv.storage
     tg, svc, td = c.target_group, c.service, c.task_definition
     return {
-        "target group": norm({k: tg.get(k) for k in ("Protocol", "Port", "TargetType", "HealthCheckProtocol",
-                               "HealthCheckPath", "HealthCheckIntervalSeconds", "HealthyThresholdCount",
-                               "UnhealthyThresholdCount", "Matcher")}),  # fmt: skip
+        "target group": norm(
+            {
+                k: tg.get(k)
+                for k in (
+                    "Protocol",
+                    "Port",
+                    "TargetType",
+                    "HealthCheckProtocol",
+                    "HealthCheckPath",
+                    "HealthCheckIntervalSeconds",
+                    "HealthyThresholdCount",
+                    "UnhealthyThresholdCount",
+                    "Matcher",
+                )
+            }
+        ),
         "listeners": sorted(f"{x.get('Protocol')}:{x.get('Port')}" for x in c.listeners),
         "load balancer": {k: c.load_balancer.get(k) for k in ("Scheme", "Type", "IpAddressType")},
         "service": {
-            "launch type": svc.get("launchType"), "grace period": svc.get("healthCheckGracePeriodSeconds"),
-            "propagate tags": svc.get("propagateTags"), "deployment": norm(svc.get("deploymentConfiguration")),
-            "public ip": ((svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}).get("assignPublicIp"),
-        },  # fmt: skip
+            "launch type": svc.get("launchType"),
+            "grace period": svc.get("healthCheckGracePeriodSeconds"),
+            "propagate tags": svc.get("propagateTags"),
+            "deployment": norm(svc.get("deploymentConfiguration")),
+            "public ip": ((svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}).get(
+                "assignPublicIp"
+            ),
+        },
         "task definition": {
-            "network mode": td.get("networkMode"), "compatibilities": td.get("requiresCompatibilities"),
-            "containers": norm([{k: x.get(k) for k in ("name", "image", "portMappings", "essential", "readonlyRootFilesystem",
-                                                       "logConfiguration")} for x in td.get("containerDefinitions", [])]),
-        },  # fmt: skip
+            "network mode": td.get("networkMode"),
+            "compatibilities": td.get("requiresCompatibilities"),
+            "containers": norm(
+                [
+                    {
+                        k: x.get(k)
+                        for k in (
+                            "name",
+                            "image",
+                            "portMappings",
+                            "essential",
+                            "readonlyRootFilesystem",
+                            "logConfiguration",
+                        )
+                    }
+                    for x in td.get("containerDefinitions", [])
+                ]
+            ),
+        },
         "alarms": {
             _component(str(a.get("AlarmName", "")), norm.prefix): {
-                k: ("<declared>" if k == "Threshold" and a.get("AlarmName") == f"{norm.prefix}-{DB_CONNECTIONS_ALARM}"
-                    else norm(a.get(k)))
-                for k in ("MetricName", "Namespace", "Statistic", "Period", "EvaluationPeriods", "Threshold",
-                          "ComparisonOperator", "TreatMissingData", "ActionsEnabled", "AlarmActions")
+                k: (
+                    "<declared>"
+                    if k == "Threshold" and a.get("AlarmName") == f"{norm.prefix}-{DB_CONNECTIONS_ALARM}"
+                    else norm(a.get(k))
+                )
+                for k in (
+                    "MetricName",
+                    "Namespace",
+                    "Statistic",
+                    "Period",
+                    "EvaluationPeriods",
+                    "Threshold",
+                    "ComparisonOperator",
+                    "TreatMissingData",
+                    "ActionsEnabled",
+                    "AlarmActions",
+                )
             }
             for a in c.alarms
-        },  # fmt: skip
+        },
         "bucket lifecycle": norm(s.lifecycle),
         "bucket ownership": norm(s.ownership),
         "bucket policy": norm(s.policy),
     }
 
 
+def _which_log_groups(inv: Inventory, spec: EnvironmentSpec, attribute: str, declared: Any) -> str:
+    """For the log retention: the log groups that keep another number of days."""
+    if attribute != "log retention days":
+        return ""
+    prefix = f"payments-{spec.tier}-{spec.suffix}"
+    odd = [
+        f"{g.get('logGroupName')} keeps {g.get('retentionInDays', 'forever')}"
+        for g in inv.storage.log_groups
+        if str(g.get("logGroupName", "")).startswith(prefix) and g.get("retentionInDays") != declared
+    ]
+    return f" ({', '.join(odd)})" if odd else ""
+
+
 @check(
     severity="high",
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
-    rationale="Environments differ only where their files declare it (sizes, retention, protection); any other difference is drift.",
+    rationale="Environments differ only where their files declare it (sizes, retention, protection); else it is drift.",
 )
 def test_environments_differ_only_as_declared(inventories, specs, evidence):
     problems = []
@@ -481,16 +593,21 @@ def test_environments_differ_only_as_declared(inventories, specs, evidence):
         declared, observed = _declared(spec), _observed_sizes(inv, spec)
         problems += [
             f"{env} {attribute} is {observed[attribute]}, its environment file declares {declared[attribute]}"
+            + _which_log_groups(inv, spec, attribute, declared[attribute])
             for attribute in declared
             if observed[attribute] != declared[attribute]
         ]
         for attribute, value in declared.items():
             declared_differences.setdefault(attribute, {})[env] = value
-        views[env] = _flat({"security": _same_everywhere_view(inv, spec), "configuration": _configuration_view(inv, spec)})
+        views[env] = _flat(
+            {"security": _same_everywhere_view(inv, spec), "configuration": _configuration_view(inv, spec)}
+        )
     for attribute, values in _differences(views).items():
         reference, odd = _odd_ones(values)
         problems += [f"{env} {attribute} is {values[env]} (the others {reference}), not declared" for env in odd]
-    declared_differences = {a: v for a, v in declared_differences.items() if len({json.dumps(x) for x in v.values()}) > 1}
+    declared_differences = {
+        a: v for a, v in declared_differences.items() if len({json.dumps(x) for x in v.values()}) > 1
+    }
     evidence.attach("declared differences (environment files)", declared_differences)
     evidence.attach("compared view by environment", views)
     assert not problems, f"undeclared differences between environments: {'; '.join(problems)}"
