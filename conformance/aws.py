@@ -77,7 +77,7 @@ def client_config(*, max_attempts: int = 5, read_timeout: float = 20.0) -> Confi
 # Operations that are expected to repeat with identical requests: waiting for a stack or a change set.
 POLLING = (
     "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:DescribeChangeSet",
-    "cloudformation:ListStackResources",
+    "cloudformation:ListStackResources", "cloudformation:DescribeStackDriftDetectionStatus",
 )  # fmt: skip
 
 

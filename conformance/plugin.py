@@ -30,6 +30,7 @@ from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.outputs import StackOutputs
 from conformance.run import Run, RunSettings, RunState, Setting
+from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
 from conformance.spec import EnvironmentSpec, load_environment
 from conformance.template import template_sha256, template_version
 
@@ -48,14 +49,22 @@ class Outcomes:
     def __init__(self) -> None:
         self.failures = 0
         self.probe_errors = 0
+        self.crashed: list[str] = []  # checks whose xdist worker died while running them
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.failed:
             return
-        if ("conformance_outcome", "probe-error") in report.user_properties:
+        if is_crash_report(report):
+            self.crashed.append(report.nodeid)
+        elif ("conformance_outcome", "probe-error") in report.user_properties:
             self.probe_errors += 1
         else:
             self.failures += 1
+
+    @property
+    def unobserved(self) -> int:
+        """Failed checks that observed nothing: probe errors and checks lost with a crashed worker."""
+        return self.probe_errors + len(self.crashed)
 
 
 LIVE_SUITES = ("network", "database", "compute", "storage")
@@ -119,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
             envs=config.option.conformance_envs, emulator=config.option.conformance_emulator,
             endpoint_url=config.option.conformance_endpoint_url, deploy=False, teardown=False,
             suffix=config.option.conformance_suffix, region=config.option.conformance_region,
+            template=Path(config.option.conformance_template) if config.option.conformance_template else None,
         )  # fmt: skip
         config.stash[CACHE]["state_path"] = state_path
         return
@@ -258,6 +268,11 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
         for problem in run.finish():
             out(f"teardown: {problem}")
         pytest.exit(f"conformance: {exc}", returncode=int(exc.exit_code))
+    except KeyboardInterrupt:
+        # pytest calls no pytest_sessionfinish for an interrupt during pytest_sessionstart
+        for problem in run.finish(interrupted=True):
+            out(f"teardown: {problem}")
+        raise
     config.stash[STATE] = state
     config.stash[CACHE]["state_path"] = run.state_path
     for name, env in state.environments.items():
@@ -279,7 +294,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_worker(config) or RUN not in config.stash:
         return
     run = config.stash[RUN]
-    problems = run.finish()
+    problems = run.finish(interrupted=session.exitstatus == ExitCode.INTERRUPTED)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     for problem in problems:
         if reporter is not None:
@@ -287,8 +302,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if problems and session.exitstatus == ExitCode.OK:
         session.exitstatus = ExitCode.CANNOT_OBSERVE
     outcomes = config.stash[OUTCOMES]
-    if outcomes.probe_errors and not outcomes.failures and session.exitstatus == ExitCode.NON_CONFORMANT:
+    if outcomes.unobserved and not outcomes.failures and session.exitstatus == ExitCode.NON_CONFORMANT:
         session.exitstatus = ExitCode.CANNOT_OBSERVE
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` (the suite's default) without re-running a check that crashed its worker."""
+    if config.getvalue("dist") == "loadgroup":
+        return CrashOnceLoadGroupScheduling(config, log)
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    crashed = config.stash[OUTCOMES].crashed if OUTCOMES in config.stash else []
+    if crashed:
+        terminalreporter.write_sep("=", "checks lost with a crashed worker (not observed)", yellow=True)
+        for nodeid in crashed:
+            terminalreporter.write_line(f"worker crashed: {nodeid}: not judged, run it again")
 
 
 def _write_call_log(config: pytest.Config) -> None:
@@ -400,6 +431,12 @@ def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsS
     if key not in cache:
         cache[key] = run_state.session(env_name, call_log=pytestconfig.stash[CALLS])
     return cache[key]
+
+
+@pytest.fixture(scope="session")
+def template_path(pytestconfig: pytest.Config) -> Path:
+    """The template this run deploys and the template suite reads (--template, else deploy/template.yaml)."""
+    return Path(pytestconfig.stash[SETTINGS].template.value)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,12 @@ CATEGORIES: list[dict[str, Any]] = [
         "messageRegex": "(?s).*ProbeError.*",
     },
     {
+        "name": "Worker crashed (the suite could not observe)",
+        "description": "The xdist worker running the check died (OOM, segfault): the check was not judged.",
+        "matchedStatuses": ["broken"],
+        "messageRegex": "(?s).*crashed while running.*",
+    },
+    {
         "name": "Emulator limits",
         "description": "The offline emulator cannot serve this probe; on AWS it runs.",
         "matchedStatuses": ["skipped"],
@@ -64,7 +72,7 @@ CATEGORIES: list[dict[str, Any]] = [
         "name": "Suite defects",
         "description": "The check itself raised an unexpected error: fix the suite.",
         "matchedStatuses": ["broken"],
-        "messageRegex": "(?s)(?!.*ProbeError).*",
+        "messageRegex": "(?s)(?!.*ProbeError)(?!.*crashed while running).*",
     },
 ]
 
@@ -246,6 +254,45 @@ def write_results_metadata(alluredir: Path, runs: list[dict[str, Any]]) -> None:
             "buildUrl": f"{server}/{repo}/actions/runs/{run_id}",
         }
         (alluredir / "executor.json").write_text(json.dumps(executor, indent=2))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A check lost with a crashed xdist worker has no result of its own (the worker died before
+    writing it): the controller writes a *broken* one, so the report names it too."""
+    from conformance.scheduling import is_crash_report
+
+    if not is_crash_report(report):
+        return
+    config = getattr(getattr(report, "node", None), "config", None)  # the dead worker's xdist controller
+    alluredir = getattr(getattr(config, "option", None), "allure_report_dir", None)
+    if not alluredir:
+        return
+    path, _, rest = report.nodeid.partition("::")
+    name = rest or path
+    env = name.rsplit("[", 1)[1].rstrip("]") if name.endswith("]") else CROSS_ENVIRONMENT
+    parts = Path(path).parts
+    suite = parts[1] if len(parts) > 2 and parts[0] == "tests" else "tests"
+    now = int(time.time() * 1000)
+    result = {
+        "uuid": str(uuid.uuid4()),
+        "historyId": report.nodeid,
+        "fullName": report.nodeid,
+        "name": name,
+        "status": "broken",
+        "statusDetails": {"message": redact_text(str(report.longrepr))},
+        "stage": "finished",
+        "start": now,
+        "stop": now,
+        "labels": [
+            {"name": "epic", "value": EPIC}, {"name": "feature", "value": suite},
+            {"name": "parentSuite", "value": env}, {"name": "suite", "value": suite},
+            {"name": "subSuite", "value": Path(path).stem}, {"name": "environment", "value": env},
+            {"name": "tag", "value": "worker-crashed"},
+        ],
+    }  # fmt: skip
+    directory = Path(alluredir)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{result['uuid']}-result.json").write_text(json.dumps(result, indent=1))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

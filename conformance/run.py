@@ -22,9 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import botocore.exceptions
+
 from conformance.aws import AwsSession, CallLog, ensure_reachable, preload_models
 from conformance.errors import ConformanceError, UsageError
 from conformance.inventory import Inventory, collect
+from conformance.lock import LockKeeper, StackLock
 from conformance.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, EnvironmentSpec, load_environment, tier_of
 from conformance.template import template_sha256, template_version
 from deploy.deployer import Deployer, new_run_id
@@ -32,6 +35,8 @@ from deploy.deployer import Deployer, new_run_id
 Mode = Literal["emulator", "endpoint", "aws"]
 Printer = Callable[[str], None]
 DEFAULT_RUN_DIR = REPO_ROOT / "build" / "run"
+# After Ctrl-C or SIGTERM, how long the run watches the deletions it started before it exits.
+INTERRUPT_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -259,6 +264,10 @@ class Run:
         self.repeated: dict[str, int] = {}  # environment + operation -> identical requests sent again
         self._lock = threading.Lock()
         self.deployers: dict[str, Deployer] = {}
+        self.sessions: dict[str, AwsSession] = {}
+        self.locks: list[StackLock] = []
+        self.keeper: LockKeeper | None = None
+        self._finished = False
 
     def out(self, line: str) -> None:
         """Progress lines from concurrent deployments, one whole line at a time."""
@@ -294,10 +303,31 @@ class Run:
             ensure_reachable(endpoint)
         run_dir = self.state_path.parent
         run_dir.mkdir(parents=True, exist_ok=True)
+        names = list(self.specs)
+        self.sessions = {
+            n: AwsSession(region=s.region, endpoint_url=endpoint, profile=s.profile) for n, s in self.specs.items()
+        }
+        accounts: dict[str, str] = {}
+        if self.settings.deploy.value and self.settings.mode.value != "emulator":
+            # before any change: every stack's lock (conformance.lock), or none and exit 4
+
+            def claim(name: str) -> str:
+                account = self._credentials(name, self.sessions[name])
+                lock = StackLock(self.sessions[name], self.specs[name].stack_name, self.settings.run_id, out=self.out)
+                with self._lock:
+                    self.locks.append(lock)
+                lock.acquire()
+                with self._lock:
+                    if self._finished:  # interrupted meanwhile: finish() has released the others
+                        lock.release()
+                return account
+
+            accounts = self._each(names, claim, interrupted, "taking the stacks' locks")
+            self.keeper = LockKeeper(self.locks).start()
 
         def one(name: str) -> EnvState:
             spec = self.specs[name]
-            aws = AwsSession(region=spec.region, endpoint_url=endpoint, profile=spec.profile)
+            aws = self.sessions[name]
             deployer = Deployer(
                 spec,
                 aws,
@@ -306,29 +336,19 @@ class Run:
                 template_path=self.settings.template.value,
             )
 
-            def credentials() -> str:
-                account = aws.check_credentials()
-                if spec.account_id and not aws.is_emulated and account != spec.account_id:
-                    raise UsageError(
-                        f"the credentials are for account {account} but {name} lives in {spec.account_id}; "
-                        f"switch to that account's profile."
-                    )
-                return account
-
-            created = False
             t0 = time.perf_counter()
             if self.settings.deploy.value:
-                account = credentials()  # before anything that changes the account
+                # before anything that changes the account
+                account = accounts[name] if name in accounts else self._credentials(name, aws)
                 with self._lock:
                     self.deployers[name] = deployer
-                created = deployer.state() is None
                 outputs = deployer.up()
             else:
                 # attach mode only reads: the stack is described while the credentials are
                 # checked, and a credentials problem is still the one reported
                 with ThreadPoolExecutor(1, thread_name_prefix=f"attach-{name}") as side:
                     described = side.submit(deployer.outputs)
-                    account = credentials()
+                    account = self._credentials(name, aws)
                     outputs = described.result()
                 with self._lock:
                     self.deployers[name] = deployer
@@ -363,22 +383,10 @@ class Run:
                 region=spec.region,
                 account=account,
                 inventory_path=str(path),
-                deployed_by_run=created,
+                deployed_by_run=deployer.created_stack_id is not None,
             )
 
-        names = list(self.specs)
-        pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare")
-        try:
-            futures = {n: pool.submit(one, n) for n in names}
-            pending = set(futures.values())
-            while pending:
-                _, pending = wait(pending, timeout=0.2)
-                if interrupted.is_set():
-                    raise KeyboardInterrupt("interrupted while deploying and collecting")
-            envs = {n: f.result() for n, f in futures.items()}
-        finally:
-            # interrupted: stop waiting for work in flight (finish() tears down what was asked)
-            pool.shutdown(wait=not interrupted.is_set(), cancel_futures=True)
+        envs = self._each(names, one, interrupted, "deploying and collecting")
         self.state = RunState(
             run_id=self.settings.run_id,
             mode=self.settings.mode.value,
@@ -402,18 +410,124 @@ class Run:
         self.out(f"API calls: {self.call_log.total}; retried by botocore: {retried}")
         return self.state
 
-    def finish(self) -> list[str]:
-        """Tear down what was asked; stop the emulator. Returns problems as sentences."""
+    def _credentials(self, name: str, aws: AwsSession) -> str:
+        account = aws.check_credentials()
+        spec = self.specs[name]
+        if spec.account_id and not aws.is_emulated and account != spec.account_id:
+            raise UsageError(
+                f"the credentials are for account {account} but {name} lives in {spec.account_id}; "
+                f"switch to that account's profile."
+            )
+        return account
+
+    def _each(self, names: list[str], fn: Callable[[str], Any], interrupted: threading.Event, what: str) -> Any:
+        """fn for every environment at once; the first error, or KeyboardInterrupt at the next safe point."""
+        pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare")
+        try:
+            futures = {n: pool.submit(fn, n) for n in names}
+            pending = set(futures.values())
+            while pending:
+                _, pending = wait(pending, timeout=0.2)
+                if interrupted.is_set():
+                    raise KeyboardInterrupt(f"interrupted while {what}")
+            return {n: f.result() for n, f in futures.items()}
+        finally:
+            # interrupted: stop waiting for work in flight (finish() abandons the deployers' polls)
+            pool.shutdown(wait=not interrupted.is_set(), cancel_futures=True)
+
+    def finish(self, *, interrupted: bool = False) -> list[str]:
+        """Tear down what this run created when asked, release the locks, stop the emulator.
+
+        Idempotent. Returns problems as sentences. Interrupted (Ctrl-C, SIGTERM), it starts the
+        deletion of the stacks this run created (with --teardown) and watches it for at most
+        INTERRUPT_GRACE_SECONDS; a stack that existed before the run is never deleted.
+        """
+        with self._lock:
+            if self._finished:
+                return []
+            self._finished = True
         problems: list[str] = []
         try:
-            if self.settings.teardown.value and self.state is not None:
+            if interrupted:
+                with _deferred_interrupts():
+                    problems += self._delete_created_now()
+            elif self.settings.teardown.value and self.state is not None:
                 for name, deployer in self.deployers.items():
+                    if deployer.created_stack_id is None:
+                        self.out(f"{deployer.stack_name}: existed before this run; --teardown leaves it")
+                        continue
                     try:
                         deployer.down()
                     except ConformanceError as exc:
                         problems.append(f"{name}: {exc}")
         finally:
+            if self.keeper is not None:
+                problems += self.keeper.stop()
+            elif self.locks:
+                problems += LockKeeper(self.locks).stop()
+            self._write_call_counts()
             if self.emulator is not None:
                 self.emulator.stop()
                 self.emulator = None
         return problems
+
+    def _delete_created_now(self) -> list[str]:
+        for deployer in self.deployers.values():
+            deployer.abandon()  # polls still running in the prepare threads stop at their next turn
+        if self.settings.mode.value == "emulator":
+            return []  # the offline rehearsal's emulator is discarded with everything in it
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        for deployer in self.deployers.values():  # a CreateStack still on the wire: wait for its answer
+            deployer.create_settled.wait(timeout=max(0.0, deadline - time.monotonic()))
+        problems: list[str] = []
+        for deployer in self.deployers.values():
+            if not deployer.create_settled.is_set():
+                problems.append(
+                    f"CreateStack for {deployer.stack_name} was still unanswered when the run stopped; "
+                    f"see `python -m deploy status --env {deployer.spec.name}` and delete it if it exists"
+                )
+        created = {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
+        if not created:
+            return problems
+        if not self.settings.teardown.value:
+            names = ", ".join(d.stack_name for d in created.values())
+            self.out(f"interrupted: {names} (created by this run) left in place: no --teardown")
+            return problems
+        started: dict[str, Deployer] = {}
+        for name, deployer in created.items():
+            try:
+                if deployer.start_deleting_created():
+                    started[name] = deployer
+            except (ConformanceError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                problems.append(f"{name}: could not start deleting {deployer.stack_name}: {exc}")
+        gone: set[str] = set()
+        deadline = max(deadline, time.monotonic() + 2.0)
+        while started.keys() - gone and time.monotonic() < deadline:
+            for name in started.keys() - gone:
+                try:
+                    if started[name].state() is None:
+                        gone.add(name)
+                except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                    pass
+            time.sleep(0.25)
+        if started:
+            parts = [
+                f"{d.stack_name} ({'deleted' if n in gone else 'still deleting: python -m deploy status --env ' + n})"
+                for n, d in started.items()
+            ]
+            self.out(
+                f"interrupted: deletion started for the stacks this run created, not awaited past "
+                f"{INTERRUPT_GRACE_SECONDS:.0f} s: {', '.join(parts)}"
+            )
+        return problems
+
+    def _write_call_counts(self) -> None:
+        """api-calls.json again at the end: the run's calls including teardown and locks."""
+        run_dir = self.state_path.parent
+        if not self.sessions or not run_dir.is_dir():
+            return
+        calls: dict[str, int] = {}
+        for aws in self.sessions.values():
+            for op, n in aws.call_log.calls.items():
+                calls[op] = calls.get(op, 0) + n
+        (run_dir / "api-calls.json").write_text(json.dumps(calls, indent=1, sort_keys=True))

@@ -3,8 +3,9 @@
     python -m deploy up|status|outputs|down --env NAME [--endpoint-url URL] [--suffix S] [--region R]
 
 Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe or deployment failed,
-4 usage error or refused operation. Errors are one sentence on stderr; nothing is created,
-changed or deleted by accident.
+4 usage error or refused operation (prod teardown, another run holding the stack's lock).
+Errors are one sentence on stderr; nothing is created, changed or deleted by accident.
+``up`` and ``down`` hold the stack's lock (conformance.lock) while they change it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 
 from conformance.aws import AwsSession, ensure_reachable
 from conformance.errors import ConformanceError, ExitCode
+from conformance.lock import LockKeeper, StackLock
 from conformance.spec import available_environments, load_environment
 from deploy.deployer import Deployer
 
@@ -55,9 +57,21 @@ def run(argv: list[str] | None = None) -> int:
             )
             return ExitCode.USAGE
         deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True))
-        if args.command == "up":
-            outputs = deployer.up()
-            print(json.dumps(outputs.model_dump(), indent=2))
+        if args.command in ("up", "down"):
+            # the stack's lock, as a deploying pytest run takes it (conformance.lock): one change at a time
+            lock = StackLock(aws, spec.stack_name, deployer.run_id, out=deployer.out)
+            lock.acquire()
+            keeper = LockKeeper([lock]).start()
+            try:
+                if args.command == "up":
+                    print(json.dumps(deployer.up().model_dump(), indent=2))
+                else:
+                    retained = deployer.down()
+                    if args.purge_retained and retained:
+                        deployer.purge_retained(retained)
+            finally:
+                for problem in keeper.stop():
+                    print(f"deploy: {problem}", file=sys.stderr)
         elif args.command == "outputs":
             print(json.dumps(deployer.outputs().model_dump(), indent=2))
         elif args.command == "status":
@@ -70,10 +84,6 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"  created by this suite: {'yes' if state.created_by_suite else 'no'}")
                 for key, value in sorted(state.tags.items()):
                     print(f"  tag {key}={value}")
-        else:
-            retained = deployer.down()
-            if args.purge_retained and retained:
-                deployer.purge_retained(retained)
         return ExitCode.OK
     except ConformanceError as exc:
         print(f"deploy: error: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ Safety rules, each with a self-test:
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,8 +56,10 @@ FAILURE = {
 }  # fmt: skip
 # States an existing stack may be in for the deployer to update it.
 UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
-# States in which the suite may attach to a stack and judge it.
-ATTACHABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+# States in which the suite may attach to a stack and judge it: settled, every resource in place.
+# UPDATE_ROLLBACK_COMPLETE is judged (its last update failed and it runs the previous template:
+# the stack check says so, red) rather than refused; a failed creation or rollback is refused.
+ATTACHABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 FIXES = {
     "ROLLBACK_COMPLETE": (
         "its creation failed and it cannot be updated; read its events (`python -m deploy status --env {env}`), "
@@ -131,6 +134,17 @@ class Deployer:
         self.deadline_seconds = deadline_seconds or (600.0 if aws.is_emulated else 5400.0)
         self.cfn = aws.client("cloudformation")
         self.described: dict[str, Any] | None = None
+        # the id of the stack this deployer's CreateStack made (None: it created nothing); teardown
+        # and the interrupt path delete only that stack
+        self.created_stack_id: str | None = None
+        self.create_settled = threading.Event()  # set once a CreateStack call has answered (or none was made)
+        self.create_settled.set()
+        self._abandoned = threading.Event()
+
+    def abandon(self) -> None:
+        """Stop waiting: a poll in progress (another thread) raises at its next turn. The stack
+        operation itself goes on in CloudFormation."""
+        self._abandoned.set()
 
     @property
     def stack_name(self) -> str:
@@ -223,8 +237,16 @@ class Deployer:
     def _create(self) -> None:
         self.out(f"{self.stack_name}: creating in {self.aws.region} (run {self.run_id})")
         started = datetime.now(UTC)
+        self.create_settled.clear()
         try:
-            self.cfn.create_stack(
+            self.created_stack_id = self._create_stack()
+        finally:
+            self.create_settled.set()
+        self._wait(started, "CREATE_COMPLETE")
+
+    def _create_stack(self) -> str:
+        try:
+            created = self.cfn.create_stack(
                 StackName=self.stack_name,
                 TemplateBody=self._body(),
                 Parameters=self.spec.parameters.as_cloudformation(),
@@ -239,7 +261,7 @@ class Deployer:
                     f"stack {self.stack_name} was created by someone else a moment ago; run again to update it."
                 ) from None
             raise DeploymentFailed(f"CloudFormation refused to create {self.stack_name}: {exc}") from None
-        self._wait(started, "CREATE_COMPLETE")
+        return str(created["StackId"])
 
     def _update(self, state: StackState) -> None:
         name = f"payments-conformance-{self.run_id}".replace(":", "-")[:128]
@@ -293,7 +315,8 @@ class Deployer:
                 raise DeploymentFailed(f"change set {name} for {self.stack_name} failed: {reason}")
             if time.monotonic() > deadline:
                 raise DeploymentFailed(f"change set {name} for {self.stack_name} was not ready within 300 s")
-            time.sleep(self.poll_seconds)
+            if self._abandoned.wait(self.poll_seconds):
+                raise DeploymentFailed(f"stopped waiting for change set {name}: the run was interrupted")
 
     def _ensure_termination_protection(self) -> None:
         if not self.spec.expectations.termination_protection:
@@ -357,7 +380,8 @@ class Deployer:
                     f"stack {self.stack_name} is still {status} after {self.deadline_seconds:.0f} s; "
                     "look at its events in the console and run again."
                 )
-            time.sleep(self.poll_seconds)
+            if self._abandoned.wait(self.poll_seconds):
+                raise DeploymentFailed(f"stopped waiting for {self.stack_name} ({status}): the run was interrupted")
 
     def failed_resources(self, events: list[dict[str, Any]]) -> list[FailedResource]:
         """Failed resource events, oldest first, with cancellations (consequences) last."""
@@ -410,6 +434,21 @@ class Deployer:
             if retained:
                 self.out(f"{self.stack_name}: retained by DeletionPolicy: {', '.join(retained)}")
         return retained
+
+    def start_deleting_created(self) -> str | None:
+        """Start deleting the stack this deployer created, without waiting (the interrupt path).
+
+        Returns the stack's name when its deletion was started, None when this deployer created
+        nothing or the stack by that name is no longer the one it created. ``down``'s rules apply
+        (never prod, never with termination protection, only with the creator tag).
+        """
+        if self.created_stack_id is None:
+            return None
+        state = self.state()
+        if state is None or state.stack_id != self.created_stack_id:
+            return None
+        self.down(wait=False)
+        return state.name
 
     def _retained_resources(self) -> list[str]:
         doc = load_template(self.template_path)

@@ -26,6 +26,7 @@ from conformance.inventory.database import DatabaseSection, collect_database
 from conformance.inventory.network import NetworkSection, collect_network
 from conformance.inventory.stack import StackSection, collect_stack
 from conformance.inventory.storage import StorageSection, collect_storage
+from conformance.inventory.tags import TagsSection, collect_tags, not_collected
 from conformance.outputs import StackOutputs
 
 __all__ = ["Inventory", "ProbeError", "Section", "collect"]
@@ -45,11 +46,13 @@ class Inventory(BaseModel):
     database: DatabaseSection
     compute: ComputeSection
     storage: StorageSection
+    # absent from inventories saved before it existed: then "could not observe", never "untagged"
+    tags: TagsSection = Field(default_factory=not_collected)
     collected_seconds: float = 0.0
     api_calls: dict[str, int] = Field(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
-        for section in (self.stack, self.network, self.database, self.compute, self.storage):
+        for section in (self.stack, self.network, self.database, self.compute, self.storage, self.tags):
             section.seal()
 
 
@@ -65,18 +68,20 @@ def collect(
     """Describe everything once, the sections concurrently (``described``: the stack, if already described)."""
     started = time.perf_counter()
     before = dict(aws.call_log.calls)
-    with ThreadPoolExecutor(max_workers=5, thread_name_prefix=f"inventory-{environment}") as pool:
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"inventory-{environment}") as pool:
         f_stack = pool.submit(collect_stack, aws, stack_name, described)
         f_network = pool.submit(collect_network, aws, outputs)
         f_database = pool.submit(collect_database, aws, outputs)
         f_compute = pool.submit(collect_compute, aws, outputs)
         f_storage = pool.submit(collect_storage, aws, outputs)
+        f_tags = pool.submit(collect_tags, aws, stack_name, described, f_stack.result)  # roles: after the stack
         sections: dict[str, Any] = {
             "stack": f_stack.result(),
             "network": f_network.result(),
             "database": f_database.result(),
             "compute": f_compute.result(),
             "storage": f_storage.result(),
+            "tags": f_tags.result(),
         }
     calls = {k: v - before.get(k, 0) for k, v in aws.call_log.calls.items() if v - before.get(k, 0)}
     return Inventory(

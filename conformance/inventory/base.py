@@ -31,6 +31,9 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "tags": ("cloudformation:DescribeStacks",), "parameters": ("cloudformation:DescribeStacks",),
         "resources": ("cloudformation:ListStackResources",),
         "template_sha256": ("cloudformation:GetTemplate",),
+        "status_reason": ("cloudformation:DescribeStacks",),
+        "drift_detection": ("cloudformation:DetectStackDrift",),
+        "drifted_resources": ("cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts"),
     },
     "NetworkSection": {
         "vpc": ("ec2:DescribeVpcs",), "dns_support": ("ec2:DescribeVpcAttribute(enableDnsSupport)",),
@@ -69,6 +72,9 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "key_rotation": ("kms:GetKeyRotationStatus",), "key_aliases": ("kms:ListAliases",),
         "topic": ("sns:GetTopicAttributes",), "subscriptions": ("sns:ListSubscriptionsByTopic",),
         "log_groups": ("logs:DescribeLogGroups",),
+    },
+    "TagsSection": {
+        "resources": ("tag:GetResources",), "roles": ("iam:ListRoleTags", "cloudformation:ListStackResources"),
     },
 }  # fmt: skip
 

@@ -103,6 +103,14 @@ def secret_reason(name: str, value: Any) -> str:
     return ""
 
 
+def credential_kind(text: str) -> str:
+    """What credential a text contains (an access key id, a private key, ...), or ''."""
+    for what, pattern in _CREDENTIAL_PATTERNS:
+        if pattern.search(text):
+            return what
+    return ""
+
+
 def redact_environment(task_definition: Raw) -> list[Raw]:
     """Find secret-looking plain variables; replace their values in place; return the findings."""
     findings: list[Raw] = []

@@ -16,7 +16,7 @@ from selftests.report.conftest import REPO, AttachRun
 ROLE = REPO / "deploy" / "iam" / "conformance-role.yaml"
 
 # botocore service names whose IAM prefix differs
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing"}
+SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
 # operations whose IAM action has another name
 ACTION_OF = {
     "s3:GetBucketEncryption": ["s3:GetEncryptionConfiguration"],
@@ -32,7 +32,22 @@ IMPLICIT = {
     "kms:Decrypt": "GetSecretValue of a secret encrypted with the environment's key",
     "kms:GenerateDataKey": "PutObject into a bucket whose default encryption is the environment's key",
 }
+# CloudFormation's drift detection reads each resource with the caller's permissions: reads the
+# role needs on real AWS that no call of the suite's own shows (deploy/iam/conformance-role.yaml,
+# Sid DriftDetectionReads).
+DRIFT_DETECTION_READS = {
+    "cloudwatch:ListTagsForResource", "ec2:DescribeTags", "ecs:ListTagsForResource",
+    "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole",
+    "iam:ListRoleTags", "kms:GetKeyPolicy", "kms:ListResourceTags", "logs:ListTagsForResource",
+    "rds:ListTagsForResource", "s3:GetBucketLogging", "s3:GetBucketNotification",
+    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource",
+}  # fmt: skip
+IMPLICIT.update({action: "read by CloudFormation drift detection as the caller" for action in DRIFT_DETECTION_READS})
 READ_VERBS = ("Get", "Describe", "List", "Head")
+# Starts a drift detection: it changes no resource and no stack setting (AWS's ReadOnlyAccess
+# policy grants cloudformation:Detect*), so it is a read here.
+READ_ONLY_ACTIONS = {"cloudformation:DetectStackDrift"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -82,7 +97,9 @@ def recorded_operations(run_dir: Path) -> set[str]:
 
 
 def is_write(action: str) -> bool:
-    return not action.split(":", 1)[1].startswith(READ_VERBS) and action != "sts:GetCallerIdentity"
+    if action in READ_ONLY_ACTIONS or action == "sts:GetCallerIdentity":
+        return False
+    return not action.split(":", 1)[1].startswith(READ_VERBS)
 
 
 def test_role_has_no_wildcard_actions() -> None:

@@ -1,0 +1,1 @@
+"""Stack suite: the CloudFormation stack itself (status, protection, drift)."""

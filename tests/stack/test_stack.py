@@ -1,0 +1,81 @@
+"""Stack suite: the environment's CloudFormation stack is settled, protected as specified, and in sync."""
+
+from conformance.checks import check
+from conformance.inventory import ProbeError
+
+COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+MEANING = {
+    "UPDATE_ROLLBACK_COMPLETE": "its last update failed and was rolled back, so it runs the previous template",
+    "IMPORT_COMPLETE": "resources were imported into it and no update has applied the template since",
+}
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:2.2.1"],
+    rationale="The stack's last operation succeeded: the environment runs the template it was last given.",
+)
+def test_stack_status_is_complete(env_name, inv, evidence):
+    inv.stack.require("cloudformation:DescribeStacks")
+    stack = inv.stack
+    evidence.attach("DescribeStacks", {"StackName": stack.name, "StackStatus": stack.status,
+                                       "StackStatusReason": stack.status_reason})  # fmt: skip
+    why = f" ({stack.status_reason})" if stack.status_reason else ""
+    meaning = MEANING.get(stack.status, "it is not settled on a successful create or update")
+    assert stack.status in COMPLETE, (
+        f"stack {stack.name} is {stack.status}{why}, expected CREATE_COMPLETE or UPDATE_COMPLETE: {meaning}; read "
+        f"its events (`python -m deploy status --env {env_name}`), fix the cause and deploy again"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
+    rationale="Staging and prod stacks cannot be deleted by a stray command; dev's may be, as its file says.",
+)
+def test_stack_termination_protection_as_specified(env_name, inv, spec, evidence):
+    inv.stack.require("cloudformation:DescribeStacks")
+    expected = spec.expectations.termination_protection
+    actual = inv.stack.termination_protection
+    evidence.attach("termination protection", {"stack": inv.stack.name, "observed": actual, "expected": expected})
+    assert actual == expected, (
+        f"stack {inv.stack.name} has termination protection {'on' if actual else 'off'}, expected "
+        f"{'on' if expected else 'off'} (deploy/environments/{env_name}.yaml expectations.termination_protection)"
+    )
+
+
+def _difference(d: dict) -> str:
+    changes = [
+        f"{p.get('PropertyPath')} expected {p.get('ExpectedValue')} actual {p.get('ActualValue')}"
+        for p in d.get("PropertyDifferences") or []
+    ]
+    what = "; ".join(changes) or d.get("StackResourceDriftStatus", "").lower()
+    return f"{d.get('LogicalResourceId')} ({d.get('ResourceType')} {d.get('PhysicalResourceId')}): {what}"
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:1.2.7", "PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:11.5.2"],
+    rationale=(
+        "CloudFormation's drift detection finds no resource changed outside the template: the environment is "
+        "what its reviewed template says, not what someone clicked."
+    ),
+)
+def test_stack_in_sync_with_its_template(env_name, inv, evidence):
+    inv.stack.require("cloudformation:DetectStackDrift")
+    detection = inv.stack.drift_detection
+    drifted = inv.stack.drifted_resources
+    evidence.attach("drift detection", {"status": detection, "drifted resources": drifted})
+    assert not drifted and detection.get("StackDriftStatus") != "DRIFTED", (
+        f"stack {inv.stack.name} has drifted from its template in {len(drifted) or '?'} resource(s): "
+        f"{'; '.join(_difference(d) for d in drifted) or 'DescribeStackResourceDrifts listed none'}; "
+        "expected every resource in sync (put the change in the template, or undo it)"
+    )
+    if detection.get("DetectionStatus") != "DETECTION_COMPLETE":
+        raise ProbeError(
+            f"drift detection of stack {inv.stack.name} ended {detection.get('DetectionStatus')}: "
+            f"{detection.get('DetectionStatusReason', 'no reason given')}"
+        )
+    assert detection.get("StackDriftStatus") == "IN_SYNC", (
+        f"stack {inv.stack.name} drift status is {detection.get('StackDriftStatus')}, expected IN_SYNC"
+    )

@@ -1,0 +1,229 @@
+"""Template suite: what must hold of the template itself, before any stack exists (static checks)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from conformance.checks import check
+from conformance.inventory.compute import credential_kind, secret_reason
+from conformance.outputs import StackOutputs
+from conformance.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
+
+# Resources that hold data or keys: their fate on deletion and on replacement is declared, not defaulted.
+STATEFUL = (
+    "AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup",
+    "AWS::SecretsManager::Secret", "AWS::DynamoDB::Table", "AWS::EFS::FileSystem",
+)  # fmt: skip
+# Data stores whose data must outlive the stack: never a plain Delete.
+KEEPS_DATA = {"AWS::RDS::DBCluster": ("Snapshot", "Retain", "RetainExceptOnCreate"),
+              "AWS::S3::Bucket": ("Retain", "RetainExceptOnCreate")}  # fmt: skip
+# {{resolve:secretsmanager:...}} / {{resolve:ssm-secure:...}}; the ARN may be an Fn::Sub ${Reference}
+DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(secretsmanager|ssm-secure):(\$\{[^}]*\}|[^}])+\}\}")
+AZ_NAME = re.compile(r"\b[a-z]{2}(-gov)?-[a-z]+-\d[a-z]\b")
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every (path, value) below node; dict keys become path segments."""
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}/{i}")
+
+
+def _strings(node: Any) -> list[str]:
+    return [v for _, v in _walk(node, "") if isinstance(v, str)]
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:6.2.4", "PCI-DSS-4.0:6.5.1"],
+    rationale="cfn-lint (AWS's CloudFormation linter) finds no error, warning or informational finding.",
+)
+def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence):
+    evidence.attach("cfn-lint findings", {"template": str(template_path), "findings": cfn_lint_findings})
+    shown = "; ".join(
+        f"{f['rule']} at {f['path'] or 'line ' + str(f['line'])}: {f['message']}" for f in cfn_lint_findings[:10]
+    )
+    assert not cfn_lint_findings, (
+        f"template {template_path.name} has {len(cfn_lint_findings)} cfn-lint finding(s): {shown}; expected none"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2"],
+    rationale="No parameter carries a secret (NoEcho or a password-like name): secrets never pass through a stack.",
+)
+def test_template_declares_no_secret_parameter(template, evidence):
+    params = template.get("Parameters") or {}
+    evidence.attach("parameters", {name: {k: v for k, v in p.items() if k != "Default"} for name, p in params.items()})
+    bad = {
+        name: "NoEcho" if str((p or {}).get("NoEcho", "")).lower() == "true" else secret_reason(name, "")
+        for name, p in params.items()
+    }
+    bad = {name: why for name, why in bad.items() if why}
+    assert not bad, (
+        "template declares secret-bearing parameter(s): "
+        f"{'; '.join(f'{n} ({why})' for n, why in sorted(bad.items()))}; expected secrets only from Secrets Manager"
+    )
+
+
+# Properties that carry a secret by name (RDS MasterUserPassword, Secrets Manager SecretString, an
+# ElastiCache AuthToken, any *Password / *Secret / *Token): their value must be a dynamic reference.
+SECRET_PROPERTY = re.compile(r"^(\w*Password|\w*Secret|SecretString|\w*Token|PrivateKey|SecretAccessKey)$")
+
+
+def _dynamic(value: Any) -> bool:
+    """A dynamic reference, as a string or as the whole body of an Fn::Sub."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        body = value["Fn::Sub"][0] if isinstance(value["Fn::Sub"], list) else value["Fn::Sub"]
+        return isinstance(body, str) and DYNAMIC_REFERENCE.fullmatch(body.strip()) is not None
+    return isinstance(value, str) and DYNAMIC_REFERENCE.fullmatch(value.strip()) is not None
+
+
+def _secret_findings(template: dict[str, Any]) -> list[str]:
+    findings = []
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        for path, value in _walk((resource or {}).get("Properties") or {}, ""):
+            key = path.rsplit("/", 1)[-1]
+            # a value: a literal, or an intrinsic that builds one (Fn::Sub, Fn::Join); a Ref/GetAtt names
+            # a resource or parameter (the parameter check judges those), a plain mapping is a setting
+            built = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Fn::Sub", "Fn::Join")
+            literal = isinstance(value, str | int | float) and not isinstance(value, bool)
+            if SECRET_PROPERTY.match(key) and (literal or built) and not _dynamic(value):
+                findings.append(f"{logical_id} {path} (a secret-bearing property not set by a dynamic reference)")
+            if isinstance(value, str) and credential_kind(value):
+                findings.append(f"{logical_id} {path} (its value looks like {credential_kind(value)})")
+            if isinstance(value, dict) and set(value) == {"Name", "Value"} and isinstance(value["Value"], str):
+                # a container environment variable: judged as the task-definition check judges the live one
+                why = secret_reason(str(value["Name"]), value["Value"])
+                if why and not _dynamic(value["Value"]):
+                    findings.append(f"{logical_id} {path} {value['Name']} ({why})")
+    return findings
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2", "PCI-DSS-4.0:3.6.1"],
+    rationale=(
+        "Secret-bearing properties take their values only from dynamic references to Secrets Manager (or SSM "
+        "SecureString); no literal secret or credential appears anywhere in the template."
+    ),
+)
+def test_template_secrets_only_through_dynamic_references(template, evidence):
+    findings = _secret_findings(template)
+    references = sorted(
+        {m.group(0) for s in _strings(template.get("Resources")) for m in DYNAMIC_REFERENCE.finditer(s)}
+    )
+    evidence.attach("dynamic references and findings", {"dynamic references": references, "findings": findings})
+    assert not findings, (
+        f"template holds secret values outside dynamic references: {'; '.join(findings)}; expected "
+        "{{resolve:secretsmanager:...}} (or ssm-secure) for every secret"
+    )
+
+
+def _environment_parameter_names() -> dict[str, set[str]]:
+    names: dict[str, set[str]] = {}
+    for env in available_environments():
+        data = yaml.safe_load((ENVIRONMENTS_DIR / f"{env}.yaml").read_text(encoding="utf-8")) or {}
+        names[f"deploy/environments/{env}.yaml"] = set((data.get("parameters") or {}).keys())
+    return names
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:2.2.1"],
+    rationale=(
+        "The template's parameters, every environment file's and the deployer's are the same names: nothing "
+        "falls back to a silent default, nothing is sent that the template ignores."
+    ),
+)
+def test_template_parameters_match_environment_files_and_deployer(template, evidence):
+    declared = set((template.get("Parameters") or {}).keys())
+    sources = {"the deployer (conformance/spec.py TemplateParameters)": set(TemplateParameters.model_fields)}
+    sources |= _environment_parameter_names()
+    evidence.attach("parameter names", {"template": sorted(declared)} | {k: sorted(v) for k, v in sources.items()})
+    problems = [
+        f"{source}: {', '.join(sorted(names - declared))} not in the template" for source, names in sources.items()
+        if names - declared
+    ] + [
+        f"template: {', '.join(sorted(declared - names))} not set by {source}" for source, names in sources.items()
+        if declared - names
+    ]  # fmt: skip
+    assert not problems, f"parameter names disagree: {'; '.join(problems)}; expected the same names everywhere"
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
+    rationale="Every output of the platform's contract is declared: the suite and its users can find each part.",
+)
+def test_template_declares_every_contract_output(template, evidence):
+    declared = set((template.get("Outputs") or {}).keys())
+    contract = set(StackOutputs.model_fields)
+    evidence.attach("outputs", {"declared": sorted(declared), "contract": sorted(contract)})
+    missing = sorted(contract - declared)
+    assert not missing, (
+        f"template lacks the contract output(s) {', '.join(missing)}; expected all of {sorted(contract)}"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:3.2.1", "PCI-DSS-4.0:10.5.1", "PCI-DSS-4.0:12.10.1"],
+    rationale=(
+        "Every stateful resource declares DeletionPolicy and UpdateReplacePolicy, and the data stores (bucket, "
+        "database cluster) keep their data when the stack goes or the resource is replaced."
+    ),
+)
+def test_template_stateful_resources_declare_deletion_policies(template, evidence):
+    stateful = {lid: r for lid, r in (template.get("Resources") or {}).items() if (r or {}).get("Type") in STATEFUL}
+    policies = {
+        lid: {"Type": r["Type"]} | {k: r.get(k) for k in ("DeletionPolicy", "UpdateReplacePolicy")}
+        for lid, r in stateful.items()
+    }
+    evidence.attach("stateful resources", policies)
+    assert stateful, "template declares no stateful resource at all, expected the database, bucket, key and logs"
+    problems = []
+    for lid, p in sorted(policies.items()):
+        undeclared = [k for k in ("DeletionPolicy", "UpdateReplacePolicy") if not p[k]]
+        if undeclared:
+            problems.append(f"{lid} ({p['Type']}) declares no {' and no '.join(undeclared)}")
+        keep = KEEPS_DATA.get(p["Type"])
+        for k in ("DeletionPolicy", "UpdateReplacePolicy"):
+            if keep and p[k] and p[k] not in keep:
+                problems.append(f"{lid} ({p['Type']}) has {k} {p[k]}, expected one of {', '.join(keep)}")
+    assert not problems, f"stateful resources without a declared fate: {'; '.join(problems)}"
+
+
+@check(
+    severity="medium",
+    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
+    rationale="No availability zone is written into the template: zones come from Fn::GetAZs, so any region works.",
+)
+def test_template_hardcodes_no_availability_zone(template, evidence):
+    found = sorted(
+        f"{path} = {value}"
+        for path, value in _walk(template.get("Resources") or {}, "Resources")
+        if isinstance(value, str) and AZ_NAME.search(value)
+    )
+    literal_zones = sorted(
+        f"{path}"
+        for path, value in _walk(template.get("Resources") or {}, "Resources")
+        if path.endswith(("/AvailabilityZone", "/AvailabilityZones")) and isinstance(value, str | list)
+        and not (isinstance(value, list) and all(isinstance(v, dict) for v in value))
+    )  # fmt: skip
+    evidence.attach(
+        "availability zones", {"literal zone names": found, "literal AvailabilityZone values": literal_zones}
+    )
+    assert not found and not literal_zones, (
+        f"template hard-codes availability zones: {'; '.join(found + literal_zones)}; expected Fn::Select over "
+        "Fn::GetAZs"
+    )
