@@ -80,7 +80,9 @@ def drift_consistency_name_tag(ctx: DriftContext) -> None:
     "prod's transaction-log bucket loses its CostCenter tag",
     env=ALL,
     apply_env="prod",
-    names=lambda ctx: f"prod: S3 bucket {ctx.outputs.TransactionLogsBucket} has CostCenter=<missing>",
+    names=lambda ctx: (
+        f"prod: TransactionLogsBucket (arn:aws:s3:::{ctx.outputs.TransactionLogsBucket}) has CostCenter=<missing>"
+    ),
 )
 def drift_consistency_bucket_tag_removed(ctx: DriftContext) -> None:
     s3 = ctx.client("s3")

@@ -18,6 +18,7 @@ from typing import Any
 from conformance.checks import check
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.base import tags_of
+from conformance.inventory.tags import LOGICAL_ID_TAG
 from conformance.spec import EnvironmentSpec
 from conformance.template import load_template
 
@@ -342,48 +343,11 @@ def test_resource_names_follow_the_convention(inventories, specs, evidence):
 
 
 def _tagged_resources(inv: Inventory) -> dict[str, dict[str, str]]:
-    """The stack's resources whose tags the inventory read (per-service describes): what → tags."""
-    ids = _stack_ids(inv)
-    n, c, d, s = inv.network, inv.compute, inv.database, inv.storage
-    out: dict[str, dict[str, str]] = {}
-    ec2 = {
-        ("VPC", "VpcId"): [n.vpc],
-        ("subnet", "SubnetId"): n.subnets,
-        ("route table", "RouteTableId"): n.route_tables,
-        ("internet gateway", "InternetGatewayId"): n.internet_gateways,
-        ("NAT gateway", "NatGatewayId"): n.nat_gateways,
-        ("Elastic IP", "PublicIp"): n.addresses,
-        ("security group", "GroupId"): n.security_groups,
-        ("flow log", "FlowLogId"): n.flow_logs,
-    }
-    for (kind, id_key), items in ec2.items():
-        for item in items:
-            rid = str(item.get(id_key, ""))
-            if rid in ids:
-                out[f"{kind} {rid}"] = tags_of(item)
-    out[f"S3 bucket {s.bucket}"] = dict(s.bucket_tags)
-    out[f"ECS cluster {c.cluster.get('clusterName', '')}"] = tags_of(c.cluster, "tags")
-    out[f"ECS service {c.service.get('serviceName', '')}"] = tags_of(c.service, "tags")
-    out[f"DB cluster {d.cluster.get('DBClusterIdentifier', '')}"] = tags_of(d.cluster, "TagList")
-    for i in d.instances:
-        out[f"DB instance {i.get('DBInstanceIdentifier', '')}"] = tags_of(i, "TagList")
-    out[f"secret {d.secret.get('Name', '')}"] = tags_of(d.secret)
+    """Every resource of the stack the tags section holds (tag:GetResources narrowed to the stack, and the
+    stack's IAM roles): "<logical id> (<ARN or role name>)" → tags."""
+    out = {f"{tags.get(LOGICAL_ID_TAG, '?')} ({arn})": tags for arn, tags in inv.tags.resources.items()}
+    out.update({f"IAM role ({name})": tags for name, tags in inv.tags.roles.items()})
     return out
-
-
-# Taggable types of the stack whose tags the inventory does not read (no tags call is made for them).
-TAGS_NOT_READ = (
-    "AWS::ElasticLoadBalancingV2::LoadBalancer",
-    "AWS::ElasticLoadBalancingV2::TargetGroup",
-    "AWS::Logs::LogGroup",
-    "AWS::CloudWatch::Alarm",
-    "AWS::SNS::Topic",
-    "AWS::KMS::Key",
-    "AWS::IAM::Role",
-    "AWS::ECS::TaskDefinition",
-    "AWS::RDS::DBSubnetGroup",
-    "AWS::RDS::DBClusterParameterGroup",
-)
 
 
 @check(
@@ -392,31 +356,24 @@ TAGS_NOT_READ = (
     rationale="Every taggable resource carries the five platform tags with its environment's values (owner, cost).",
 )
 def test_every_resource_carries_the_platform_tags(inventories, specs, evidence):
-    problems, covered = [], {}
+    problems, covered, unlisted = [], {}, {}
     for env, inv in inventories.items():
-        inv.network.require("ec2:DescribeVpcs")
         expected = specs[env].platform_tags
         resources = _tagged_resources(inv)
         covered[env] = sorted(resources)
+        listed = {tags.get(LOGICAL_ID_TAG) for tags in inv.tags.resources.values()} | set(inv.tags.roles)
+        unlisted[env] = sorted(
+            f"{r['LogicalResourceId']} ({r['ResourceType']})"
+            for r in inv.stack.resources
+            if r["LogicalResourceId"] not in listed and r.get("PhysicalResourceId") not in listed
+        )
         for what, tags in sorted(resources.items()):
             wrong = [f"{k}={tags.get(k, '<missing>')}" for k, v in expected.items() if tags.get(k) != v]
             if wrong:
-                problems.append(
-                    f"{env}: {what} has {', '.join(wrong)} (expected "
-                    + ", ".join(f"{k}={v}" for k, v in expected.items() if tags.get(k) != v)
-                    + ")"
-                )
-    evidence.attach("resources whose tags were judged", covered)
-    evidence.attach(
-        "coverage",
-        {
-            "source": "tags returned by the per-service describes the inventory already makes (EC2, S3, ECS, RDS, "
-            "Secrets Manager); tag:GetResources is not used: the emulator answers it, filtered by these resource "
-            "types, with the KMS key and the ECS cluster and service only (no EC2, RDS, S3, ELB, Logs, CloudWatch, "
-            "SNS or Secrets Manager resource), so it could not be proven offline",
-            "types not covered (their tags are not read)": list(TAGS_NOT_READ),
-        },
-    )
+                want = ", ".join(f"{k}={v}" for k, v in expected.items() if tags.get(k) != v)
+                problems.append(f"{env}: {what} has {', '.join(wrong)} (expected {want})")
+    evidence.attach("resources whose tags were judged (tag:GetResources narrowed to the stack; IAM roles)", covered)
+    evidence.attach("stack resources GetResources does not list (types without tags, or not listed)", unlisted)
     assert not problems, f"resources without the platform tags: {'; '.join(problems)}"
 
 
