@@ -421,6 +421,15 @@ def inventories(run_state: RunState, pytestconfig: pytest.Config) -> dict[str, I
     return {env: cache[f"inventory:{env}"] for env in run_state.environments}
 
 
+@pytest.fixture(scope="session")
+def specs(run_state: RunState) -> dict[str, EnvironmentSpec]:
+    """Every environment's specification, as the run deployed it (for the consistency suite)."""
+    return {
+        env: load_environment(env).with_overrides(suffix=run_state.suffix, region=run_state.region)
+        for env in run_state.environments
+    }
+
+
 @pytest.fixture
 def outputs(inv: Inventory) -> StackOutputs:
     return inv.outputs

@@ -30,6 +30,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "status": ("cloudformation:DescribeStacks",), "termination_protection": ("cloudformation:DescribeStacks",),
         "tags": ("cloudformation:DescribeStacks",), "parameters": ("cloudformation:DescribeStacks",),
         "resources": ("cloudformation:ListStackResources",),
+        "template_sha256": ("cloudformation:GetTemplate",),
         "status_reason": ("cloudformation:DescribeStacks",),
         "drift_detection": ("cloudformation:DetectStackDrift",),
         "drifted_resources": ("cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts"),

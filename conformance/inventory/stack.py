@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -37,6 +39,8 @@ class StackSection(Section):
     drift_detection: Raw = Field(default_factory=dict)
     # the resources drift detection found MODIFIED or DELETED, with their property differences
     drifted_resources: list[Raw] = Field(default_factory=list)
+    # sha256 of the template body as deployed (GetTemplate, TemplateStage=Original)
+    template_sha256: str = ""
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -95,8 +99,22 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
                 [],
             )
 
-    concurrently(description, resources, drift)
+    def template() -> None:
+        section.template_sha256 = attempt(
+            section,
+            "cloudformation:GetTemplate",
+            lambda: template_digest(cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]),
+            "",
+        )
+
+    concurrently(description, resources, drift, template)
     return section
+
+
+def template_digest(body: str | dict[str, Any]) -> str:
+    """sha256 of a template body; botocore hands a JSON body back parsed, so it is serialised canonically."""
+    text = body if isinstance(body, str) else json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _resource_drifts(cfn: Any, stack_name: str) -> list[Raw]:

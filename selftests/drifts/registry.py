@@ -44,6 +44,8 @@ class Drift:
     # extra pytest arguments (e.g. the suite folder) for the run against the drifted stack
     pytest_args: tuple[str, ...] = ()
     deploy: bool = True  # False for static drifts (template suite) that need no stack
+    # the environment the drift is applied to (default: the first of ``env``), for multi-environment drifts
+    apply_env: str | None = None
 
 
 DRIFTS: dict[str, Drift] = {}
@@ -66,6 +68,7 @@ def drift(
     template: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     pytest_args: tuple[str, ...] = (),
     deploy: bool = True,
+    apply_env: str | None = None,
 ) -> Callable[[Callable[[DriftContext], None]], Callable[[DriftContext], None]]:
     """Register the decorated function as a drift that must turn ``check`` red."""
 
@@ -76,6 +79,7 @@ def drift(
         DRIFTS[did] = Drift(
             id=did, check=check, description=description, apply=fn, env=env, names=names,
             parameters=dict(parameters or {}), template=template, pytest_args=pytest_args, deploy=deploy,
+            apply_env=apply_env,
         )  # fmt: skip
         return fn
 

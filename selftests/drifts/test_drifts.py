@@ -91,7 +91,7 @@ def test_drift_is_caught(drift_id, emulator, tmp_path, drift_outcomes):
         doc = d.template(json.loads(json.dumps(load_template())))
         template = tmp_path / "variant-template.json"
         template.write_text(json.dumps(doc))
-    ctx = contexts.get(envs[0])
+    ctx = contexts.get(d.apply_env or envs[0])
     if d.apply is not None and ctx is not None:
         d.apply(ctx)
     # the suite the check belongs to runs against the drifted stack (every check of it, so
