@@ -68,6 +68,18 @@ def _allow(ctx: DriftContext, component: str, port: int, **source: Any) -> None:
     _ec2(ctx).authorize_security_group_ingress(GroupId=_group(ctx, component), IpPermissions=[permission])
 
 
+# ------------------------------------------------------------------ default group (test_security_groups.py)
+@drift(
+    "test_default_security_group_has_no_rules",
+    "an ingress rule (tcp 443 from the VPC's CIDR) is authorized on the VPC's default security group",
+    id="net-default-sg-ingress",
+    names=lambda ctx: _group(ctx, "default"),
+)
+def drift_default_security_group_ingress(ctx: DriftContext) -> None:
+    vpc = _ec2(ctx).describe_vpcs(VpcIds=[ctx.outputs.VPCId])["Vpcs"][0]
+    _allow(ctx, "default", 443, CidrIp=vpc["CidrBlock"])
+
+
 # ------------------------------------------------------------------ VPC (test_vpc.py)
 @drift(
     "test_vpc_cidr_matches_environment",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import botocore.exceptions
 import pytest
 
-from selftests.emulator.platform import deploy_platform
+from selftests.emulator.platform import deploy_platform, settled_stack
 
 
 def _default_group(ec2, vpc_id: str) -> dict:
@@ -64,8 +64,14 @@ def test_secondary_cidr_is_associated_routed_and_takes_subnets(emulator, aws):
     assert code == "InvalidVpc.Range"
 
 
-def test_stack_vpc_default_group_admits_itself(emulator, aws):
+def test_stack_vpc_default_group_has_no_rules_after_the_custom_resource(emulator, aws):
+    """The template's Lambda-backed custom resource ran its inline handler and revoked both AWS rules."""
     emulator.reset()
     outputs = deploy_platform(emulator.endpoint_url)
     default = _default_group(aws("ec2"), outputs.VPCId)
-    assert [p["GroupId"] for p in default["IpPermissions"][0]["UserIdGroupPairs"]] == [default["GroupId"]]
+    assert default["IpPermissions"] == [] and default["IpPermissionsEgress"] == []
+    # Delete: MiniStack sends the Delete event and waits for the handler's PUT; the stack deletes cleanly
+    cfn = aws("cloudformation")
+    name = f"payments-{outputs.EnvironmentName}-{outputs.EnvironmentSuffix}"
+    cfn.delete_stack(StackName=name)
+    assert settled_stack(cfn, name, timeout=120)["StackStatus"] == "DELETE_COMPLETE"

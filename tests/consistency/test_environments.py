@@ -137,7 +137,9 @@ def _stack_ids(inv: Inventory) -> set[str]:
 
 
 def _stack_security_groups(inv: Inventory) -> list[dict[str, Any]]:
-    ids = _stack_ids(inv)
+    """The groups the stack declares (AWS::EC2::SecurityGroup): not the VPC's default group, which a
+    custom resource of the stack names as its physical id (the network suite judges that one)."""
+    ids = set(inv.stack.physical_ids("AWS::EC2::SecurityGroup"))
     return [sg for sg in inv.network.security_groups if sg.get("GroupId") in ids]
 
 

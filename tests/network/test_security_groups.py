@@ -32,9 +32,27 @@ def _admits_only(group: dict, port: int, source_group: str) -> list[str]:
     ]  # fmt: skip
 
 
-# CIS 5.4 (the default security group has no rules) is not checked yet: the template leaves the
-# default group's AWS-created rules (self ingress, all egress) in place, on AWS as on the emulator,
-# and removing them needs a Lambda-backed custom resource. Known template defect, see the README.
+@check(
+    severity="high",
+    controls=["CIS-AWS-3.0:5.4", "PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    rationale=(
+        "The VPC's default security group has no rules, so nothing placed in it by default can talk; "
+        "the template's custom resource revokes AWS's self-ingress and all-egress rules."
+    ),
+)
+def test_default_security_group_has_no_rules(env_name, inv, evidence):
+    net = inv.network
+    net.require("ec2:DescribeSecurityGroups")
+    default = net.default_security_group
+    evidence.attach("default security group", default)
+    assert default, f"the default security group of VPC {inv.outputs.VPCId} was not found"
+    rules = [f"ingress {describe_rule(p)}" for p in default.get("IpPermissions", [])] + [
+        f"egress {describe_rule(p)}" for p in default.get("IpPermissionsEgress", [])
+    ]
+    assert not rules, (
+        f"default security group {_label(default)} of VPC {inv.outputs.VPCId} has rules: {'; '.join(rules)}; "
+        "expected none (CIS 5.4)"
+    )
 
 
 @check(
