@@ -434,3 +434,13 @@ def drift_log_retention_one_day(ctx: DriftContext) -> None:
 )
 def drift_log_retention_removed(ctx: DriftContext) -> None:
     ctx.client("logs").delete_retention_policy(logGroupName=_group("flow-logs")(ctx))
+
+
+@drift(
+    "test_log_groups_encrypted_with_environment_key",
+    "the CIS 5.4 custom resource's function log group loses its KMS key",
+    id="sto-function-log-group-key-disassociated",
+    names=_group("default-sg-restrict-logs"),
+)
+def drift_function_log_group_key_disassociated(ctx: DriftContext) -> None:
+    ctx.client("logs").disassociate_kms_key(logGroupName=_group("default-sg-restrict-logs")(ctx))

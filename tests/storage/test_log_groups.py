@@ -1,11 +1,18 @@
-"""Storage suite: the application and flow-log groups."""
+"""Storage suite: the log groups: the application's and the flow logs' must exist; every log group the
+stack declares (those two, and e.g. the CIS 5.4 custom resource's) is encrypted and kept as specified."""
 
 from conformance.checks import check
 
 
-def _names(inv) -> list[str]:
+def _required(inv) -> list[str]:
     prefix = f"payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}"
     return [f"{prefix}-app-logs", f"{prefix}-flow-logs"]
+
+
+def _names(inv) -> list[str]:
+    """The required groups and every other AWS::Logs::LogGroup of the stack."""
+    declared = sorted(n for n in inv.stack.physical_ids("AWS::Logs::LogGroup") if n)
+    return list(dict.fromkeys(_required(inv) + declared))
 
 
 @check(
@@ -17,17 +24,17 @@ def test_log_groups_exist(env_name, inv, evidence):
     st = inv.storage
     st.require("logs:DescribeLogGroups")
     evidence.attach("DescribeLogGroups", [g.get("logGroupName") for g in st.log_groups])
-    missing = [n for n in _names(inv) if st.log_group(n) is None]
+    missing = [n for n in _required(inv) if st.log_group(n) is None]
     assert not missing, (
         f"log group(s) {', '.join(missing)} do not exist (found {[g.get('logGroupName') for g in st.log_groups]}), "
-        f"expected {', '.join(_names(inv))}"
+        f"expected {', '.join(_required(inv))}"
     )
 
 
 @check(
     severity="high",
     controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:3.5.1"],
-    rationale="Application and flow logs are encrypted at rest with the environment key.",
+    rationale="Every log group of the stack (application, flow logs, functions) is encrypted with the environment key.",
 )
 def test_log_groups_encrypted_with_environment_key(env_name, inv, evidence):
     st = inv.storage
@@ -50,7 +57,7 @@ def test_log_groups_encrypted_with_environment_key(env_name, inv, evidence):
 @check(
     severity="medium",
     controls=["PCI-DSS-4.0:10.5.1"],
-    rationale="Application and flow logs are kept exactly as long as the environment specifies.",
+    rationale="Every log group of the stack is kept exactly as long as the environment specifies.",
 )
 def test_log_groups_keep_specified_retention(env_name, inv, spec, evidence):
     st = inv.storage
