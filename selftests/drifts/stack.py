@@ -29,7 +29,7 @@ def drift_update_rolled_back(ctx: DriftContext) -> None:
     described = cfn.describe_stacks(StackName=_stack(ctx))["Stacks"][0]
     cfn.update_stack(
         StackName=_stack(ctx),
-        TemplateBody=json.dumps(doc),
+        TemplateBody=json.dumps(doc, separators=(",", ":")),  # compact, as the deployer sends it (size limit)
         Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in described["Parameters"]],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
