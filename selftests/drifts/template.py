@@ -2,148 +2,120 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from selftests.drifts.registry import drift, noop
 
 Doc = dict[str, Any]
+Change = Callable[[Doc], Doc]
 
 
-def _named(name: str):  # the static drifts have no deployed stack: the name is the template's own
-    return lambda _ctx: name
+def static(check: str, description: str, *, id: str, names: str) -> Callable[[Change], Change]:
+    """Register a variant template (no stack deployed) that must turn ``check`` red naming ``names``."""
+
+    def register(change: Change) -> Change:
+        drift(check, description, id=id, template=change, deploy=False, names=lambda _ctx: names)(noop)
+        return change
+
+    return register
 
 
+@static(
+    "test_template_passes_cfn_lint",
+    "a misspelt property on the VPC (EnableDnsSuport): cfn-lint E3002",
+    id="template-lint-error",
+    names="EnableDnsSuport",
+)
 def _lint_error(doc: Doc) -> Doc:
     doc["Resources"]["VPC"]["Properties"]["EnableDnsSuport"] = True  # a misspelt property
     return doc
 
 
-drift(
-    "test_template_passes_cfn_lint",
-    "a misspelt property on the VPC (EnableDnsSuport): cfn-lint E3002",
-    id="template-lint-error",
-    template=_lint_error,
-    deploy=False,
-    names=_named("EnableDnsSuport"),
-)(noop)
-
-
+@static(
+    "test_template_declares_no_secret_parameter",
+    "a NoEcho DBMasterPassword parameter is added",
+    id="template-password-parameter",
+    names="DBMasterPassword",
+)
 def _password_parameter(doc: Doc) -> Doc:
     doc["Parameters"]["DBMasterPassword"] = {"Type": "String", "NoEcho": True, "MinLength": 16}
     return doc
 
 
-drift(
-    "test_template_declares_no_secret_parameter",
-    "a NoEcho DBMasterPassword parameter is added",
-    id="template-password-parameter",
-    template=_password_parameter,
-    deploy=False,
-    names=_named("DBMasterPassword"),
-)(noop)
-
-
+@static(
+    "test_template_secrets_only_through_dynamic_references",
+    "the Aurora master password is written into the template as a literal",
+    id="template-literal-master-password",
+    names="AuroraCluster /MasterUserPassword",
+)
 def _literal_password(doc: Doc) -> Doc:
     doc["Resources"]["AuroraCluster"]["Properties"]["MasterUserPassword"] = "Payments-2026-initial!"
     return doc
 
 
-drift(
+@static(
     "test_template_secrets_only_through_dynamic_references",
-    "the Aurora master password is written into the template as a literal",
-    id="template-literal-master-password",
-    template=_literal_password,
-    deploy=False,
-    names=_named("AuroraCluster /MasterUserPassword"),
-)(noop)
-
-
+    "an access key id is put in the task definition's plain environment",
+    id="template-access-key-in-environment",
+    names="AWS_ACCESS_KEY_ID",
+)
 def _access_key_in_environment(doc: Doc) -> Doc:
     container = doc["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     container.setdefault("Environment", []).append({"Name": "AWS_ACCESS_KEY_ID", "Value": "AKIAIOSFODNN7EXAMPLE"})
     return doc
 
 
-drift(
-    "test_template_secrets_only_through_dynamic_references",
-    "an access key id is put in the task definition's plain environment",
-    id="template-access-key-in-environment",
-    template=_access_key_in_environment,
-    deploy=False,
-    names=_named("AWS_ACCESS_KEY_ID"),
-)(noop)
-
-
+@static(
+    "test_template_parameters_match_environment_files_and_deployer",
+    "the template gains a LogLevel parameter no environment file or deployer sets (a silent default)",
+    id="template-parameter-unset",
+    names="LogLevel",
+)
 def _extra_parameter(doc: Doc) -> Doc:
     doc["Parameters"]["LogLevel"] = {"Type": "String", "Default": "INFO"}
     return doc
 
 
-drift(
-    "test_template_parameters_match_environment_files_and_deployer",
-    "the template gains a LogLevel parameter no environment file or deployer sets (a silent default)",
-    id="template-parameter-unset",
-    template=_extra_parameter,
-    deploy=False,
-    names=_named("LogLevel"),
-)(noop)
-
-
+@static(
+    "test_template_declares_every_contract_output",
+    "the KMSKeyArn output is dropped from the template",
+    id="template-missing-output",
+    names="KMSKeyArn",
+)
 def _missing_output(doc: Doc) -> Doc:
     del doc["Outputs"]["KMSKeyArn"]
     return doc
 
 
-drift(
-    "test_template_declares_every_contract_output",
-    "the KMSKeyArn output is dropped from the template",
-    id="template-missing-output",
-    template=_missing_output,
-    deploy=False,
-    names=_named("KMSKeyArn"),
-)(noop)
-
-
+@static(
+    "test_template_stateful_resources_declare_deletion_policies",
+    "the transaction-logs bucket loses its DeletionPolicy (the default deletes it with the stack)",
+    id="template-bucket-no-deletion-policy",
+    names="TransactionLogsBucket",
+)
 def _bucket_without_policy(doc: Doc) -> Doc:
     doc["Resources"]["TransactionLogsBucket"].pop("DeletionPolicy", None)
     return doc
 
 
-drift(
+@static(
     "test_template_stateful_resources_declare_deletion_policies",
-    "the transaction-logs bucket loses its DeletionPolicy (the default deletes it with the stack)",
-    id="template-bucket-no-deletion-policy",
-    template=_bucket_without_policy,
-    deploy=False,
-    names=_named("TransactionLogsBucket"),
-)(noop)
-
-
+    "the Aurora cluster is deleted with the stack, without a final snapshot",
+    id="template-cluster-deleted-without-snapshot",
+    names="AuroraCluster",
+)
 def _cluster_deleted_with_stack(doc: Doc) -> Doc:
     doc["Resources"]["AuroraCluster"]["DeletionPolicy"] = "Delete"
     return doc
 
 
-drift(
-    "test_template_stateful_resources_declare_deletion_policies",
-    "the Aurora cluster is deleted with the stack, without a final snapshot",
-    id="template-cluster-deleted-without-snapshot",
-    template=_cluster_deleted_with_stack,
-    deploy=False,
-    names=_named("AuroraCluster"),
-)(noop)
-
-
-def _hard_coded_zone(doc: Doc) -> Doc:
-    doc["Resources"]["PublicSubnetA"]["Properties"]["AvailabilityZone"] = "us-east-1a"
-    return doc
-
-
-drift(
+@static(
     "test_template_hardcodes_no_availability_zone",
     "the first public subnet is pinned to us-east-1a",
     id="template-hard-coded-zone",
-    template=_hard_coded_zone,
-    deploy=False,
-    names=_named("PublicSubnetA"),
-)(noop)
+    names="PublicSubnetA",
+)
+def _hard_coded_zone(doc: Doc) -> Doc:
+    doc["Resources"]["PublicSubnetA"]["Properties"]["AvailabilityZone"] = "us-east-1a"
+    return doc
