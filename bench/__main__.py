@@ -218,7 +218,7 @@ def budgets(r: dict[str, Any]) -> dict[str, Any]:
     conc = min(v["effective_concurrency"] for v in lat.values())
     repeats = sum(sum(v["repeated_requests"].values()) for group in (off, lat) for v in group.values())
     return {
-        "no identical API request repeated within a run (stack polling excepted)": {
+        "no identical API request repeated by the observation (inventory) phase of a run": {
             "value": repeats, "holds": repeats == 0,
         },
         "API calls per deployed resource <= 2 (whole run, incl. deploy polling)": {

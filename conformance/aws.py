@@ -128,10 +128,11 @@ class CallLog:
         with self._lock:
             self.requests[f"{model.service_model.service_name}:{model.name} {digest}"] += 1
 
-    def repeated(self, *, polling: tuple[str, ...] = POLLING) -> dict[str, int]:
-        """Operations that sent an identical request more than once (polling operations left out)."""
+    def repeated(self, *, since: Counter[str] | None = None, polling: tuple[str, ...] = POLLING) -> dict[str, int]:
+        """Operations that sent an identical request more than once (polling operations left out);
+        ``since``: a copy of ``requests`` taken earlier, to count only what came after it."""
         found: Counter[str] = Counter()
-        for key, n in self.requests.items():
+        for key, n in (self.requests - (since or Counter())).items():
             op = key.split(" ", 1)[0]
             if n > 1 and op not in polling:
                 found[op] += n - 1

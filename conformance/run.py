@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -361,6 +362,9 @@ class Run:
                 with self._lock:
                     self.deployers[name] = deployer
             t1 = time.perf_counter()
+            # the observation's own repeats (the budget): a read before the deploy (the Elastic IP
+            # preflight) and the same read after it observe different states
+            deployed_requests = Counter(aws.call_log.requests)
             inventory = collect(
                 environment=name,
                 stack_name=spec.stack_name,
@@ -377,7 +381,7 @@ class Run:
                     self.call_log.calls[op] += n
                 for op, n in aws.call_log.retries.items():
                     self.call_log.retries[op] += n
-                for op, n in aws.call_log.repeated().items():
+                for op, n in aws.call_log.repeated(since=deployed_requests).items():
                     self.repeated[f"{name} {op}"] = n
             path = run_dir / f"inventory-{name}.json"
             path.write_text(inventory.model_dump_json(indent=1))

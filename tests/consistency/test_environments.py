@@ -113,7 +113,8 @@ class _Normaliser:
             value = value.replace(self.bucket, "<bucket>")
         value = value.replace(self.prefix, "payments-<env>-<suffix>")
         value = self.ACCOUNT_RE.sub(r"\1<account>\2", value)
-        value = value.replace(f":{self.region}:", ":<region>:")
+        # the region each environment file declares, in ARNs, settings (awslogs-region) and zone names
+        value = re.sub(rf"\b{re.escape(self.region)}", "<region>", value) if self.region else value
         value = self.ID_RE.sub(lambda m: f"<{m.group(1)}-id>", value)
         value = self.UUID_RE.sub("<uuid>", value)
         return self.CIDR_RE.sub(self._address, value)
