@@ -6,7 +6,11 @@ refused unless it goes to 127.0.0.1 (Prowler's test conftest does the same).
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +18,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from emulator.launcher import Emulator
+from emulator.launcher import Emulator, free_port
+
+REPO = Path(__file__).resolve().parents[1]
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -30,6 +36,19 @@ def emulator() -> Iterator[Emulator]:
     """A started emulator for this test process (one per xdist worker), stopped at the end."""
     with Emulator() as emu:
         yield emu
+
+
+@pytest.fixture
+def running_emulator() -> Iterator[str]:
+    """`python -m emulator` started as a user starts it (its own process), for attach-mode runs; stopped after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith("emulator ready at")
+    yield f"http://127.0.0.1:{port}"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")

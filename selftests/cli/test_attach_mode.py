@@ -6,27 +6,12 @@ python -m emulator --port P; python -m deploy up --env dev --endpoint-url ...; p
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
 import boto3
-import pytest
 
-from emulator.launcher import free_port
 from selftests.cli.test_bad_input import REPO, _env
-
-
-@pytest.fixture
-def running_emulator():
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout.readline().startswith("emulator ready at")
-    yield f"http://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=15)
 
 
 def _run(*cmd: str) -> subprocess.CompletedProcess[str]:

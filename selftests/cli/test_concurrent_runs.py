@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from selftests.cli.test_bad_input import DEPLOY, REPO, _env
-from selftests.cli.test_interrupt import api_calls, start_held_run, wait_held
+from selftests.cli.test_bad_input import REPO, _env
+from selftests.cli.test_interrupt import api_calls, deploy_up, start_held_run, wait_held
 
 LOCK = "/payments-conformance/locks/payments-dev-main"
 
@@ -62,10 +62,7 @@ def test_second_deploying_run_is_refused_naming_the_first_which_finishes_green(e
 def test_two_attach_runs_at_once_both_proceed(emulator, aws, tmp_path):
     emulator.reset()
     url = emulator.endpoint_url
-    up = subprocess.run(
-        [*DEPLOY, "up", "--env", "dev", f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
+    up = deploy_up(url)
     assert up.returncode == 0, up.stderr
     suites = ("tests/storage",)
     hold = tmp_path / "hold"
@@ -94,17 +91,11 @@ def test_deploy_command_holds_the_same_lock(emulator, aws, tmp_path):
     holder = {"run_id": "20260101T000000Z-abcdef", "user": "ci", "host": socket.gethostname(), "pid": os.getpid(),
               "started": "2026-01-01T00:00:00Z", "expires": "2999-01-01T00:00:00Z"}  # fmt: skip
     ssm.put_parameter(Name=LOCK, Value=json.dumps(holder), Type="String")
-    up = subprocess.run(
-        [*DEPLOY, "up", "--env", "dev", f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
+    up = deploy_up(url)
     assert up.returncode == 4, up.stdout + up.stderr
     assert "run 20260101T000000Z-abcdef by ci@" in up.stderr and f"(pid {os.getpid()})" in up.stderr
     assert aws("cloudformation").list_stacks()["StackSummaries"] == []
     ssm.delete_parameter(Name=LOCK)
-    up = subprocess.run(
-        [*DEPLOY, "up", "--env", "dev", f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
+    up = deploy_up(url)
     assert up.returncode == 0, up.stderr
     assert ssm.get_parameters_by_path(Path="/payments-conformance/locks/", Recursive=True)["Parameters"] == []

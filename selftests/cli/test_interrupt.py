@@ -87,6 +87,14 @@ def wait_held(proc: subprocess.Popen[str], hold: Path, timeout: float = 90) -> N
         time.sleep(0.1)
 
 
+def deploy_up(url: str, env: str = "dev") -> subprocess.CompletedProcess[str]:
+    """`python -m deploy up` against an endpoint, as a user runs it."""
+    return subprocess.run(
+        [*DEPLOY, "up", "--env", env, f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
 def api_calls(tmp_path: Path) -> dict[str, int]:
     (path,) = (tmp_path / "run").glob("*/api-calls.json")
     return json.loads(path.read_text())
@@ -140,10 +148,7 @@ def test_interrupted_deploy_run_deletes_only_the_stack_it_created(sig, emulator,
 def test_interrupted_attach_run_deletes_nothing(emulator, aws, tmp_path):
     emulator.reset()
     url = emulator.endpoint_url
-    up = subprocess.run(
-        [*DEPLOY, "up", "--env", "dev", f"--endpoint-url={url}"], cwd=REPO, env=_env(), capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
+    up = deploy_up(url)
     assert up.returncode == 0, up.stderr
     hold = tmp_path / "hold"
     proc = start_held_run(tmp_path, "--env=dev", f"--endpoint-url={url}", "--teardown", hold=hold)

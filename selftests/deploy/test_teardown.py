@@ -9,7 +9,6 @@ DELETE_FAILED). Either way the teardown ends with one message naming each resour
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 
@@ -21,7 +20,6 @@ from conformance.spec import load_environment
 from conformance.template import load_template
 from deploy.deployer import Deployer
 from deploy.teardown import TeardownIncomplete
-from emulator.launcher import free_port
 from selftests.cli.test_bad_input import REPO, _env
 
 
@@ -60,18 +58,6 @@ def test_delete_failed_lists_the_bucket_and_deletes_nothing_by_force(emulator, t
     assert "cloudformation:DeleteStack" in session.call_log.calls
     assert session.call_log.calls["cloudformation:DeleteStack"] == 1  # no second, forced delete
     emulator.reset()
-
-
-@pytest.fixture
-def running_emulator():
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout.readline().startswith("emulator ready at")
-    yield f"http://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=15)
 
 
 def _run(*cmd: str, **env: str) -> subprocess.CompletedProcess[str]:
