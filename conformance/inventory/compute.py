@@ -87,9 +87,8 @@ def secret_reason(name: str, value: Any) -> str:
         if hits:
             return f"its name contains {hits[0]}"
     text = str(value or "")
-    for what, pattern in _CREDENTIAL_PATTERNS:
-        if pattern.search(text):
-            return f"its value looks like {what}"
+    if kind := credential_kind(text):
+        return f"its value looks like {kind}"
     if (
         len(text) >= 24
         and not re.search(r"\s", text)

@@ -209,14 +209,11 @@ def test_template_stateful_resources_declare_deletion_policies(template, evidenc
     rationale="No availability zone is written into the template: zones come from Fn::GetAZs, so any region works.",
 )
 def test_template_hardcodes_no_availability_zone(template, evidence):
-    found = sorted(
-        f"{path} = {value}"
-        for path, value in _walk(template.get("Resources") or {}, "Resources")
-        if isinstance(value, str) and AZ_NAME.search(value)
-    )
+    nodes = list(_walk(template.get("Resources") or {}, "Resources"))
+    found = sorted(f"{path} = {value}" for path, value in nodes if isinstance(value, str) and AZ_NAME.search(value))
     literal_zones = sorted(
         f"{path}"
-        for path, value in _walk(template.get("Resources") or {}, "Resources")
+        for path, value in nodes
         if path.endswith(("/AvailabilityZone", "/AvailabilityZones")) and isinstance(value, str | list)
         and not (isinstance(value, list) and all(isinstance(v, dict) for v in value))
     )  # fmt: skip
