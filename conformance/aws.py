@@ -61,7 +61,9 @@ def preload_models(services: tuple[str, ...] = SERVICES) -> None:
     """
     session = boto3.Session(region_name="us-east-1", botocore_session=_botocore_session(), **EMULATOR_CREDENTIALS)
     for service in services:
-        session.client(service, endpoint_url="http://127.0.0.1:9", config=client_config())
+        # never used for a call: its config must not read the environment (a bad
+        # PAYMENTS_READ_TIMEOUT is reported once, by the run, not as a traceback from this thread)
+        session.client(service, endpoint_url="http://127.0.0.1:9", config=client_config(read_timeout=1.0))
         _LOADER.load_service_model(service, "paginators-1")
 
 
