@@ -29,7 +29,6 @@ def _env(**extra: str) -> dict[str, str]:
         AWS_CONFIG_FILE="/nonexistent/aws-config",
         AWS_SHARED_CREDENTIALS_FILE="/nonexistent/aws-credentials",
         AWS_EC2_METADATA_DISABLED="true",
-        PYTHONDONTWRITEBYTECODE="1",
     )
     env.update(extra)
     return env

@@ -22,7 +22,7 @@ class CheckResult:
 def clean_env() -> dict[str, str]:
     """The environment for a suite run on the emulator: no real AWS settings can leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent", PYTHONDONTWRITEBYTECODE="1")
+    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/nonexistent")
     return env
 
 
