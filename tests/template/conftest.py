@@ -25,12 +25,12 @@ def cfn_lint_findings(template_path: Path, pytestconfig: pytest.Config) -> list[
     Linting costs seconds of CPU; an unchanged template linted by the same cfn-lint version gives the
     same answer, so the answer is kept under build/ (a changed template, or another version, lints again).
     """
-    from cfnlint.api import ManualArgs, lint_file
-
     key = hashlib.sha256(template_path.read_bytes() + version("cfn-lint").encode()).hexdigest()[:32]
     cache = Path(str(pytestconfig.rootpath)) / "build" / "cfn-lint-cache" / f"{key}.json"
     if cache.exists():
         return list(json.loads(cache.read_text()))
+    from cfnlint.api import ManualArgs, lint_file  # half a second to import: only when linting
+
     matches = lint_file(template_path, config=ManualArgs(regions=["us-east-1"]))
     findings = [
         {
