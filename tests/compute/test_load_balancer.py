@@ -1,5 +1,7 @@
 """Compute suite: the load balancer and what answers behind it."""
 
+import pytest
+
 from conformance.checks import check
 from conformance.probes import http_get
 
@@ -8,6 +10,7 @@ from conformance.probes import http_get
 HTTP_DEADLINE_SECONDS = {"aws": 120.0, "emulated": 10.0}
 
 
+@pytest.mark.data_plane
 @check(
     severity="critical",
     controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+import pytest
+
 from conformance.checks import check
 from conformance.keys import names_key
 from conformance.plugin import emulator_limit
@@ -76,6 +78,7 @@ def test_aurora_endpoints_distinct_on_mysql_port(env_name, inv, evidence):
     )
 
 
+@pytest.mark.data_plane
 @check(
     severity="high",
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],

@@ -5,10 +5,13 @@ and removes exactly that key's versions, so the probes of several environments s
 and run on whichever workers are free (grouping them cost three sequential round trips).
 """
 
+import pytest
+
 from conformance.checks import check
 from tests.storage.probe import write_probe
 
 
+@pytest.mark.data_plane
 @check(
     severity="critical",
     controls=["PCI-DSS-4.0:3.5.1"],
