@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, CallLog, ensure_reachable, preload_models
+from conformance.aws import AwsSession, CallLog, ensure_reachable
 from conformance.errors import ConformanceError, UsageError
 from conformance.inventory import Inventory, collect
 from conformance.lock import LockKeeper, StackLock
@@ -293,13 +293,19 @@ class Run:
         endpoint = self.settings.endpoint_url.value
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        # load the clients' models while this process waits (the emulator booting, the first calls)
-        warm = threading.Thread(target=preload_models, name="preload-models", daemon=True)
-        warm.start()
         if self.settings.mode.value == "emulator":
             from emulator.launcher import Emulator
 
             self.emulator = Emulator(log_path=self.state_path.parent / "emulator.log")
+            endpoint = self.emulator.endpoint_url  # its port is chosen before it starts
+        self.sessions = {
+            n: AwsSession(region=s.region, endpoint_url=endpoint, profile=s.profile) for n, s in self.specs.items()
+        }
+        # create the clients the run will use while this process waits (the emulator booting,
+        # the first calls on the wire); environments that share a region share them
+        warm = threading.Thread(target=self._warm, name="warm-clients", daemon=True)
+        warm.start()
+        if self.emulator is not None:
             self.emulator.start()
             timings["emulator_start"] = time.perf_counter() - started
             endpoint = self.emulator.endpoint_url
@@ -311,9 +317,6 @@ class Run:
         run_dir = self.state_path.parent
         run_dir.mkdir(parents=True, exist_ok=True)
         names = list(self.specs)
-        self.sessions = {
-            n: AwsSession(region=s.region, endpoint_url=endpoint, profile=s.profile) for n, s in self.specs.items()
-        }
         if self.settings.region == AUTO_REGION:
             self._auto_regions(endpoint)
         accounts: dict[str, str] = {}
@@ -421,6 +424,10 @@ class Run:
         retried = ", ".join(f"{op} ×{n}" for op, n in sorted(self.call_log.retries.items())) or "none"
         self.out(f"API calls: {self.call_log.total}; retried by botocore: {retried}")
         return self.state
+
+    def _warm(self) -> None:
+        for session in list(self.sessions.values()):
+            session.warm()
 
     def _auto_regions(self, endpoint: str | None) -> None:
         """--region auto (deploy/preflight.py): each environment in the candidate region where its
