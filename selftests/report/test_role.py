@@ -31,6 +31,9 @@ ACTION_OF = {
 IMPLICIT = {
     "kms:Decrypt": "GetSecretValue of a secret encrypted with the environment's key",
     "kms:GenerateDataKey": "PutObject into a bucket whose default encryption is the environment's key",
+    # tests/storage/probe.py: made only when the probe's PutObject was retried (two versions may
+    # exist) or its delete failed; a run without retries never lists the key
+    "s3:ListBucketVersions": "the write probe listing its key after a retried write or a failed delete",
 }
 # CloudFormation's drift detection reads each resource with the caller's permissions: reads the
 # role needs on real AWS that no call of the suite's own shows (deploy/iam/conformance-role.yaml,

@@ -71,6 +71,39 @@ def test_probe_reads_back_the_environment_key_and_removes_its_object(stack, buck
     assert not leftovers(s3, bucket)
 
 
+def test_probe_lists_the_key_only_when_its_write_was_retried(bucket, aws):
+    """Three calls for a write S3 took at the first attempt; a retried write may have made two
+    versions, so the key is listed and every version removed."""
+    s3 = aws("s3")
+    calls: list[str] = []
+
+    def counted(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return getattr(s3, name)(*args, **kwargs)
+
+        return call
+
+    ops = ("put_object", "head_object", "delete_objects", "list_object_versions", "get_paginator")
+    write_probe(Wrapped(s3, **{op: counted(op) for op in ops}), bucket, "run-calls")
+    assert calls == ["put_object", "head_object", "delete_objects"]
+    assert not leftovers(s3, bucket)
+
+    def put_twice(**kwargs: Any) -> Any:  # the first attempt reached S3, its answer was lost
+        s3.put_object(**kwargs)
+        answer = s3.put_object(**kwargs)
+        answer["ResponseMetadata"]["RetryAttempts"] = 1
+        return answer
+
+    calls.clear()
+    result = write_probe(
+        Wrapped(s3, put_object=put_twice, get_paginator=counted("get_paginator")), bucket, "run-retried"
+    )
+    assert "get_paginator" in calls  # the key was listed
+    assert len(result.removed) == 2
+    assert not leftovers(s3, bucket)
+
+
 def test_probe_removes_its_object_when_the_bucket_uses_another_key(stack, bucket, aws):
     s3 = aws("s3")
     other = aws("kms").create_key(Description="self-test: not the environment key")["KeyMetadata"]["Arn"]

@@ -3,8 +3,10 @@
 The probe writes a small object without encryption headers under a key unique to the run
 (``conformance-probe/<run-id>/<uuid>``), reads back how S3 stored it (HeadObject), and, in
 every case (the write or the read failed, the check is about to fail, the test was
-interrupted), deletes each version and delete marker of exactly that key. It then lists the
-key again: anything still there is reported, never silently left behind.
+interrupted), deletes each version and delete marker of exactly that key. Unless its one
+PutObject request provably made the key's only version (not retried, deleted without an
+error), it then lists the key again: anything still there is reported, never silently left
+behind. Three calls when all goes well, four or more otherwise.
 """
 
 from __future__ import annotations
@@ -45,11 +47,16 @@ def versions_of(s3: Any, bucket: str, key: str) -> list[dict[str, str]]:
     return found
 
 
-def purge(s3: Any, bucket: str, key: str, known: list[str] | None = None) -> tuple[list[str], list[str]]:
+def purge(
+    s3: Any, bucket: str, key: str, known: list[str] | None = None, *, known_complete: bool = False
+) -> tuple[list[str], list[str]]:
     """Delete every version and delete marker of ``key``; return (removed version ids, problems).
 
     ``known``: version ids the caller knows it made (from PutObject): deleted without a listing
     first. A listing afterwards finds anything else of the key, which is deleted too.
+    ``known_complete``: ``known`` is provably every version of the key (one PutObject request, not
+    retried, under a key unique to the run): once S3 has deleted them without an error, there is
+    nothing a listing could find, and none is made.
     """
     removed: list[str] = []
     problems: list[str] = []
@@ -64,6 +71,8 @@ def purge(s3: Any, bucket: str, key: str, known: list[str] | None = None) -> tup
     try:
         if known:
             delete([{"Key": key, "VersionId": v} for v in known])
+            if known_complete and not problems:
+                return removed, problems
         left = versions_of(s3, bucket, key)
         if left and not problems:
             delete(left)
@@ -83,11 +92,16 @@ _KEY_REFUSALS = ("KMS.",)
 def write_probe(s3: Any, bucket: str, run_id: str) -> WriteProbeResult:
     """Write, read back and remove one probe object; the removal runs whatever happens before it."""
     result = WriteProbeResult(bucket=bucket, key=probe_key(run_id))
-    written: list[str] = []  # the version PutObject made: deleted directly, then the key is listed
+    written: list[str] = []  # the version PutObject made: deleted directly
+    # one request, not retried: its version is the key's only one and no listing is needed after
+    # deleting it; a retried PutObject may have made two versions, so the key is listed then
+    single = False
     failure: BaseException | None = None
     try:
         try:
-            written.append(s3.put_object(Bucket=bucket, Key=result.key, Body=BODY).get("VersionId") or "null")
+            put = s3.put_object(Bucket=bucket, Key=result.key, Body=BODY)
+            written.append(put.get("VersionId") or "null")
+            single = int((put.get("ResponseMetadata") or {}).get("RetryAttempts", 1)) == 0
         except botocore.exceptions.ClientError as exc:
             code = error_code(exc) or ""
             if not code.startswith(_KEY_REFUSALS):
@@ -106,7 +120,7 @@ def write_probe(s3: Any, bucket: str, run_id: str) -> WriteProbeResult:
         failure = exc
         raise
     finally:
-        result.removed, problems = purge(s3, bucket, result.key, written)
+        result.removed, problems = purge(s3, bucket, result.key, written, known_complete=single)
         if problems:
             message = f"the write probe left s3://{bucket}/{result.key} behind: {'; '.join(problems)}"
             if failure is not None:
