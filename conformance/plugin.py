@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from conformance.errors import ConformanceError, ExitCode
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.outputs import StackOutputs
+from conformance.prefetch import Prefetcher, Probe, ProbeContext
 from conformance.run import Run, RunSettings, RunState, Setting
 from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
 from conformance.spec import EnvironmentSpec, load_environment
@@ -42,6 +44,7 @@ STATE = pytest.StashKey[RunState]()
 CACHE = pytest.StashKey[dict[str, Any]]()
 WORKER_KEY = "payments_conformance_state"
 OUTCOMES = pytest.StashKey["Outcomes"]()
+PREFETCH = pytest.StashKey[Prefetcher]()
 CALLS = pytest.StashKey[CallLog]()
 
 
@@ -142,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CACHE] = {}
     config.stash[OUTCOMES] = Outcomes()
     config.stash[CALLS] = CallLog()
+    config.stash[PREFETCH] = Prefetcher()
     config.pluginmanager.register(config.stash[OUTCOMES], "conformance-outcomes")
     if _is_worker(config):
         state_path = Path(config.workerinput[WORKER_KEY])  # type: ignore[attr-defined]
@@ -315,6 +319,9 @@ class _null:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    # probes started for checks that did not run (interrupted, -x): writing ones are waited for,
+    # so that they have removed what they wrote and their calls are counted
+    config.stash[PREFETCH].close()
     _write_call_log(config)
     if _is_worker(config) or RUN not in config.stash:
         return
@@ -385,11 +392,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         meta = meta_of(item)
         if meta is not None:
             item.add_marker(pytest.mark.suite(meta.suite))
-    # The data-plane probes wait on the network (an S3 round trip of four calls, an HTTP GET through
-    # the load balancer): run them first, so that under xdist they overlap with the other checks
-    # instead of being what the last worker is still waiting on (longest first; the order of
-    # everything else is kept, and no check depends on another's order).
-    items.sort(key=lambda item: item.get_closest_marker("data_plane") is None)
+    # The data-plane probes wait on the network (the S3 write probe's three calls, an HTTP GET through
+    # the load balancer): run them first, the longest (writing) ones first, so that under xdist they
+    # overlap each other (each is started while the check before it runs, conformance.prefetch) and
+    # the other checks, instead of being what the last worker is still waiting on. The order of
+    # everything else is kept; no check depends on another's order.
+    items.sort(key=_schedule_rank)
+
+
+def _schedule_rank(item: pytest.Item) -> int:
+    mark = item.get_closest_marker("data_plane")
+    if mark is None:
+        return 2
+    return 0 if mark.kwargs.get("writes") else 1
 
 
 # ---------------------------------------------------------------- fixtures
@@ -434,14 +449,18 @@ def spec(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Env
     return _spec(pytestconfig, run_state, env_name)
 
 
+def _inventory(config: pytest.Config, env_name: str) -> Inventory:
+    cache = config.stash[CACHE]
+    key = f"inventory:{env_name}"
+    if key not in cache:
+        cache[key] = _state(config).inventory(env_name)
+    return cache[key]
+
+
 @pytest.fixture
 def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inventory:
     """The environment's inventory (collected once by the controller)."""
-    cache = pytestconfig.stash[CACHE]
-    key = f"inventory:{env_name}"
-    if key not in cache:
-        cache[key] = run_state.inventory(env_name)
-    return cache[key]
+    return _inventory(pytestconfig, env_name)
 
 
 @pytest.fixture(scope="session")
@@ -464,14 +483,65 @@ def outputs(inv: Inventory) -> StackOutputs:
     return inv.outputs
 
 
+def _session(config: pytest.Config, env_name: str) -> AwsSession:
+    cache = config.stash[CACHE]
+    key = f"session:{env_name}"
+    if key not in cache:
+        cache[key] = _state(config).session(env_name, call_log=config.stash[CALLS])
+    return cache[key]
+
+
 @pytest.fixture
 def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsSession:
     """A session on the environment's target, for the data-plane probes only."""
-    cache = pytestconfig.stash[CACHE]
-    key = f"session:{env_name}"
-    if key not in cache:
-        cache[key] = run_state.session(env_name, call_log=pytestconfig.stash[CALLS])
-    return cache[key]
+    return _session(pytestconfig, env_name)
+
+
+# ---------------------------------------------------------------- data-plane probes, one check early
+
+
+def _probe_of(item: pytest.Item) -> tuple[Probe, bool] | None:
+    """The probe a data-plane check declared (``@pytest.mark.data_plane(probe=fn, writes=...)``)."""
+    mark = item.get_closest_marker("data_plane")
+    if mark is None or mark.kwargs.get("probe") is None:
+        return None
+    return mark.kwargs["probe"], bool(mark.kwargs.get("writes", False))
+
+
+def _probe_context(item: pytest.Item) -> ProbeContext:
+    env_name = item.callspec.params["env_name"]  # type: ignore[attr-defined]
+    config = item.config
+    return ProbeContext(
+        env_name=env_name, inv=_inventory(config, env_name), aws=_session(config, env_name), run_state=_state(config)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Before a check runs: when the next check of this process is a data-plane check, start its
+    probe now, so that it waits on the network while this one runs (conformance.prefetch)."""
+    declared = _probe_of(nextitem) if nextitem is not None else None
+    if nextitem is None or declared is None or not hasattr(nextitem, "callspec"):
+        return
+    probe, writes = declared
+    try:
+        ctx = _probe_context(nextitem)
+    except ConformanceError:
+        return  # the check itself reports why its environment cannot be probed
+    item.config.stash[PREFETCH].start(nextitem.nodeid, probe, ctx, writes=writes)
+
+
+@pytest.fixture
+def data_plane(request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """The check's data-plane probe: call it for the probe's result (started while the previous
+    check ran, else run now); the probe's exception, if it raised one, is raised here."""
+    item = request.node
+    declared = _probe_of(item)
+    if declared is None:
+        raise ConformanceError(f"{item.nodeid} asks for data_plane but declares no @pytest.mark.data_plane(probe=...)")
+    probe = declared[0]
+    prefetcher = request.config.stash[PREFETCH]
+    return lambda: prefetcher.result(item.nodeid, probe, lambda: _probe_context(item))
 
 
 @pytest.fixture(scope="session")

@@ -3,23 +3,29 @@
 import pytest
 
 from conformance.checks import check
-from conformance.probes import http_get
+from conformance.prefetch import ProbeContext
+from conformance.probes import HttpObservation, http_get
 
 # How long the service may take to answer 200 (tenacity, exponential wait): a real ALB and Fargate
 # tasks converge within minutes of a deployment; the emulator's data plane converges at once.
 HTTP_DEADLINE_SECONDS = {"aws": 120.0, "emulated": 10.0}
 
 
-@pytest.mark.data_plane
+def get_through_load_balancer(ctx: ProbeContext) -> HttpObservation:
+    deadline = HTTP_DEADLINE_SECONDS["emulated" if ctx.emulated else "aws"]
+    return http_get(ctx.inv.outputs.LoadBalancerDNS, deadline=deadline, via=ctx.run_state.endpoint_url)
+
+
+@pytest.mark.data_plane(probe=get_through_load_balancer)
 @check(
     severity="critical",
     controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],
     rationale="The payment service answers end to end through its internet-facing load balancer.",
 )
-def test_load_balancer_answers_http_200(env_name, inv, run_state, emulated, evidence):
+def test_load_balancer_answers_http_200(env_name, inv, emulated, data_plane, evidence):
     dns = inv.outputs.LoadBalancerDNS
     deadline = HTTP_DEADLINE_SECONDS["emulated" if emulated else "aws"]
-    obs = http_get(dns, deadline=deadline, via=run_state.endpoint_url)
+    obs = data_plane()
     evidence.attach("HTTP GET", {"url": obs.url, "status_line": obs.status_line, "headers": obs.headers,
                                  "attempts": obs.attempts, "elapsed_seconds": obs.elapsed})  # fmt: skip
     assert obs.status == 200, (

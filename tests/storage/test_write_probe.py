@@ -8,19 +8,24 @@ and run on whichever workers are free (grouping them cost three sequential round
 import pytest
 
 from conformance.checks import check
-from tests.storage.probe import write_probe
+from conformance.prefetch import ProbeContext
+from tests.storage.probe import WriteProbeResult, write_probe
 
 
-@pytest.mark.data_plane
+def write_and_read_back(ctx: ProbeContext) -> WriteProbeResult:
+    return write_probe(ctx.aws.client("s3"), ctx.inv.storage.bucket, ctx.run_state.run_id)
+
+
+@pytest.mark.data_plane(probe=write_and_read_back, writes=True)
 @check(
     severity="critical",
     controls=["PCI-DSS-4.0:3.5.1"],
     rationale="An object written without encryption headers is stored with SSE-KMS under the environment key.",
 )
-def test_transaction_bucket_stores_new_objects_with_environment_key(env_name, inv, aws, run_state, evidence):
+def test_transaction_bucket_stores_new_objects_with_environment_key(env_name, inv, data_plane, evidence):
     storage = inv.storage
     storage.require("kms:DescribeKey", "kms:ListAliases")
-    result = write_probe(aws.client("s3"), storage.bucket, run_state.run_id)
+    result: WriteProbeResult = data_plane()
     evidence.attach(
         "PutObject + HeadObject (probe object, since removed with every version)",
         {"key": result.key, "stored": result.stored, "refused": result.refused, "removed_versions": result.removed},
