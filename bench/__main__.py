@@ -90,12 +90,14 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(values), 3) if values else 0.0
 
 
-def offline(runs: int, workers: str) -> dict[str, Any]:
-    samples = []
+def offline(runs: int, workers: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The offline rehearsal with each worker count, the configurations interleaved round by round."""
+    samples: dict[str, list[dict[str, Any]]] = {w: [] for w in workers}
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as d:
-            samples.append(_pytest(["-n", workers], Path(d)))
-    return _summarise(samples)
+        for w in workers:
+            with tempfile.TemporaryDirectory() as d:
+                samples[w].append(_pytest(["-n", w], Path(d)))
+    return {f"-n {w}": _summarise(samples[w]) for w in workers}
 
 
 def _summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,6 +109,7 @@ def _summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "exit_codes": [s["exit"] for s in samples],
         "wall_s": _median([s["wall"] for s in samples]),
+        "walls_by_round": [round(s["wall"], 3) for s in samples],
         "emulator_start_s": phase("emulator_start"),
         "deploy_s": phase("deploy:"),
         "inventory_s": phase("inventory:"),
@@ -155,13 +158,19 @@ class LatencyBench:
         AwsSession(region="us-east-1", endpoint_url=self.url).check_credentials()
         return self
 
-    def run(self, runs: int, workers: str, envs: list[str]) -> dict[str, Any]:
-        samples = []
+    def run(self, runs: int, configs: dict[str, tuple[str, list[str]]]) -> dict[str, dict[str, Any]]:
+        """Each configuration (name: workers, environments) ``runs`` times, interleaved round by round:
+        a slow spell of the machine then slows every configuration of that round, not one of them."""
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
         for _ in range(runs):
-            with tempfile.TemporaryDirectory() as d:
-                args = ["-n", workers, f"--endpoint-url={self.url}", *[f"--env={e}" for e in envs]]
-                samples.append(_pytest(args, Path(d), self.env_dir))
-        out = _summarise(samples)
+            for name, (workers, envs) in configs.items():
+                with tempfile.TemporaryDirectory() as d:
+                    args = ["-n", workers, f"--endpoint-url={self.url}", *[f"--env={e}" for e in envs]]
+                    samples[name].append(_pytest(args, Path(d), self.env_dir))
+        return {name: self._with_concurrency(_summarise(rows)) for name, rows in samples.items()}
+
+    @staticmethod
+    def _with_concurrency(out: dict[str, Any]) -> dict[str, Any]:
         # effective concurrency of the observation phase (the inventory: every environment's reads,
         # collected concurrently): its calls at 100 ms each over the phase's wall time
         out["effective_concurrency"] = round(out["observation_calls"] * 0.1 / max(out["observation_s"], 1e-9), 2)
@@ -188,17 +197,20 @@ def main() -> int:
         "offline": {},
         "latency_100ms": {},
     }  # fmt: skip
-    for workers in ("0", "2", "auto"):
-        print(f"bench: offline rehearsal, -n {workers}", flush=True)
-        results["offline"][f"-n {workers}"] = offline(args.runs, workers)
+    print(f"bench: offline rehearsal, -n 0 / 2 / auto, {args.runs} rounds", flush=True)
+    results["offline"] = offline(args.runs, ("0", "2", "auto"))
     with LatencyBench() as bench:
-        for workers in ("0", "2", "auto"):
-            print(f"bench: 100 ms latency, 3 environments, -n {workers}", flush=True)
-            results["latency_100ms"][f"3 envs, -n {workers}"] = bench.run(args.runs, workers, ENVS)
-        print("bench: 100 ms latency, 1 environment, -n auto", flush=True)
-        results["latency_100ms"]["1 env, -n auto"] = bench.run(args.runs, "auto", ["dev"])
-        print("bench: 100 ms latency, 6 environments, -n auto", flush=True)
-        results["latency_100ms"]["6 envs, -n auto"] = bench.run(args.runs, "auto", SIX)
+        print(f"bench: 100 ms latency, 1 / 3 / 6 environments and -n 0 / 2 / auto, {args.runs} rounds", flush=True)
+        results["latency_100ms"] = bench.run(
+            args.runs,
+            {
+                "3 envs, -n 0": ("0", ENVS),
+                "3 envs, -n 2": ("2", ENVS),
+                "3 envs, -n auto": ("auto", ENVS),
+                "1 env, -n auto": ("auto", ["dev"]),
+                "6 envs, -n auto": ("auto", SIX),
+            },
+        )
     results["budgets"] = budgets(results)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     args.out.write_text(render(results))
@@ -208,13 +220,17 @@ def main() -> int:
     return 0
 
 
+def paired_ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Median over rounds of a's wall time / b's in the same round (the two ran back to back)."""
+    return _median([x / max(y, 1e-9) for x, y in zip(a["walls_by_round"], b["walls_by_round"], strict=True)])
+
+
 def budgets(r: dict[str, Any]) -> dict[str, Any]:
     off, lat = r["offline"], r["latency_100ms"]
-    one, three = lat["1 env, -n auto"], lat["3 envs, -n auto"]
-    ratio = round(three["wall_s"] / max(one["wall_s"], 1e-9), 2)
+    ratio = paired_ratio(lat["3 envs, -n auto"], lat["1 env, -n auto"])
     inv_calls = max(v["calls_per_resource"] for v in off.values())
-    auto_vs_0 = round(off["-n auto"]["wall_s"] / max(off["-n 0"]["wall_s"], 1e-9), 2)
-    auto_vs_0_lat = round(lat["3 envs, -n auto"]["wall_s"] / max(lat["3 envs, -n 0"]["wall_s"], 1e-9), 2)
+    auto_vs_0 = paired_ratio(off["-n auto"], off["-n 0"])
+    auto_vs_0_lat = paired_ratio(lat["3 envs, -n auto"], lat["3 envs, -n 0"])
     conc = min(v["effective_concurrency"] for v in lat.values())
     repeats = sum(sum(v["repeated_requests"].values()) for group in (off, lat) for v in group.values())
     return {
@@ -243,7 +259,11 @@ def render(r: dict[str, Any]) -> str:
         "",
         "Generated by `make bench` (`python -m bench`); do not edit by hand. Medians of "
         f"{r['runs_per_configuration']} runs per configuration on {r['machine']['cpus']} cores "
-        f"(Python {r['machine']['python']}). Raw numbers: `docs/performance.json`.",
+        f"(Python {r['machine']['python']}). Raw numbers: `docs/performance.json`. The configurations "
+        "are interleaved: each round runs every configuration once, back to back, so a slow spell of "
+        "this shared machine (its CPU time per run was seen to vary 2.5-fold within minutes) slows a "
+        "whole round rather than one configuration; a ratio between two configurations is the median "
+        "of the rounds' ratios.",
         "",
         "How: each configuration is the real `pytest` command run as a subprocess. *Offline* is the "
         "default rehearsal (start the emulator, deploy dev+staging+prod, collect, check). *100 ms latency* "
@@ -281,13 +301,14 @@ def render(r: dict[str, Any]) -> str:
         "Six environments are the three shipped ones (us-east-1) and a second deployment of each tier in "
         "us-east-2 (suffix `b`, its own CIDR), the way an organisation with a second region has them.",
         "",
-        "| environments | wall s | x one | inventory s | API calls | calls per environment |",
+        "| environments | wall s | x one (median of the rounds' ratios) | inventory s | API calls "
+        "| calls per environment |",
         "|---|---|---|---|---|---|",
     ]
     for label, n in (("1 env, -n auto", 1), ("3 envs, -n auto", 3), ("6 envs, -n auto", 6)):
         v = lat[label]
         lines.append(
-            f"| {n} | {v['wall_s']} | {round(v['wall_s'] / max(one['wall_s'], 1e-9), 2)} | {v['inventory_s']} "
+            f"| {n} | {v['wall_s']} | {paired_ratio(v, one)} | {v['inventory_s']} "
             f"| {v['api_calls']} | {round(v['api_calls'] / n, 1)} |"
         )
     first = next(iter(r["offline"].values()))
