@@ -94,12 +94,26 @@ def pytest_configure(config: pytest.Config) -> None:
     install_log_redaction()
 
 
-@pytest.fixture(autouse=True)
-def _report_labels(request: pytest.FixtureRequest) -> None:
-    meta = meta_of(request.node)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each check's rationale as its Allure description. A marker, because Allure sets a test's
+    description from its markers (or docstring) once the test's setup has run, over any set
+    during it."""
+    for item in items:
+        meta = meta_of(item)
+        if meta is not None:
+            item.add_marker(allure.description(meta.rationale))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The check's Allure labels, links and description, set as its setup starts.
+
+    A hook rather than an autouse fixture: Allure records every fixture of every test (a
+    container file each), and this one would be 245 more files in a three-environment run.
+    """
+    meta = meta_of(item)
     if meta is None:
         return
-    env = environment_of(request.node)
+    env = environment_of(item)
     allure.dynamic.epic(EPIC)
     allure.dynamic.feature(meta.suite)
     allure.dynamic.story(meta.id)
@@ -109,7 +123,6 @@ def _report_labels(request: pytest.FixtureRequest) -> None:
     allure.dynamic.severity(ALLURE_SEVERITY.get(meta.severity, allure.severity_level.NORMAL))
     allure.dynamic.label("check_severity", meta.severity)
     allure.dynamic.label("check", meta.id)
-    allure.dynamic.description(meta.rationale)
     allure.dynamic.tag(meta.severity)
     for control_id in meta.controls:
         c = control(control_id)
