@@ -384,9 +384,10 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "env_name" in metafunc.fixturenames:
         envs = metafunc.config.stash[SETTINGS].environments.value
-        metafunc.parametrize("env_name", envs, ids=envs)
+        metafunc.parametrize("env_name", envs, ids=envs, scope="session")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the checks by environment
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         meta = meta_of(item)
@@ -444,7 +445,7 @@ def _spec(config: pytest.Config, run_state: RunState, env_name: str) -> Environm
     return cache[key]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def spec(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> EnvironmentSpec:
     return _spec(pytestconfig, run_state, env_name)
 
@@ -457,7 +458,7 @@ def _inventory(config: pytest.Config, env_name: str) -> Inventory:
     return cache[key]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inventory:
     """The environment's inventory (collected once by the controller)."""
     return _inventory(pytestconfig, env_name)
@@ -478,7 +479,7 @@ def specs(run_state: RunState, pytestconfig: pytest.Config) -> dict[str, Environ
     return {env: _spec(pytestconfig, run_state, env) for env in run_state.environments}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def outputs(inv: Inventory) -> StackOutputs:
     return inv.outputs
 
@@ -491,7 +492,7 @@ def _session(config: pytest.Config, env_name: str) -> AwsSession:
     return cache[key]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def aws(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> AwsSession:
     """A session on the environment's target, for the data-plane probes only."""
     return _session(pytestconfig, env_name)
