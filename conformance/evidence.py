@@ -176,14 +176,13 @@ def install_log_redaction() -> None:
 
 
 class Evidence:
-    """Per-test collector: ``evidence.attach(name, data)`` adds a JSON attachment to the report."""
+    """``evidence.attach(name, data)`` adds a redacted JSON attachment to the running check's report.
 
-    def __init__(self) -> None:
-        self.items: list[tuple[str, Any]] = []
+    Stateless (Allure attaches to the test that is running), so one instance serves every check.
+    """
 
     def attach(self, name: str, data: Any) -> None:
         clean = redact(data)
-        self.items.append((name, clean))
         allure.attach(
             json.dumps(clean, indent=2, default=str, sort_keys=True),
             name=name,
@@ -192,7 +191,6 @@ class Evidence:
 
     def text(self, name: str, text: str) -> None:
         clean = redact_text(text)
-        self.items.append((name, clean))
         allure.attach(clean, name=name, attachment_type=allure.attachment_type.TEXT)
 
     def http(self, name: str, observation: Any) -> None:

@@ -551,7 +551,7 @@ def template_path(pytestconfig: pytest.Config) -> Path:
     return Path(pytestconfig.stash[SETTINGS].template.value)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # stateless: one fixture instance (and Allure container) per run, not per check
 def evidence() -> Evidence:
     return Evidence()
 
