@@ -192,6 +192,10 @@ def available_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
+# libyaml's safe loader when PyYAML has it (every process of a run loads each environment file)
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentSpec:
     """Load and validate one environment; raise :class:`SpecError` with one sentence on any problem."""
     path = environment_path(name, directory)
@@ -200,7 +204,7 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
         known = ", ".join(available_environments(directory)) or "none"
         raise SpecError(f"unknown environment {name!r}: there is no {shown}; choose one of {known}.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
