@@ -177,8 +177,23 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConformanceError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    _lower_worker_priority(config)
     if threading_main():
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+# xdist workers start while the controller prepares the platform (deploy, inventory), which they
+# then wait for: started at a lower priority, their start-up (about half a second of CPU each)
+# takes the CPU the controller leaves, instead of slowing the preparation everyone waits on.
+# Measured, interleaved, at 100 ms latency on 2 cores: three environments with -n auto in 3.41 s
+# instead of 3.78 s. Only the workers xdist makes from -n; explicit --tx specs are the user's.
+WORKER_NICENESS = 10
+
+
+def _lower_worker_priority(config: pytest.Config) -> None:
+    tx = getattr(config.option, "tx", None)
+    if tx and all(spec == "popen" for spec in tx):
+        config.option.tx = [f"popen//nice={WORKER_NICENESS}"] * len(tx)
 
 
 def threading_main() -> bool:
