@@ -210,10 +210,10 @@ def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: workers only where they pay for themselves (docs/performance.md).
 
-    Each worker costs about a second of start-up (importing boto3, pytest and the checks),
-    and the checks themselves make no API calls: on the embedded emulator, where nothing waits
-    on a network, every check of three environments runs in about a second in one process, so
-    workers only slow the rehearsal down. Against AWS (or any endpoint) the data-plane probes
+    Each worker costs about half a second of CPU to start (importing boto3, pytest and the
+    checks), and the checks themselves make no API calls: on the embedded emulator, where nothing
+    waits on a network, every check of three environments runs in about a second in one process,
+    so workers only slow the rehearsal down. Against AWS (or any endpoint) the data-plane probes
     wait on the network, and xdist's own choice (one worker per CPU) is kept. An explicit
     ``-n N`` or PYTEST_XDIST_AUTO_NUM_WORKERS always wins.
     """
