@@ -1,6 +1,7 @@
 """xdist scheduling for the suite: a check that crashed its worker is reported once, never re-run.
 
-The suite runs with ``--dist loadgroup`` (pytest.ini). When a worker dies (OOM killer,
+The suite runs with ``--dist load`` (pytest.ini), whose scheduler reports the check a dead worker
+was running and does not run it again. For ``--dist loadgroup``: when a worker dies (OOM killer,
 segfault, ``os._exit``), xdist's loadscope/loadgroup scheduler reports the check it was
 running as failed ("worker 'gw1' crashed while running ...") and then puts that check back
 in the queue with the rest of the worker's unit: a check that crashes deterministically
