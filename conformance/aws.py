@@ -219,14 +219,24 @@ def _as(log: CallLog, fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-class _Pages:
-    """A paginator's pages: each page's request is counted in the session's log."""
+class _View:
+    """Something of a shared client seen through one session: its callables count their calls
+    in the session's log."""
 
-    def __init__(self, pages: Any, log: CallLog) -> None:
-        self._pages, self._log = pages, log
+    def __init__(self, target: Any, log: CallLog) -> None:
+        self._target, self._log = target, log
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        return _as(self._log, value) if callable(value) else value
+
+
+class _Pages(_View):
+    """A paginator's pages: each page's request is counted in the session's log
+    (``build_full_result`` and the rest through the view)."""
 
     def __iter__(self) -> Iterator[Any]:
-        pages = iter(self._pages)
+        pages = iter(self._target)
         while True:
             token = _ACTIVE_LOG.set(self._log)
             try:
@@ -237,23 +247,12 @@ class _Pages:
                 _ACTIVE_LOG.reset(token)
             yield page
 
-    def __getattr__(self, name: str) -> Any:  # build_full_result, result_keys, ...
-        value = getattr(self._pages, name)
-        return _as(self._log, value) if callable(value) else value
 
-
-class _Helper:
-    """A paginator or waiter of a shared client, seen through one session."""
-
-    def __init__(self, helper: Any, log: CallLog) -> None:
-        self._helper, self._log = helper, log
+class _Helper(_View):
+    """A paginator or waiter of a shared client, seen through one session (``wait`` through the view)."""
 
     def paginate(self, **kwargs: Any) -> _Pages:
-        return _Pages(self._helper.paginate(**kwargs), self._log)
-
-    def __getattr__(self, name: str) -> Any:  # wait, ...
-        value = getattr(self._helper, name)
-        return _as(self._log, value) if callable(value) else value
+        return _Pages(self._target.paginate(**kwargs), self._log)
 
 
 class SessionClient:

@@ -444,7 +444,15 @@ def run_state(pytestconfig: pytest.Config) -> RunState:
 
 @pytest.fixture(scope="session")
 def emulated(run_state: RunState) -> bool:
-    return run_state.mode != "aws"
+    return run_state.emulated
+
+
+def _cached(config: pytest.Config, key: str, make: Callable[[], Any]) -> Any:
+    """What ``make`` returns, made once per process (fixtures, probes and workers share it)."""
+    cache = config.stash[CACHE]
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
 
 
 def _spec(config: pytest.Config, run_state: RunState, env_name: str) -> EnvironmentSpec:
@@ -452,13 +460,13 @@ def _spec(config: pytest.Config, run_state: RunState, env_name: str) -> Environm
 
     The region is the one the run's state names for it (--region auto chooses one per environment).
     """
-    cache = config.stash[CACHE]
-    key = f"spec:{env_name}"
-    if key not in cache:
+
+    def load() -> EnvironmentSpec:
         env = run_state.environments.get(env_name)
         region = env.region if env is not None else run_state.region
-        cache[key] = load_environment(env_name).with_overrides(suffix=run_state.suffix, region=region)
-    return cache[key]
+        return load_environment(env_name).with_overrides(suffix=run_state.suffix, region=region)
+
+    return _cached(config, f"spec:{env_name}", load)
 
 
 @pytest.fixture(scope="session")
@@ -467,11 +475,7 @@ def spec(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Env
 
 
 def _inventory(config: pytest.Config, env_name: str) -> Inventory:
-    cache = config.stash[CACHE]
-    key = f"inventory:{env_name}"
-    if key not in cache:
-        cache[key] = _state(config).inventory(env_name)
-    return cache[key]
+    return _cached(config, f"inventory:{env_name}", lambda: _state(config).inventory(env_name))
 
 
 @pytest.fixture(scope="session")
@@ -483,10 +487,7 @@ def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inve
 @pytest.fixture(scope="session")
 def inventories(run_state: RunState, pytestconfig: pytest.Config) -> dict[str, Inventory]:
     """Every environment's inventory, for the consistency suite."""
-    cache = pytestconfig.stash[CACHE]
-    for env in run_state.environments:
-        cache.setdefault(f"inventory:{env}", run_state.inventory(env))
-    return {env: cache[f"inventory:{env}"] for env in run_state.environments}
+    return {env: _inventory(pytestconfig, env) for env in run_state.environments}
 
 
 @pytest.fixture(scope="session")
@@ -501,11 +502,8 @@ def outputs(inv: Inventory) -> StackOutputs:
 
 
 def _session(config: pytest.Config, env_name: str) -> AwsSession:
-    cache = config.stash[CACHE]
-    key = f"session:{env_name}"
-    if key not in cache:
-        cache[key] = _state(config).session(env_name, call_log=config.stash[CALLS])
-    return cache[key]
+    calls = config.stash[CALLS]
+    return _cached(config, f"session:{env_name}", lambda: _state(config).session(env_name, call_log=calls))
 
 
 @pytest.fixture(scope="session")
@@ -537,8 +535,10 @@ def _probe_context(item: pytest.Item) -> ProbeContext:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Before a check runs: when the next check of this process is a data-plane check, start its
     probe now, so that it waits on the network while this one runs (conformance.prefetch)."""
-    declared = _probe_of(nextitem) if nextitem is not None else None
-    if nextitem is None or declared is None or not hasattr(nextitem, "callspec"):
+    if nextitem is None or not hasattr(nextitem, "callspec"):
+        return
+    declared = _probe_of(nextitem)
+    if declared is None:
         return
     probe, writes = declared
     try:

@@ -41,7 +41,7 @@ class ProbeContext:
 
     @property
     def emulated(self) -> bool:
-        return self.run_state.mode != "aws"
+        return self.run_state.emulated
 
 
 Probe = Callable[[ProbeContext], Any]

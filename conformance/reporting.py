@@ -105,7 +105,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The check's Allure labels, links and description, set as its setup starts.
+    """The check's Allure labels, links and parameters, set as its setup starts.
 
     A hook rather than an autouse fixture: Allure records every fixture of every test (a
     container file each), and this one would be 245 more files in a three-environment run.

@@ -172,6 +172,11 @@ class RunState:
     suffix: str | None = None
     region: str | None = None
 
+    @property
+    def emulated(self) -> bool:
+        """Against an emulator (embedded or at an endpoint), not AWS."""
+        return self.mode != "aws"
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

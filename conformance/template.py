@@ -10,13 +10,10 @@ from typing import Any
 
 import yaml
 
-from conformance.spec import TEMPLATE_PATH
-
-# libyaml's parser when PyYAML has it (ten times faster on the 50 kB template), else the pure-Python one
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from conformance.spec import TEMPLATE_PATH, YAML_SAFE_LOADER
 
 
-class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+class _CfnLoader(YAML_SAFE_LOADER):  # type: ignore[valid-type,misc]
     """SafeLoader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as {'Fn::X': value}.
 
     Timestamps stay strings (``AWSTemplateFormatVersion: 2010-09-09`` is a string to CloudFormation).

@@ -11,8 +11,12 @@ from conformance.probes import HttpObservation, http_get
 HTTP_DEADLINE_SECONDS = {"aws": 120.0, "emulated": 10.0}
 
 
+def http_deadline(emulated: bool) -> float:
+    return HTTP_DEADLINE_SECONDS["emulated" if emulated else "aws"]
+
+
 def get_through_load_balancer(ctx: ProbeContext) -> HttpObservation:
-    deadline = HTTP_DEADLINE_SECONDS["emulated" if ctx.emulated else "aws"]
+    deadline = http_deadline(ctx.emulated)
     return http_get(ctx.inv.outputs.LoadBalancerDNS, deadline=deadline, via=ctx.run_state.endpoint_url)
 
 
@@ -24,7 +28,7 @@ def get_through_load_balancer(ctx: ProbeContext) -> HttpObservation:
 )
 def test_load_balancer_answers_http_200(env_name, inv, emulated, data_plane, evidence):
     dns = inv.outputs.LoadBalancerDNS
-    deadline = HTTP_DEADLINE_SECONDS["emulated" if emulated else "aws"]
+    deadline = http_deadline(emulated)
     obs = data_plane()
     evidence.attach("HTTP GET", {"url": obs.url, "status_line": obs.status_line, "headers": obs.headers,
                                  "attempts": obs.attempts, "elapsed_seconds": obs.elapsed})  # fmt: skip
