@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 
 class ComputeSection(Section):

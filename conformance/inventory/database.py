@@ -11,9 +11,9 @@ import string
 
 from pydantic import BaseModel, Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 
 class SecretFacts(BaseModel):

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Raw, Section, attempt, paginate, tags_of
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 
 class NetworkSection(Section):

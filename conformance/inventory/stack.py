@@ -10,8 +10,8 @@ from typing import Any
 import botocore.exceptions
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
+from core.aws import AwsSession
 
 # Drift detection: CloudFormation compares each resource with its template (minutes on a large
 # stack on AWS, at once on the emulator). Polled with a deadline; past it the check that needs

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently, paginate
 from conformance.keys import names_key
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 
 class StorageSection(Section):

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, attempt, concurrently, paginate
+from core.aws import AwsSession
 
 if TYPE_CHECKING:
     from conformance.inventory.stack import StackSection

@@ -744,7 +744,7 @@ def test_dataplane_reset_and_shutdown_leave_no_responder():
 
 def _as_deployed(path: Path) -> str:
     """The body the deployer sends: the YAML, or its compact JSON when the YAML is over the inline limit."""
-    from conformance.template import compact_json
+    from core.template import compact_json
 
     body = path.read_text()
     return body if len(body.encode()) <= 51200 else compact_json(path)

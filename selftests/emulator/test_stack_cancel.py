@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from conformance.spec import load_environment
-from conformance.template import compact_json
+from core.spec import load_environment
+from core.template import compact_json
 from selftests.emulator.platform import settled_stack
 
 NAME = "payments-dev-cancel"

@@ -8,7 +8,7 @@ import pytest
 
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.tags import LOGICAL_ID_TAG, TagsSection
-from conformance.outputs import OUTPUT_KEYS
+from core.outputs import OUTPUT_KEYS
 
 SECTIONS = ("stack", "network", "database", "compute", "storage")
 

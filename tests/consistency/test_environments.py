@@ -19,8 +19,8 @@ from conformance.checks import check
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.base import tags_of
 from conformance.inventory.tags import LOGICAL_ID_TAG
-from conformance.spec import EnvironmentSpec
-from conformance.template import load_template
+from core.spec import EnvironmentSpec
+from core.template import load_template
 
 
 @check(
