@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 import pytest
@@ -39,6 +39,9 @@ from core.outputs import StackOutputs
 from core.spec import EnvironmentSpec
 from core.template import template_sha256, template_version
 from deploy.deployer import Deployer
+
+if TYPE_CHECKING:  # imported when the run starts one (offline)
+    from emulator.launcher import Emulator
 
 Printer = Callable[[str], None]
 # After Ctrl-C or SIGTERM, how long the run watches the deletions it started before it exits.
@@ -126,7 +129,7 @@ class Controller:
         self.specs = settings.specs()
         self.outcomes = Outcomes()
         self.metrics = RunMetrics()
-        self.emulator: Any = None
+        self.emulator: Emulator | None = None
         self.endpoint: str | None = settings.endpoint_url.value
         self.state: RunState | None = None
         self._lock = threading.Lock()
@@ -277,7 +280,7 @@ class Controller:
         # the first calls on the wire); environments that share a region share them
         threading.Thread(target=self._warm, name="warm-clients", daemon=True).start()
         if self.emulator is not None:
-            self._start_emulator(interrupted)
+            self._start_emulator(self.emulator, interrupted)
             self.metrics.timed("emulator_start", time.perf_counter() - started)
         elif self.endpoint:
             ensure_reachable(self.endpoint)
@@ -310,15 +313,15 @@ class Controller:
         self.out(self.metrics.summary())
         return self.state
 
-    def _start_emulator(self, interrupted: threading.Event) -> None:
+    def _start_emulator(self, emulator: Emulator, interrupted: threading.Event) -> None:
         from emulator.errors import EmulatorError
 
         try:
-            self.emulator.start()
+            emulator.start()
         except EmulatorError as exc:  # the emulator's own error, in the suite's contract: exit 3
             raise InfrastructureError(str(exc)) from None
-        self.endpoint = self.emulator.endpoint_url
-        self.out(f"emulator: ready at {self.endpoint} (pid {self.emulator.pid})")
+        self.endpoint = emulator.endpoint_url
+        self.out(f"emulator: ready at {self.endpoint} (pid {emulator.pid})")
         if interrupted.is_set():
             raise KeyboardInterrupt("interrupted while starting the emulator")
 

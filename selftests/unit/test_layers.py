@@ -2,8 +2,8 @@
 
 * ``lint-imports`` (import-linter, contracts in pyproject.toml) keeps every contract on this
   repository, and breaks the right one, naming the import, on a copy of it with one bad import
-  added: the core importing the suite, the deployer importing the suite, the emulator importing
-  the core, a worker-side module importing the deployer, a cycle inside a package.
+  added: the core importing the suite, the deployer importing the suite or pytest, the emulator
+  importing the core, a worker-side module importing the deployer, a cycle inside a package.
 * A real run under xdist (``-n 2``, the offline rehearsal of dev): no worker has imported
   ``deploy`` or ``emulator``; the controller has imported both (so the probe does see them).
 """
@@ -60,10 +60,18 @@ def test_every_contract_is_kept():
         ("core/errors.py", "import conformance.plugin", "layers", "core.errors -> conformance.plugin"),
         ("deploy/teardown.py", "import conformance.state", "layers", "deploy.teardown -> conformance.state"),
         ("emulator/launcher.py", "import core.errors", "the emulator", "emulator"),
+        ("deploy/preflight.py", "import pytest", "the deployer and the core work", "deploy.preflight -> pytest"),
         ("conformance/state.py", "import deploy.deployer", "xdist workers", "conformance.state -> deploy.deployer"),
         ("conformance/settings.py", "import conformance.controller", "no cycle", "conformance"),
     ],
-    ids=["core-imports-suite", "deploy-imports-suite", "emulator-imports-core", "worker-imports-deployer", "cycle"],
+    ids=[
+        "core-imports-suite",
+        "deploy-imports-suite",
+        "emulator-imports-core",
+        "deploy-imports-pytest",
+        "worker-imports-deployer",
+        "cycle",
+    ],
 )
 def test_a_bad_import_breaks_its_contract(tmp_path, module, bad_import, contract, named):
     root = _copy(tmp_path)
