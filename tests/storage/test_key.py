@@ -1,9 +1,11 @@
 """Storage suite: the environment's customer-managed KMS key."""
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 
 
-def _key_facts(inv) -> dict:
+def _key_facts(inv: Inventory) -> dict:
     key = inv.storage.key
     return {
         "KeyState": key.get("KeyState"), "Enabled": key.get("Enabled"), "KeyManager": key.get("KeyManager"),
@@ -17,7 +19,7 @@ def _key_facts(inv) -> dict:
     controls=["PCI-DSS-4.0:3.6.1", "PCI-DSS-4.0:3.5.1"],
     rationale="The key everything is encrypted with is enabled, so data stays readable and writable.",
 )
-def test_kms_key_enabled(env_name, inv, evidence):
+def test_kms_key_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.storage.require("kms:DescribeKey")
     facts = _key_facts(inv)
     evidence.attach("DescribeKey", inv.storage.key)
@@ -32,7 +34,7 @@ def test_kms_key_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:3.6.1", "PCI-DSS-4.0:3.7.1"],
     rationale="The environment key is a customer-managed symmetric encryption key the platform team controls.",
 )
-def test_kms_key_customer_managed_symmetric(env_name, inv, evidence):
+def test_kms_key_customer_managed_symmetric(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.storage.require("kms:DescribeKey")
     facts = _key_facts(inv)
     evidence.attach("DescribeKey", inv.storage.key)
@@ -49,7 +51,7 @@ def test_kms_key_customer_managed_symmetric(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:3.7.4", "CIS-AWS-3.0:3.6"],
     rationale="Automatic rotation gives the environment key a bounded cryptoperiod.",
 )
-def test_kms_key_rotation_enabled(env_name, inv, evidence):
+def test_kms_key_rotation_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.storage.require("kms:GetKeyRotationStatus")
     evidence.attach("GetKeyRotationStatus", {"KeyRotationEnabled": inv.storage.key_rotation})
     rotation = inv.storage.key_rotation
@@ -62,7 +64,7 @@ def test_kms_key_rotation_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:3.6.1"],
     rationale="The environment key carries its alias, so people and policies name the right key.",
 )
-def test_kms_key_has_environment_alias(env_name, inv, evidence):
+def test_kms_key_has_environment_alias(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.storage.require("kms:ListAliases")
     want = f"alias/payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}-key"
     evidence.attach("ListAliases", inv.storage.key_aliases)
