@@ -25,7 +25,6 @@ def _service_name(inv: Inventory) -> str:
     rationale="An active cluster with Container Insights records task-level metrics, so failures are seen.",
 )
 def test_ecs_cluster_is_active_with_container_insights(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeClusters")
     cluster = inv.compute.cluster
     evidence.attach("DescribeClusters", cluster)
     name = inv.outputs.ECSClusterName
@@ -44,7 +43,6 @@ def test_ecs_cluster_is_active_with_container_insights(env_name: str, inv: Inven
     rationale="The service is ACTIVE on the FARGATE launch type: no hosts of ours to harden or patch.",
 )
 def test_ecs_service_is_active_on_fargate(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices")
     svc = inv.compute.service
     facts = {k: svc.get(k) for k in ("serviceArn", "status", "launchType", "capacityProviderStrategy")}
     evidence.attach("DescribeServices", facts)
@@ -64,7 +62,6 @@ def test_ecs_service_is_active_on_fargate(env_name: str, inv: Inventory, evidenc
     rationale="The payment tasks live only in the private subnets, never in the internet-routed ones.",
 )
 def test_ecs_service_tasks_in_private_subnets_only(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
     cfg = inv.compute.service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
     private = set(inv.outputs.PrivateSubnetIds)
     tasks = inv.compute.task_subnet_ids
@@ -88,8 +85,6 @@ def test_ecs_service_tasks_in_private_subnets_only(env_name: str, inv: Inventory
     rationale="Tasks get no public IP, so nothing on the internet reaches them except through the load balancer.",
 )
 def test_ecs_service_tasks_have_no_public_ip(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
-    inv.network.require("ec2:DescribeNetworkInterfaces")
     cfg = inv.compute.service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
     enis = {e.get("NetworkInterfaceId"): e for e in inv.network.network_interfaces}
     public = {
@@ -115,7 +110,6 @@ def test_ecs_service_tasks_have_no_public_ip(env_name: str, inv: Inventory, evid
 def test_ecs_service_runs_desired_count_within_capacity(
     env_name: str, inv: Inventory, spec, evidence: Evidence
 ) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
     svc = inv.compute.service
     running_tasks = [t.get("taskArn") for t in inv.compute.tasks if t.get("lastStatus") == "RUNNING"]
     facts = {k: svc.get(k) for k in ("desiredCount", "runningCount", "pendingCount")}
@@ -147,7 +141,6 @@ _SET_DESIRED = re.compile(r"desired count to (\d+)", re.I)
 def test_ecs_service_desired_count_as_specified_or_autoscaled(
     env_name: str, inv: Inventory, spec, evidence: Evidence
 ) -> None:
-    inv.compute.require("ecs:DescribeServices", "application-autoscaling:DescribeScalingActivities")
     desired = inv.compute.service.get("desiredCount")
     done = [a for a in inv.compute.scaling_activities if a.get("StatusCode") == "Successful"]
     latest: ScalingActivity | dict[str, Any] = max(
@@ -173,7 +166,6 @@ def test_ecs_service_desired_count_as_specified_or_autoscaled(
     rationale="A deployment that cannot become healthy is stopped and rolled back to the last working revision.",
 )
 def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices")
     config = inv.compute.service.get("deploymentConfiguration", {})
     breaker: DeploymentCircuitBreakerTypeDef | dict[str, Any] = config.get("deploymentCircuitBreaker") or {}
     evidence.attach("deploymentConfiguration", config)
@@ -194,7 +186,6 @@ def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name: str, inv: I
 def test_ecs_service_health_check_grace_covers_target_group_warm_up(
     env_name: str, inv: Inventory, evidence: Evidence
 ) -> None:
-    inv.compute.require("ecs:DescribeServices", "elasticloadbalancing:DescribeTargetGroups")
     grace = inv.compute.service.get("healthCheckGracePeriodSeconds") or 0
     tg = inv.compute.target_group
     interval, threshold = tg.get("HealthCheckIntervalSeconds", 30), tg.get("HealthyThresholdCount", 5)
@@ -220,7 +211,6 @@ def test_ecs_service_health_check_grace_covers_target_group_warm_up(
     ),
 )
 def test_ecs_service_tasks_carry_the_platform_tags(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
     expected = spec.platform_tags
     tasks = {
         str(t.get("taskArn", "")).rsplit("/", 1)[-1]: {x.get("key"): x.get("value") for x in t.get("tags", [])}
@@ -250,7 +240,6 @@ def test_ecs_service_tasks_carry_the_platform_tags(env_name: str, inv: Inventory
     rationale="Every address the load balancer sends traffic to is a task address inside a private subnet.",
 )
 def test_target_group_targets_are_private_addresses(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("elasticloadbalancing:DescribeTargetHealth")
     inv.network.require("ec2:DescribeSubnets")
     nets = {s: inv.network.subnet(s).get("CidrBlock") for s in inv.outputs.PrivateSubnetIds}
     private = [ipaddress.ip_network(c) for c in nets.values() if c]

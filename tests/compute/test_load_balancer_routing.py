@@ -29,7 +29,6 @@ def _tg_name(inv: Inventory) -> str:
     rationale="The only internet entry point is an active, internet-facing application load balancer.",
 )
 def test_load_balancer_is_internet_facing_application(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("elasticloadbalancing:DescribeLoadBalancers")
     lb = inv.compute.load_balancer
     facts = {k: lb.get(k) for k in ("LoadBalancerArn", "LoadBalancerName", "Scheme", "Type", "State")}
     evidence.attach("DescribeLoadBalancers", facts)
@@ -49,7 +48,6 @@ def test_load_balancer_is_internet_facing_application(env_name: str, inv: Invent
 def test_load_balancer_spans_public_subnets_in_every_az(
     env_name: str, inv: Inventory, spec, evidence: Evidence
 ) -> None:
-    inv.compute.require("elasticloadbalancing:DescribeLoadBalancers")
     zones = {z.get("SubnetId"): z.get("ZoneName") for z in inv.compute.load_balancer.get("AvailabilityZones", [])}
     evidence.attach("AvailabilityZones", zones)
     public = set(inv.outputs.PublicSubnetIds)
@@ -108,7 +106,6 @@ def test_load_balancer_listener_forwards_only_to_service_tg(env_name: str, inv: 
     rationale="The ip target group health-checks over HTTP, accepts only 2xx/3xx and notices a dead task quickly.",
 )
 def test_target_group_is_ip_type_with_health_check(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("elasticloadbalancing:DescribeTargetGroups")
     tg = inv.compute.target_group
     keys = ("TargetType", "HealthCheckEnabled", "HealthCheckProtocol", "HealthCheckPath", "Matcher",
             "HealthCheckIntervalSeconds", "UnhealthyThresholdCount")  # fmt: skip
@@ -143,7 +140,6 @@ def test_target_group_is_ip_type_with_health_check(env_name: str, inv: Inventory
 )
 def test_target_group_healthy_targets_cover_desired_count(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     c = inv.compute
-    c.require("elasticloadbalancing:DescribeTargetHealth", "ecs:DescribeServices")
     evidence.attach("DescribeTargetHealth", c.target_health)
     desired = c.service.get("desiredCount", 0)
     healthy = c.healthy_targets

@@ -22,7 +22,6 @@ def _td_arn(inv: Inventory) -> str:
     rationale="Every container logs through awslogs to the stack's own, retained and encrypted app log group.",
 )
 def test_task_definition_logs_to_stack_app_log_group(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
     want = f"payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}-app-logs"
     observed: dict[str | None, LogConfigurationOutputTypeDef | dict[str, Any]] = {
         c.get("name"): c.get("logConfiguration") or {} for c in inv.compute.containers
@@ -49,7 +48,6 @@ def test_task_definition_logs_to_stack_app_log_group(env_name: str, inv: Invento
     rationale="No password, token or key sits in a container's plain environment, where any describe call shows it.",
 )
 def test_task_definition_environment_holds_no_secrets(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
     findings = inv.compute.plaintext_secret_findings
     names = {c.get("name"): [e.get("name") for e in c.get("environment") or []] for c in inv.compute.containers}
     evidence.attach("plain environment variable names and findings", {"names": names, "findings": findings})
@@ -66,7 +64,6 @@ def test_task_definition_environment_holds_no_secrets(env_name: str, inv: Invent
     rationale="The container gets the DB password only from the stack's KMS-encrypted Secrets Manager secret.",
 )
 def test_task_definition_db_password_from_stack_secret(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
     secret = inv.outputs.DBSecretArn
     secrets = [(c.get("name"), s) for c in inv.compute.containers for s in c.get("secrets") or []]
     evidence.attach("container secrets", [{"container": n, **s} for n, s in secrets])
@@ -92,7 +89,6 @@ def test_task_definition_db_password_from_stack_secret(env_name: str, inv: Inven
     rationale="Tasks get the CPU and memory the environment's spec declares (TaskCpu, TaskMemory).",
 )
 def test_task_definition_cpu_memory_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
     td = inv.compute.task_definition
     observed = {"cpu": str(td.get("cpu")), "memory": str(td.get("memory"))}
     want = {"cpu": str(spec.parameters.TaskCpu), "memory": str(spec.parameters.TaskMemory)}

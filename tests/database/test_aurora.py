@@ -11,7 +11,6 @@ from conformance.inventory import Inventory
     rationale="Cardholder data at rest is encrypted with the environment's customer-managed key.",
 )
 def test_aurora_storage_encrypted_with_environment_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.database.require("rds:DescribeDBClusters")
     cluster = inv.database.cluster
     evidence.attach("DescribeDBClusters", cluster)
     name = inv.outputs.AuroraClusterIdentifier

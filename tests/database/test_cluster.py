@@ -25,7 +25,6 @@ def test_aurora_cluster_available_with_specified_engine(
     env_name: str, inv: Inventory, spec, evidence: Evidence
 ) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters")
     c = db.cluster
     evidence.attach("DescribeDBClusters", c)
     name = inv.outputs.AuroraClusterIdentifier
@@ -44,7 +43,6 @@ def test_aurora_has_one_writer_and_readers_in_other_azs(
     env_name: str, inv: Inventory, spec, evidence: Evidence
 ) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters", "rds:DescribeDBInstances")
     name = inv.outputs.AuroraClusterIdentifier
     members = {i["DBInstanceIdentifier"]: i.get("AvailabilityZone") for i in db.instances}
     evidence.attach("cluster members", {"members": db.cluster.get("DBClusterMembers", []), "zones": members})
@@ -110,7 +108,6 @@ def test_aurora_endpoints_resolve_inside_the_vpc(
     rationale="No database instance is reachable from the internet.",
 )
 def test_aurora_instances_not_publicly_accessible(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.database.require("rds:DescribeDBInstances")
     flags = {i["DBInstanceIdentifier"]: i.get("PubliclyAccessible") for i in inv.database.instances}
     evidence.attach("PubliclyAccessible", flags)
     public = [i for i, on in flags.items() if on is not False]
@@ -125,7 +122,6 @@ def test_aurora_instances_not_publicly_accessible(env_name: str, inv: Inventory,
 def test_aurora_instances_encrypted_with_specified_class(
     env_name: str, inv: Inventory, spec, evidence: Evidence
 ) -> None:
-    inv.database.require("rds:DescribeDBInstances")
     facts = {
         i["DBInstanceIdentifier"]: (i.get("StorageEncrypted"), i.get("DBInstanceClass")) for i in inv.database.instances
     }
@@ -142,7 +138,6 @@ def test_aurora_instances_encrypted_with_specified_class(
 )
 def test_aurora_subnet_group_private_only(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     db = inv.database
-    db.require("rds:DescribeDBSubnetGroups")
     subnets = {
         s["SubnetIdentifier"]: s.get("SubnetAvailabilityZone", {}).get("Name")
         for s in db.subnet_group.get("Subnets", [])
@@ -161,7 +156,6 @@ def test_aurora_subnet_group_private_only(env_name: str, inv: Inventory, spec, e
     rationale="Automated backups are kept for the days the environment specifies.",
 )
 def test_aurora_backup_retention_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
-    inv.database.require("rds:DescribeDBClusters")
     days = inv.database.cluster.get("BackupRetentionPeriod")
     evidence.attach("BackupRetentionPeriod", days)
     assert days == spec.parameters.BackupRetentionDays, (
@@ -176,7 +170,6 @@ def test_aurora_backup_retention_as_specified(env_name: str, inv: Inventory, spe
     rationale="Deletion protection is on exactly where the environment specifies it.",
 )
 def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
-    inv.database.require("rds:DescribeDBClusters")
     on = inv.database.cluster.get("DeletionProtection")
     want = spec.parameters.DeletionProtection == "true"
     evidence.attach("DeletionProtection", on)
@@ -191,7 +184,6 @@ def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, 
     rationale="The audit, error and slow-query logs are exported to CloudWatch Logs.",
 )
 def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.database.require("rds:DescribeDBClusters")
     exports = set(inv.database.cluster.get("EnabledCloudwatchLogsExports") or [])
     evidence.attach("EnabledCloudwatchLogsExports", sorted(exports))
     missing = {"audit", "error", "slowquery"} - exports
@@ -210,7 +202,6 @@ def test_master_secret_generated_and_encrypted_with_environment_key(
     env_name: str, inv: Inventory, evidence: Evidence
 ) -> None:
     db = inv.database
-    db.require("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")
     facts = db.secret_facts
     arn = inv.outputs.DBSecretArn
     evidence.attach("secret (derived facts only)", {"KmsKeyId": db.secret.get("KmsKeyId"), **facts.model_dump()})
@@ -236,7 +227,6 @@ def test_master_secret_generated_and_encrypted_with_environment_key(
     rationale="The stack takes no password parameter: the database password comes only from the generated secret.",
 )
 def test_stack_has_no_password_parameter(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.stack.require("cloudformation:DescribeStacks")
     names = sorted(inv.stack.parameters)
     evidence.attach("stack parameters", names)
     suspicious = [n for n in names if any(w in n.lower() for w in ("password", "passwd", "secret", "masteruser"))]

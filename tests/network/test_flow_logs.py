@@ -30,7 +30,6 @@ def _active_all(inv: Inventory) -> list[FlowLog]:
 )
 def test_vpc_flow_logs_capture_all_traffic(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeFlowLogs")
     evidence.attach("DescribeFlowLogs", net.flow_logs)
     found = [(f.get("FlowLogId"), f.get("FlowLogStatus"), f.get("TrafficType")) for f in net.flow_logs]
     assert _active_all(inv), (
@@ -47,7 +46,6 @@ def test_vpc_flow_logs_capture_all_traffic(env_name: str, inv: Inventory, eviden
 def test_vpc_flow_log_group_is_kms_encrypted(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net, storage = inv.network, inv.storage
     net.require("ec2:DescribeFlowLogs")
-    storage.require("logs:DescribeLogGroups")
     active = _active_all(inv)
     groups = {g.get("logGroupName"): g for g in storage.log_groups}
     judged = {f["FlowLogId"]: groups.get(_group_name(f), {}) for f in active}

@@ -58,6 +58,7 @@ def test_private_subnets_route_only_through_available_nat(env_name: str, inv: In
     net = inv.network
     net.require("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeAddresses")
     addresses = {a.get("AllocationId"): a for a in net.addresses}
+    net.require("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeSubnets")
     observed: dict[str, dict[str, Any]] = {}
     for subnet_id in net.private_subnet_ids:
         table = net.route_table_for(subnet_id)
@@ -102,7 +103,6 @@ def test_private_subnets_route_only_through_available_nat(env_name: str, inv: In
 )
 def test_private_subnets_use_nat_in_own_az(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeSubnets")
     observed = {}
     for subnet_id in net.private_subnet_ids:
         route = net.default_route(subnet_id)
@@ -128,7 +128,6 @@ def test_private_subnets_use_nat_in_own_az(env_name: str, inv: Inventory, eviden
 )
 def test_one_nat_gateway_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeNatGateways", "ec2:DescribeSubnets")
     zones = sorted(z for z in (net.zone_of(s) for s in net.public_subnet_ids) if z)
     live = net.live_nat_gateways
     per_zone = Counter(net.zone_of(str(n.get("SubnetId"))) for n in live)

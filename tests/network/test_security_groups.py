@@ -45,7 +45,6 @@ def _admits_only(group: SecurityGroup, port: int, source_group: str) -> list[str
 )
 def test_default_security_group_has_no_rules(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeSecurityGroups")
     default = net.default_security_group
     evidence.attach("default security group", default)
     assert default, f"the default security group of VPC {inv.outputs.VPCId} was not found"
@@ -120,7 +119,6 @@ def test_database_group_admits_only_mysql_from_application(env_name: str, inv: I
 )
 def test_no_admin_or_database_port_open_to_the_world(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeSecurityGroups")
     open_rules = [
         f"{_label(g)}: {describe_rule(p)}"
         for g in net.security_groups

@@ -11,7 +11,6 @@ from conformance.inventory import Inventory
     rationale="Each environment owns its declared, non-overlapping address space so it can be segmented and peered.",
 )
 def test_vpc_cidr_matches_environment(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
-    inv.network.require("ec2:DescribeVpcs")
     vpc = inv.network.vpc
     evidence.attach("DescribeVpcs", vpc)
     assert vpc, f"VPC {inv.outputs.VPCId} of {inv.stack_name} was not found"
@@ -28,7 +27,6 @@ def test_vpc_cidr_matches_environment(env_name: str, inv: Inventory, spec, evide
 )
 def test_vpc_dns_support_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeVpcAttribute(enableDnsSupport)")
     evidence.attach("DescribeVpcAttribute(enableDnsSupport)", {"enableDnsSupport": net.dns_support})
     assert net.dns_support is True, (
         f"VPC {inv.outputs.VPCId} of {inv.stack_name} has DNS support {net.dns_support}, expected it enabled"
@@ -42,7 +40,6 @@ def test_vpc_dns_support_enabled(env_name: str, inv: Inventory, evidence: Eviden
 )
 def test_vpc_dns_hostnames_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeVpcAttribute(enableDnsHostnames)")
     evidence.attach("DescribeVpcAttribute(enableDnsHostnames)", {"enableDnsHostnames": net.dns_hostnames})
     assert net.dns_hostnames is True, (
         f"VPC {inv.outputs.VPCId} of {inv.stack_name} has DNS hostnames {net.dns_hostnames}, expected them enabled"

@@ -18,7 +18,6 @@ MEANING = {
     rationale="The stack's last operation succeeded: the environment runs the template it was last given.",
 )
 def test_stack_status_is_complete(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.stack.require("cloudformation:DescribeStacks")
     stack = inv.stack
     evidence.attach("DescribeStacks", {"StackName": stack.name, "StackStatus": stack.status,
                                        "StackStatusReason": stack.status_reason})  # fmt: skip
@@ -36,7 +35,6 @@ def test_stack_status_is_complete(env_name: str, inv: Inventory, evidence: Evide
     rationale="Staging and prod stacks cannot be deleted by a stray command; dev's may be, as its file says.",
 )
 def test_stack_termination_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
-    inv.stack.require("cloudformation:DescribeStacks")
     expected = spec.expectations.termination_protection
     actual = inv.stack.termination_protection
     evidence.attach("termination protection", {"stack": inv.stack.name, "observed": actual, "expected": expected})
@@ -64,7 +62,6 @@ def _difference(d: ResourceDrift) -> str:
     ),
 )
 def test_stack_in_sync_with_its_template(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.stack.require("cloudformation:DetectStackDrift")
     detection = inv.stack.drift_detection
     drifted = inv.stack.drifted_resources
     evidence.attach("drift detection", {"status": detection, "drifted resources": drifted})

@@ -33,7 +33,6 @@ def test_transaction_bucket_encrypts_with_environment_key(env_name: str, inv: In
 )
 def test_transaction_bucket_uses_bucket_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     storage = inv.storage
-    storage.require("s3:GetBucketEncryption")
     evidence.attach("GetBucketEncryption", storage.encryption)
     assert storage.bucket_key_enabled, (
         f"bucket {storage.bucket} has BucketKeyEnabled {storage.bucket_key_enabled} in its default encryption, "
@@ -47,7 +46,6 @@ def test_transaction_bucket_uses_bucket_key(env_name: str, inv: Inventory, evide
     rationale="Versioning keeps every transaction log recoverable after an overwrite or delete.",
 )
 def test_transaction_bucket_versioning_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.storage.require("s3:GetBucketVersioning")
     evidence.attach("GetBucketVersioning", inv.storage.versioning)
     status = inv.storage.versioning.get("Status") or "never enabled"
     assert status == "Enabled", f"bucket {inv.storage.bucket} has versioning {status}, expected Enabled"
@@ -59,7 +57,6 @@ def test_transaction_bucket_versioning_enabled(env_name: str, inv: Inventory, ev
     rationale="All four public-access blocks keep the bucket from ever being made public.",
 )
 def test_transaction_bucket_blocks_all_public_access(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.storage.require("s3:GetPublicAccessBlock")
     block = inv.storage.public_access_block
     evidence.attach("GetPublicAccessBlock", block)
     off = [k for k in PUBLIC_ACCESS_BLOCKS if block.get(k) is not True]
@@ -77,7 +74,6 @@ def test_transaction_bucket_blocks_all_public_access(env_name: str, inv: Invento
 )
 def test_transaction_bucket_policy_denies_insecure_transport(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     storage = inv.storage
-    storage.require("s3:GetBucketPolicy")
     partition = inv.outputs.KMSKeyArn.split(":")[1] if inv.outputs.KMSKeyArn.count(":") > 1 else "aws"
     bucket_arn = f"arn:{partition}:s3:::{storage.bucket}"
     coverage = tls_deny_coverage(storage.policy, bucket_arn)
@@ -107,7 +103,6 @@ def _statements(policy: dict) -> list[dict]:
     rationale="The bucket owner owns every object and ACLs are disabled, so only policies grant access.",
 )
 def test_transaction_bucket_owner_enforced(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.storage.require("s3:GetBucketOwnershipControls")
     rules = inv.storage.ownership
     evidence.attach("GetBucketOwnershipControls", rules)
     owners = [r.get("ObjectOwnership") for r in rules]
@@ -122,7 +117,6 @@ def test_transaction_bucket_owner_enforced(env_name: str, inv: Inventory, eviden
     rationale="Enabled lifecycle rules bound how long superseded log versions are kept and age old data out.",
 )
 def test_transaction_bucket_lifecycle_rules_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.storage.require("s3:GetBucketLifecycleConfiguration")
     rules = inv.storage.lifecycle
     evidence.attach("GetBucketLifecycleConfiguration", rules)
     status = {str(r.get("ID") or f"rule {i}"): r.get("Status") for i, r in enumerate(rules)}
@@ -143,7 +137,6 @@ def test_transaction_bucket_lifecycle_rules_enabled(env_name: str, inv: Inventor
     rationale="No lifecycle rule deletes current transaction logs before twelve months.",
 )
 def test_transaction_bucket_lifecycle_keeps_logs_a_year(env_name: str, inv: Inventory, evidence: Evidence) -> None:
-    inv.storage.require("s3:GetBucketLifecycleConfiguration")
     rules = inv.storage.lifecycle
     evidence.attach("GetBucketLifecycleConfiguration", rules)
     early = {}

@@ -24,7 +24,6 @@ def _names(inv: Inventory) -> list[str]:
 )
 def test_log_groups_exist(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("logs:DescribeLogGroups")
     evidence.attach("DescribeLogGroups", [g.get("logGroupName") for g in st.log_groups])
     missing = [n for n in _required(inv) if st.log_group(n) is None]
     assert not missing, (
@@ -63,7 +62,6 @@ def test_log_groups_encrypted_with_environment_key(env_name: str, inv: Inventory
 )
 def test_log_groups_keep_specified_retention(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("logs:DescribeLogGroups")
     want = spec.expectations.log_retention_days
     groups = {n: st.log_group(n) for n in _names(inv)}
     evidence.attach("DescribeLogGroups", {n: g and g.get("retentionInDays") for n, g in groups.items()})

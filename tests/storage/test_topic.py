@@ -28,7 +28,6 @@ def test_alarm_topic_encrypted_with_environment_key(env_name: str, inv: Inventor
 )
 def test_alarm_topic_mails_on_call_address(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("sns:ListSubscriptionsByTopic")
     evidence.attach("ListSubscriptionsByTopic", st.subscriptions)
     want = spec.parameters.AlarmEmail
     emails = st.email_endpoints
