@@ -14,7 +14,6 @@ from conformance.aws import error_code
 from conformance.errors import ConformanceError, ExitCode
 
 T = TypeVar("T")
-Raw = dict[str, Any]
 
 
 class ProbeError(ConformanceError):

@@ -12,6 +12,7 @@ a setting name, what the suite makes itself) is listed in ``NOT_API`` with the r
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -157,3 +158,39 @@ def test_every_exception_is_read_and_no_api_member():
     read = {key for text in texts.values() for key, _ in keys_read(text)}
     assert not set(NOT_API) - read, f"NOT_API lists keys nothing reads: {sorted(set(NOT_API) - read)}"
     assert not set(NOT_API) & members, f"NOT_API lists API members: {sorted(set(NOT_API) & members)}"
+
+
+# fields filled from the stack outputs or the stack's name, not by a read that can fail
+NOT_READ = {("NetworkSection", "public_subnet_ids"), ("NetworkSection", "private_subnet_ids"),
+            ("StorageSection", "bucket"), ("StackSection", "name")}  # fmt: skip
+OPERATION = re.compile(r"^(?P<prefix>[a-z0-9-]+):(?P<op>[A-Z][A-Za-z0-9]+)(\((?P<arg>\w+)\))?$")
+
+
+def test_every_section_field_declares_the_reads_that_fill_it():
+    sections = Section.__subclasses__()
+    assert len(sections) == 6
+    undeclared = {
+        (cls.__name__, name) for cls in sections for name in cls.model_fields if name not in cls.field_reads
+    } - {(cls.__name__, "errors") for cls in sections}
+    assert undeclared == NOT_READ
+
+
+def test_every_operation_is_botocore_s_and_every_failure_recorded_is_declared():
+    """A read's failure is recorded under its operation name: the name must be a real operation,
+    and some field must declare it, or a check reading what it fills would not be told."""
+    declared = {op for cls in Section.__subclasses__() for ops in cls.field_reads.values() for op in ops}
+    session = botocore.session.get_session()
+    for op in declared:
+        m = OPERATION.match(op)
+        assert m and m["prefix"] in SERVICES, op
+        assert m["op"] in session.get_service_model(SERVICES[m["prefix"]]).operation_names, op
+    recorded = {
+        node.value
+        for name, text in sources().items()
+        if name.startswith("conformance/inventory/")
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and OPERATION.match(node.value)
+        and OPERATION.match(node.value)["prefix"] in SERVICES  # type: ignore[index]
+    }  # fmt: skip
+    assert len(recorded) >= 45, sorted(recorded)
+    assert not recorded - declared, f"failures recorded under operations no field declares: {recorded - declared}"
