@@ -137,7 +137,7 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
     def vpc_attr(name: Literal["enableDnsSupport", "enableDnsHostnames"]) -> bool | None:
         def read() -> bool | None:
             answer = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=name)
-            value = answer["EnableDnsSupport" if name == "enableDnsSupport" else "EnableDnsHostnames"].get("Value")
+            value = answer["EnableDnsSupport" if name == "enableDnsSupport" else "EnableDnsHostnames"]["Value"]
             return None if value is None else bool(value)
 
         return attempt(s, f"ec2:DescribeVpcAttribute({name})", read, None)
