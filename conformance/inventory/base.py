@@ -48,6 +48,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "subnet_group": ("rds:DescribeDBSubnetGroups", "rds:DescribeDBClusters"),  # named by the cluster
         "secret": ("secretsmanager:DescribeSecret",),
         "secret_facts": ("secretsmanager:GetSecretValue",),
+        "secret_policy": ("secretsmanager:GetResourcePolicy",),
     },
     "ComputeSection": {
         "cluster": ("ecs:DescribeClusters",), "service": ("ecs:DescribeServices",),
@@ -70,6 +71,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "ownership": ("s3:GetBucketOwnershipControls",), "lifecycle": ("s3:GetBucketLifecycleConfiguration",),
         "bucket_tags": ("s3:GetBucketTagging",), "key": ("kms:DescribeKey",),
         "key_rotation": ("kms:GetKeyRotationStatus",), "key_aliases": ("kms:ListAliases",),
+        "key_policy": ("kms:GetKeyPolicy",),
         "topic": ("sns:GetTopicAttributes",), "subscriptions": ("sns:ListSubscriptionsByTopic",),
         "log_groups": ("logs:DescribeLogGroups",),
     },

@@ -55,6 +55,7 @@ class DatabaseSection(Section):
     subnet_group: Raw = Field(default_factory=dict)
     secret: Raw = Field(default_factory=dict)
     secret_facts: SecretFacts = Field(default_factory=SecretFacts)
+    secret_policy: str = ""  # GetResourcePolicy's ResourcePolicy (JSON text), "" when the secret has none
 
     @property
     def writers(self) -> list[Raw]:
@@ -122,5 +123,14 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
         s.secret_facts = secret_facts(value)  # only facts about the value are kept; the value is dropped here
         del value
 
-    concurrently(cluster, instances, secret, secret_value)
+    def secret_policy() -> None:
+        answer = attempt(
+            s,
+            "secretsmanager:GetResourcePolicy",
+            lambda: sm.get_resource_policy(SecretId=outputs.DBSecretArn),
+            {},
+        )
+        s.secret_policy = str(answer.get("ResourcePolicy") or "")
+
+    concurrently(cluster, instances, secret, secret_value, secret_policy)
     return s

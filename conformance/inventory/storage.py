@@ -25,6 +25,7 @@ class StorageSection(Section):
     key: Raw = Field(default_factory=dict)
     key_rotation: bool | None = None
     key_aliases: list[str] = Field(default_factory=list)
+    key_policy: str = ""  # GetKeyPolicy(default)'s Policy (JSON text)
     topic: Raw = Field(default_factory=dict)
     subscriptions: list[Raw] = Field(default_factory=list)
     log_groups: list[Raw] = Field(default_factory=list)
@@ -43,8 +44,6 @@ class StorageSection(Section):
         The key must exist (DescribeKey answered); an alias counts only if ListAliases lists it for
         this key.
         """
-        if reported and ":alias/" in reported:
-            reported = "alias/" + reported.split(":alias/", 1)[1]
         return names_key(reported, self.key, self.key_aliases)
 
     def log_group(self, name: str) -> Raw | None:
@@ -127,6 +126,13 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             [],
         )
 
+    def key_policy() -> None:
+        s.key_policy = get(
+            "kms:GetKeyPolicy",
+            lambda: kms.get_key_policy(KeyId=outputs.KMSKeyArn, PolicyName="default")["Policy"],
+            "",
+        )
+
     def topic() -> None:
         s.topic = get(
             "sns:GetTopicAttributes",
@@ -151,7 +157,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         encryption, versioning, public_access_block, policy, ownership, lifecycle, bucket_tags,
-        key, key_rotation, key_aliases, topic, subscriptions, log_groups,
+        key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
 

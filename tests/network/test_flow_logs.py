@@ -44,7 +44,7 @@ def test_vpc_flow_logs_capture_all_traffic(env_name, inv, evidence):
 def test_vpc_flow_log_group_is_kms_encrypted(env_name, inv, evidence):
     net, storage = inv.network, inv.storage
     net.require("ec2:DescribeFlowLogs")
-    storage.require("logs:DescribeLogGroups")
+    storage.require("logs:DescribeLogGroups", "kms:DescribeKey", "kms:ListAliases")
     active = _active_all(inv)
     groups = {g.get("logGroupName"): g for g in storage.log_groups}
     judged = {f["FlowLogId"]: groups.get(_group_name(f), {}) for f in active}
@@ -56,7 +56,7 @@ def test_vpc_flow_log_group_is_kms_encrypted(env_name, inv, evidence):
             f"flow log {flow['FlowLogId']} of VPC {inv.outputs.VPCId} delivers to log group {name}, "
             "which was not found; expected a KMS-encrypted log group"
         )
-        assert group.get("kmsKeyId") == inv.outputs.KMSKeyArn, (
+        assert storage.is_environment_key(group.get("kmsKeyId")), (
             f"flow log {flow['FlowLogId']} of VPC {inv.outputs.VPCId} delivers to log group {name}, which is "
             f"encrypted with {group.get('kmsKeyId') or 'no KMS key'}, expected the environment's key "
             f"{inv.outputs.KMSKeyArn}"

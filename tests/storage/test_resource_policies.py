@@ -1,0 +1,37 @@
+"""Storage suite: the resource-based policies of the platform's key, secret, bucket and topic."""
+
+from conformance.checks import check
+from conformance.inventory import ProbeError
+from conformance.policies import PolicyError, outside_grants
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:7.2.2", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:3.6.1", "CIS-AWS-3.0:2.1.1"],
+    rationale=(
+        "No resource policy (key, master secret, bucket, alarm topic) grants anything to everyone or to another "
+        "account; AWS services only with a condition binding them to this account."
+    ),
+)
+def test_resource_policies_grant_nothing_outside_the_account(env_name, inv, evidence):
+    st, db = inv.storage, inv.database
+    st.require("kms:GetKeyPolicy", "s3:GetBucketPolicy", "sns:GetTopicAttributes")
+    db.require("secretsmanager:GetResourcePolicy")
+    policies = {
+        f"KMS key {inv.outputs.KMSKeyArn}": st.key_policy,
+        f"secret {inv.outputs.DBSecretArn}": db.secret_policy,
+        f"bucket {inv.outputs.TransactionLogsBucket}": st.policy,
+        f"SNS topic {inv.outputs.AlarmTopicArn}": st.topic.get("Policy", ""),
+    }
+    evidence.attach("resource policies", policies)
+    findings = []
+    for resource, policy in policies.items():
+        try:
+            findings += [f"{resource}: {grant}" for grant in outside_grants(policy, inv.account)]
+        except PolicyError as exc:
+            raise ProbeError(f"could not read the policy of {resource}: {exc}") from None
+    assert not findings, (
+        f"resource policies grant outside account {inv.account}: {'; '.join(findings)}; expected grants only to "
+        "the account's own principals and to AWS services bound to it by aws:SourceAccount, aws:SourceArn, "
+        "kms:CallerAccount or kms:ViaService"
+    )
