@@ -157,7 +157,7 @@ def _attached(inv) -> dict[str, list[dict]]:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.2.7", "PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
+    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.2.8", "PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
     rationale=(
         "Every network interface in the VPC (tasks, database, load balancer, anything) carries only security "
         "groups the stack declares, so no path into the network bypasses the reviewed rule set."
