@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance.checks import check
+from conformance.inventory import ProbeError
 from conformance.inventory.network import describe_rule, rule_covers_port, rule_open_to_world, rule_ports
 
 ADMIN_AND_DB_PORTS = (22, 3389, 3306)
@@ -210,7 +211,12 @@ def test_only_the_load_balancer_group_admits_the_world(env_name, inv, evidence):
     bad = []
     for group_id, enis in sorted(attached.items()):
         group = net.security_group(group_id)
-        name = group.get("GroupName", "not described in the VPC")
+        if not group:  # e.g. made between the two reads: its rules are unknown, never taken as none
+            raise ProbeError(
+                f"security group {group_id} on {enis[0].get('NetworkInterfaceId')} ({_owner(enis[0])}) "
+                f"was not among the groups described in VPC {inv.outputs.VPCId}"
+            )
+        name = group.get("GroupName")
         where = f"{group_id} ({name}) on {enis[0].get('NetworkInterfaceId')} ({_owner(enis[0])})"
         for p in group.get("IpPermissions", []):
             if not rule_open_to_world(p):
