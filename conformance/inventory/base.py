@@ -64,6 +64,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "scaling_activities": ("application-autoscaling:DescribeScalingActivities",),
         "plaintext_secret_findings": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
         "role_policies": ("iam:GetRolePolicy", "ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
+        "role_trust": ("iam:GetRole", "ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
     },
     "StorageSection": {
         "encryption": ("s3:GetBucketEncryption",), "versioning": ("s3:GetBucketVersioning",),

@@ -35,6 +35,8 @@ class ComputeSection(Section):
     # The task and execution roles' permission policies: role name -> [{"Kind": "inline"|"attached",
     # "PolicyName", "PolicyArn" (attached only), "Document"}]
     role_policies: dict[str, list[Raw]] = Field(default_factory=dict)
+    # The same roles' trust policies (GetRole's AssumeRolePolicyDocument): role name -> document
+    role_trust: dict[str, Raw] = Field(default_factory=dict)
 
     @property
     def healthy_targets(self) -> list[Raw]:
@@ -181,9 +183,11 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             }
         )
         found = concurrently(
-            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles]
+            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles],
+            *[partial(attempt, s, "iam:GetRole", partial(_trust_policy, iam, role), {}) for role in roles],
         )
-        s.role_policies = dict(zip(roles, found, strict=True))
+        s.role_policies = dict(zip(roles, found[: len(roles)], strict=True))
+        s.role_trust = dict(zip(roles, found[len(roles) :], strict=True))
 
     def load_balancer() -> None:
         lbs = attempt(
@@ -275,6 +279,11 @@ def _role_policies(iam: Any, role: str) -> list[Raw]:
         return {"Kind": "attached", "PolicyName": policy.get("PolicyName", ""), "PolicyArn": arn, "Document": doc}
 
     return concurrently(*[partial(inline, n) for n in inline_names], *[partial(managed, p) for p in attached])
+
+
+def _trust_policy(iam: Any, role: str) -> Raw:
+    """Who may assume the role: its trust policy, a resource-based policy like a key's or a bucket's."""
+    return _document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument") or {})
 
 
 def _document(doc: Any) -> Raw:

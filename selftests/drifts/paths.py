@@ -242,3 +242,19 @@ drift(
 def drift_flow_log_group_other_key(ctx: DriftContext) -> None:
     other = ctx.client("kms").create_key(Description="drift: not the environment key")["KeyMetadata"]["Arn"]
     ctx.client("logs").associate_kms_key(logGroupName=f"{_stack(ctx)}-flow-logs", kmsKeyId=other)
+
+
+@drift(
+    "test_resource_policies_grant_nothing_outside_the_account",
+    f"the task role's trust policy also lets account {OTHER_ACCOUNT} assume it (the role reads the bucket)",
+    id="compute-task-role-trusts-other-account",
+    names=lambda ctx: f"{_stack(ctx)}-task-role",
+)
+def drift_task_role_trusts_other_account(ctx: DriftContext) -> None:
+    iam, role = ctx.client("iam"), f"{_stack(ctx)}-task-role"
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    trust["Statement"].append(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+    )
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))

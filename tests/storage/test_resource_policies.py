@@ -9,20 +9,24 @@ from conformance.policies import PolicyError, outside_grants
     severity="critical",
     controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:7.2.2", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:3.6.1", "CIS-AWS-3.0:2.1.1"],
     rationale=(
-        "No resource policy (key, master secret, bucket, alarm topic) grants anything to everyone or to another "
-        "account; AWS services only with a condition binding them to this account."
+        "No resource policy (key, master secret, bucket, alarm topic, the task roles' trust) grants anything to "
+        "everyone or to another account; AWS services only with a condition binding them to this account."
     ),
 )
 def test_resource_policies_grant_nothing_outside_the_account(env_name, inv, evidence):
-    st, db = inv.storage, inv.database
+    st, db, compute = inv.storage, inv.database, inv.compute
     st.require("kms:GetKeyPolicy", "s3:GetBucketPolicy", "sns:GetTopicAttributes")
     db.require("secretsmanager:GetResourcePolicy")
+    compute.require("iam:GetRole")
     policies = {
         f"KMS key {inv.outputs.KMSKeyArn}": st.key_policy,
         f"secret {inv.outputs.DBSecretArn}": db.secret_policy,
         f"bucket {inv.outputs.TransactionLogsBucket}": st.policy,
         f"SNS topic {inv.outputs.AlarmTopicArn}": st.topic.get("Policy", ""),
+        # who may become the roles that read the bucket and the secret: their trust policies
+        **{f"role {name} (trust policy)": doc for name, doc in sorted(compute.role_trust.items())},
     }
+    assert compute.role_trust, f"no task or execution role was found for service {inv.outputs.ECSServiceName}"
     evidence.attach("resource policies", policies)
     findings = []
     for resource, policy in policies.items():
