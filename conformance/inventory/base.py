@@ -65,6 +65,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "plaintext_secret_findings": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
         "role_policies": ("iam:GetRolePolicy", "ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
         "role_trust": ("iam:GetRole", "ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
+        "function_policy": ("lambda:GetPolicy",),
     },
     "StorageSection": {
         "encryption": ("s3:GetBucketEncryption",), "versioning": ("s3:GetBucketVersioning",),

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
+from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently, paginate
 from conformance.outputs import StackOutputs
 
 
@@ -37,6 +37,8 @@ class ComputeSection(Section):
     role_policies: dict[str, list[Raw]] = Field(default_factory=dict)
     # The same roles' trust policies (GetRole's AssumeRolePolicyDocument): role name -> document
     role_trust: dict[str, Raw] = Field(default_factory=dict)
+    # The custom-resource function's resource policy (lambda:GetPolicy), "" when it has none
+    function_policy: str = ""
 
     @property
     def healthy_targets(self) -> list[Raw]:
@@ -68,6 +70,8 @@ def _attachment_detail(task: Raw, name: str) -> str:
 
 # ---- secret-looking plain environment variables (judged here, so no value leaves the collector)
 
+# The template's Lambda-backed custom resource (payments-<env>-<suffix>-default-sg-restrict)
+DEFAULT_SG_FUNCTION = "default-sg-restrict"
 _SECRET_WORDS = {"PASSWORD", "PASSWD", "PWD", "PASS", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL",
                  "CREDENTIALS", "PRIVATEKEY", "ACCESSKEY", "AUTH"}  # fmt: skip
 # a name that *refers to* a secret or key (its ARN, id, name, path) does not hold one
@@ -131,6 +135,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
     aas = aws.client("application-autoscaling")
     cw = aws.client("cloudwatch")
     iam = aws.client("iam")
+    lambda_ = aws.client("lambda")
     s = ComputeSection()
     cluster, service_name = outputs.ECSClusterName, outputs.ECSServiceName
     resource_id = f"service/{cluster}/{service_name.rsplit('/', 1)[-1]}"
@@ -250,10 +255,21 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             lambda: paginate(cw, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix), [],
         )  # fmt: skip
 
+    def function_policy() -> None:
+        # who may invoke the function that revokes (and, on a Delete event, restores) the default group's rules
+        s.function_policy = attempt(
+            s, "lambda:GetPolicy",
+            lambda: absent_on(
+                ("ResourceNotFoundException",),
+                lambda: str(lambda_.get_policy(FunctionName=f"{prefix}{DEFAULT_SG_FUNCTION}")["Policy"]), "",
+            ),
+            "",
+        )  # fmt: skip
+
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
         cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
-        scalable_targets, scaling_policies, scaling_activities, alarms_part,
+        scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
     return s
 

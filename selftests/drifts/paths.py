@@ -258,3 +258,18 @@ def drift_task_role_trusts_other_account(ctx: DriftContext) -> None:
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
     )
     iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+
+
+@drift(
+    "test_resource_policies_grant_nothing_outside_the_account",
+    f"account {OTHER_ACCOUNT} may invoke the default-group custom resource (a Delete event restores its rules)",
+    id="compute-default-sg-function-invokable-by-other-account",
+    names=lambda ctx: f"{_stack(ctx)}-default-sg-restrict",
+)
+def drift_function_invokable_by_other_account(ctx: DriftContext) -> None:
+    ctx.client("lambda").add_permission(
+        FunctionName=f"{_stack(ctx)}-default-sg-restrict",
+        StatementId="partner-invoke",
+        Action="lambda:InvokeFunction",
+        Principal=OTHER_ACCOUNT,
+    )

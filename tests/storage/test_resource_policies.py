@@ -2,6 +2,7 @@
 
 from conformance.checks import check
 from conformance.inventory import ProbeError
+from conformance.inventory.compute import DEFAULT_SG_FUNCTION
 from conformance.policies import PolicyError, outside_grants
 
 
@@ -9,20 +10,21 @@ from conformance.policies import PolicyError, outside_grants
     severity="critical",
     controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:7.2.2", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:3.6.1", "CIS-AWS-3.0:2.1.1"],
     rationale=(
-        "No resource policy (key, master secret, bucket, alarm topic, the task roles' trust) grants anything to "
-        "everyone or to another account; AWS services only with a condition binding them to this account."
+        "No resource policy (key, master secret, bucket, alarm topic, custom-resource function, the task roles' "
+        "trust) grants anything to everyone or another account; AWS services only when bound to this account."
     ),
 )
 def test_resource_policies_grant_nothing_outside_the_account(env_name, inv, evidence):
     st, db, compute = inv.storage, inv.database, inv.compute
     st.require("kms:GetKeyPolicy", "s3:GetBucketPolicy", "sns:GetTopicAttributes")
     db.require("secretsmanager:GetResourcePolicy")
-    compute.require("iam:GetRole")
+    compute.require("iam:GetRole", "lambda:GetPolicy")
     policies = {
         f"KMS key {inv.outputs.KMSKeyArn}": st.key_policy,
         f"secret {inv.outputs.DBSecretArn}": db.secret_policy,
         f"bucket {inv.outputs.TransactionLogsBucket}": st.policy,
         f"SNS topic {inv.outputs.AlarmTopicArn}": st.topic.get("Policy", ""),
+        f"function {inv.stack_name}-{DEFAULT_SG_FUNCTION}": compute.function_policy,
         # who may become the roles that read the bucket and the secret: their trust policies
         **{f"role {name} (trust policy)": doc for name, doc in sorted(compute.role_trust.items())},
     }
