@@ -8,10 +8,11 @@ inventory already holds (DescribeKey's metadata and ListAliases for the key), no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
-def names_key(reported: str | None, key: dict[str, Any], aliases: list[str] | tuple[str, ...] = ()) -> bool:
+def names_key(reported: str | None, key: Mapping[str, Any], aliases: list[str] | tuple[str, ...] = ()) -> bool:
     """True when ``reported`` (an id, ARN or alias, as services echo it) names ``key`` (DescribeKey's metadata).
 
     An ARN must be of the key's partition, region and account; an alias (name or ARN) counts only

@@ -1,7 +1,10 @@
 """Storage suite: the resource-based policies of the platform's key, secret, bucket and topic."""
 
+from typing import Any
+
 from conformance.checks import check
-from conformance.inventory import ProbeError
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.compute import DEFAULT_SG_FUNCTION
 from conformance.policies import PolicyError, outside_grants
 
@@ -14,12 +17,12 @@ from conformance.policies import PolicyError, outside_grants
         "trust) grants anything to everyone or another account; AWS services only when bound to this account."
     ),
 )
-def test_resource_policies_grant_nothing_outside_the_account(env_name, inv, evidence):
+def test_resource_policies_grant_nothing_outside_the_account(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     st, db, compute = inv.storage, inv.database, inv.compute
     st.require("kms:GetKeyPolicy", "s3:GetBucketPolicy", "sns:GetTopicAttributes")
     db.require("secretsmanager:GetResourcePolicy")
     compute.require("iam:GetRole", "lambda:GetPolicy")
-    policies = {
+    policies: dict[str, str | dict[str, Any]] = {
         f"KMS key {inv.outputs.KMSKeyArn}": st.key_policy,
         f"secret {inv.outputs.DBSecretArn}": db.secret_policy,
         f"bucket {inv.outputs.TransactionLogsBucket}": st.policy,
@@ -30,7 +33,7 @@ def test_resource_policies_grant_nothing_outside_the_account(env_name, inv, evid
     }
     assert compute.role_trust, f"no task or execution role was found for service {inv.outputs.ECSServiceName}"
     evidence.attach("resource policies", policies)
-    findings = []
+    findings: list[str] = []
     for resource, policy in policies.items():
         try:
             findings += [f"{resource}: {grant}" for grant in outside_grants(policy, inv.account)]
