@@ -32,7 +32,6 @@ import botocore.exceptions
 from conformance.aws import AwsSession, error_code
 from conformance.errors import (
     DeploymentFailed,
-    InfrastructureError,
     RefusedError,
     StackStateError,
     UsageError,
@@ -517,9 +516,3 @@ class Deployer:
                     s3.delete_objects(Bucket=physical, Delete={"Objects": objs, "Quiet": True})
             s3.delete_bucket(Bucket=physical)
             self.out(f"{self.stack_name}: purged retained bucket {physical}")
-
-
-def describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, InfrastructureError | UsageError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, paginate, tags_of
+from conformance.inventory.base import Raw, Section, attempt, paginate
 from conformance.outputs import StackOutputs
 
 
@@ -57,20 +56,6 @@ class NetworkSection(Section):
                 return nat
         return {}
 
-    def security_group(self, group_id: str) -> Raw:
-        for sg in self.security_groups:
-            if sg["GroupId"] == group_id:
-                return sg
-        return {}
-
-    def security_group_named(self, suffix: str) -> Raw:
-        """The group whose Name tag or GroupName ends with ``suffix`` (e.g. ``-db-sg``)."""
-        for sg in self.security_groups:
-            names = (sg.get("GroupName", ""), tags_of(sg).get("Name", ""))
-            if any(n.endswith(suffix) for n in names):
-                return sg
-        return {}
-
     def default_routes(self, subnet_id: str) -> list[Raw]:
         """Every route of the subnet's table towards the whole internet (0.0.0.0/0 and ::/0)."""
         return [
@@ -99,12 +84,6 @@ class NetworkSection(Section):
     @property
     def cidr(self) -> str:
         return str(self.vpc.get("CidrBlock", ""))
-
-    def inside_vpc(self, address: str) -> bool:
-        try:
-            return ipaddress.ip_address(address) in ipaddress.ip_network(self.cidr)
-        except ValueError:
-            return False
 
 
 def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
