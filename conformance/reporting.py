@@ -17,6 +17,7 @@ Loaded by the root ``conftest.py`` next to ``conformance.plugin``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from typing import Any
 
 import allure
 import pytest
+from _pytest.junitxml import xml_key  # what record_testsuite_property uses: the run's properties
 
 from conformance import __version__
 from conformance.checks import meta_of
@@ -35,14 +37,11 @@ from conformance.inventory import ProbeError
 from conformance.report.controls import control
 
 EPIC = "payments platform conformance"
+EMULATOR_NOTICE = "a rehearsal, not audit evidence"
 CROSS_ENVIRONMENT = "all"
-# Allure's severities for the checks' own (critical, high, medium, low)
-ALLURE_SEVERITY = {
-    "critical": allure.severity_level.BLOCKER,
-    "high": allure.severity_level.CRITICAL,
-    "medium": allure.severity_level.NORMAL,
-    "low": allure.severity_level.MINOR,
-}
+# A check's severity is its own word (critical, high, medium, low), on one scale from the check to
+# the report: Allure's own scale (blocker, critical, normal, minor) is not used, since mapping onto
+# it shows a high check as "critical" and a critical one as "blocker".
 
 CATEGORIES: list[dict[str, Any]] = [
     {
@@ -88,10 +87,53 @@ def environment_of(item: pytest.Item) -> str:
     return CROSS_ENVIRONMENT
 
 
+STARTED = pytest.StashKey[str]()
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     register_environment_secrets()
     install_log_redaction()
+    config.stash[STARTED] = utc_now()
+    if not _is_worker(config):
+        cleared = clear_results(getattr(config.option, "allure_report_dir", None))
+        if cleared:
+            config.stash[CLEARED] = cleared
+
+
+CLEARED = pytest.StashKey[int]()
+# What a run writes into its Allure results folder; nothing else there is touched (history/ stays).
+RESULT_FILES = ("*-result.json", "*-container.json", "*-attachment.*", "conformance-run-*.json",
+                "environment.properties", "categories.json", "executor.json")  # fmt: skip
+
+
+def clear_results(alluredir: str | None) -> int:
+    """Every run starts from an empty results folder: the results of earlier runs in it are removed
+    by the controller as the session starts (they were merged into the report silently before)."""
+    if not alluredir:
+        return 0
+    folder = Path(alluredir)
+    if not folder.is_dir():
+        return 0
+    count = 0
+    for pattern in RESULT_FILES:
+        for path in folder.glob(pattern):
+            if path.is_file():
+                path.unlink()
+                count += 1
+    return count
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    cleared = config.stash.get(CLEARED, 0)
+    if not cleared:
+        return []
+    where = config.option.allure_report_dir
+    return [f"allure results: {where} cleared of {cleared} files of earlier runs (each run starts empty)"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -120,10 +162,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     allure.dynamic.parent_suite(env)
     allure.dynamic.suite(meta.suite)
     allure.dynamic.sub_suite(meta.module.rsplit(".", 1)[-1])
-    allure.dynamic.severity(ALLURE_SEVERITY.get(meta.severity, allure.severity_level.NORMAL))
     allure.dynamic.label("check_severity", meta.severity)
     allure.dynamic.label("check", meta.id)
-    allure.dynamic.tag(meta.severity)
+    allure.dynamic.tag(f"severity {meta.severity}")
     for control_id in meta.controls:
         c = control(control_id)
         allure.dynamic.tag(control_id)
@@ -183,39 +224,62 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _git_commit() -> str:
+    """The suite's commit; ``(modified)`` when the checkout differs from it (a run from a dirty tree)."""
     if os.environ.get("GITHUB_SHA"):
         return os.environ["GITHUB_SHA"]
+    root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True, cwd=root
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10,
+            cwd=root,
         )  # fmt: skip
-        return out.stdout.strip()
+        return out.stdout.strip() + (" (modified)" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
 def run_facts(config: pytest.Config) -> dict[str, Any] | None:
-    """What the run was pointed at, from the plugin's run state (None when nothing was prepared)."""
+    """What the run was pointed at, from the plugin's run state; from its settings when nothing was
+    prepared (a template-only run: no environment, the template and the suite are still named)."""
     from conformance.plugin import SETTINGS, STATE
+    from conformance.template import template_sha256, template_version
 
-    if STATE not in config.stash:
-        return None
-    state = config.stash[STATE]
     settings = config.stash.get(SETTINGS, None)
-    target = state.mode if not state.endpoint_url else f"{state.mode} {state.endpoint_url}"
-    return {
-        "run_id": state.run_id,
-        "target": target,
-        "template_sha256": state.template_sha256,
-        "template_version": state.template_version,
+    facts: dict[str, Any] = {
+        "started_utc": config.stash.get(STARTED, ""),
+        "finished_utc": utc_now(),
         "suite_version": __version__,
         "git_commit": _git_commit(),
-        "environments": {
-            name: {"stack": e.stack_name, "region": e.region, "account": e.account}
-            for name, e in state.environments.items()
-        },
         "mode_source": settings.mode.source if settings else "",
+    }
+    if STATE in config.stash:
+        state = config.stash[STATE]
+        target = state.mode if not state.endpoint_url else f"{state.mode} {state.endpoint_url}"
+        return facts | {
+            "run_id": state.run_id,
+            "emulated": state.emulated,
+            "target": redact_text(target),
+            "template_sha256": state.template_sha256,
+            "template_version": state.template_version,
+            "environments": {
+                name: {"stack": e.stack_name, "region": e.region, "account": e.account}
+                for name, e in state.environments.items()
+            },
+        }
+    if settings is None:
+        return None
+    template = Path(settings.template.value)
+    endpoint = settings.endpoint_url.value
+    return facts | {
+        "run_id": settings.run_id,
+        "emulated": settings.mode.value != "aws",
+        "target": redact_text(f"{settings.mode.value} {endpoint}" if endpoint else str(settings.mode.value)),
+        "template_sha256": template_sha256(template),
+        "template_version": template_version(template),
+        "environments": {},
     }
 
 
@@ -229,7 +293,10 @@ def environment_properties(runs: list[dict[str, Any]]) -> str:
     def join(values: list[str]) -> str:
         return ", ".join(dict.fromkeys(v for v in values if v))
 
-    rows = {
+    rows = {}
+    if any(r.get("emulated") for r in runs):
+        rows["EMULATOR"] = EMULATOR_NOTICE
+    rows |= {
         "environment": join(names),
         "target": join([r["target"] for r in runs]),
         "region": join([envs[n]["region"] for n in names]),
@@ -240,6 +307,8 @@ def environment_properties(runs: list[dict[str, Any]]) -> str:
         "suite.version": join([r["suite_version"] for r in runs]),
         "git.commit": join([r["git_commit"] for r in runs]),
         "run.id": join([r["run_id"] for r in runs]),
+        "run.started.utc": min((r.get("started_utc") or "" for r in runs), default=""),
+        "run.finished.utc": max((r.get("finished_utc") or "" for r in runs), default=""),
     }
     for n in names:
         rows[f"{n}.stack"] = envs[n]["stack"]
@@ -308,12 +377,33 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     (directory / f"{result['uuid']}-result.json").write_text(json.dumps(result, indent=1))
 
 
+def junit_properties(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The run's identity as JUnit test-suite properties."""
+    props = [("run.id", facts["run_id"]), ("run.started.utc", facts["started_utc"]),
+             ("run.finished.utc", facts["finished_utc"]), ("target", facts["target"]),
+             ("git.commit", facts["git_commit"]), ("template.sha256", facts["template_sha256"]),
+             ("suite.version", facts["suite_version"])]  # fmt: skip
+    if facts.get("emulated"):
+        props.insert(0, ("EMULATOR", EMULATOR_NOTICE))
+    for name, env in facts["environments"].items():
+        props += [(f"{name}.account", env["account"] or ""), (f"{name}.region", env["region"] or ""),
+                  (f"{name}.stack", env["stack"] or "")]  # fmt: skip
+    return [(k, redact_text(str(v))) for k, v in props]
+
+
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file at session finish
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    alluredir = getattr(config.option, "allure_report_dir", None)
-    if _is_worker(config) or not alluredir:
+    if _is_worker(config):
         return
     facts = run_facts(config)
+    xml = config.stash.get(xml_key, None)
+    if xml is not None and facts is not None:
+        for name, value in junit_properties(facts):
+            xml.add_global_property(name, value)
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if not alluredir:
+        return
     path = Path(alluredir)
     if facts is not None:
         path.mkdir(parents=True, exist_ok=True)
