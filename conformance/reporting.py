@@ -32,7 +32,7 @@ from _pytest.junitxml import xml_key  # what record_testsuite_property uses: the
 
 from conformance import __version__
 from conformance.checks import meta_of
-from conformance.evidence import install_log_redaction, redact_text, register_environment_secrets
+from conformance.evidence import install_log_redaction, redact_text, register_environment_secrets, set_observation
 from conformance.inventory import ProbeError
 from conformance.report.controls import control
 
@@ -146,12 +146,69 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(allure.description(meta.rationale))
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The check's Allure labels, links and parameters, set as its setup starts.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    """The check's Allure labels, links and parameters, set as its setup starts; once its fixtures
+    are set up, what it observes (for each evidence attachment's provenance)."""
+    _labels(item)
+    try:
+        return (yield)
+    finally:
+        set_observation(observation_of(item))
 
-    A hook rather than an autouse fixture: Allure records every fixture of every test (a
-    container file each), and this one would be 245 more files in a three-environment run.
-    """
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    set_observation(None)
+
+
+def observation_of(item: pytest.Item) -> dict[str, Any] | None:
+    """Where the check's evidence comes from, from its fixtures: the environment's inventory (when
+    and by whom it was collected, account, region, stack), every inventory, or the template."""
+    args = getattr(item, "funcargs", {})
+    inv, inventories, template = args.get("inv"), args.get("inventories"), args.get("template_path")
+    if inv is not None and hasattr(inv, "stack_name"):
+        return _inventory_observation(inv)
+    if isinstance(inventories, dict) and inventories:
+        each = [_inventory_observation(i) for i in inventories.values()]
+        return {
+            "environment": CROSS_ENVIRONMENT,
+            "account": ", ".join(dict.fromkeys(o["account"] for o in each)),
+            "region": ", ".join(dict.fromkeys(o["region"] for o in each)),
+            "observed_at_utc": min((o["observed_at_utc"] for o in each if o["observed_at_utc"]), default=""),
+            "operation": "comparison of the environments' inventories",
+            "resources": [r for o in each for r in o["resources"]],
+        }
+    if template is not None:
+        from conformance.spec import REPO_ROOT
+        from conformance.template import template_sha256
+
+        path = Path(template).resolve()
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        return {
+            "environment": CROSS_ENVIRONMENT,
+            "operation": "read the template file",
+            "resources": [f"{shown} (sha256 {template_sha256(path)})"],
+        }
+    return None
+
+
+def _inventory_observation(inv: Any) -> dict[str, Any]:
+    stack = f"arn:aws:cloudformation:{inv.region}:{inv.account}:stack/{inv.stack_name}"
+    calls = sorted(getattr(inv, "api_calls", {}) or {})
+    return {
+        "environment": inv.environment,
+        "account": inv.account,
+        "region": inv.region,
+        "observed_at_utc": getattr(inv, "collected_at", ""),
+        "operation": f"inventory of {inv.stack_name}",
+        "resources": [stack],
+        "collected_by": f"the run's inventory collection ({len(calls)} operations: {', '.join(calls)})",
+    }
+
+
+def _labels(item: pytest.Item) -> None:
+    """A hook rather than an autouse fixture: Allure records every fixture of every test (a
+    container file each), and this one would be 245 more files in a three-environment run."""
     meta = meta_of(item)
     if meta is None:
         return

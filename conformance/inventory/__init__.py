@@ -13,6 +13,7 @@ check that reads a failed part raises :class:`ProbeError`, which the report coun
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -49,6 +50,7 @@ class Inventory(BaseModel):
     # absent from inventories saved before it existed: then "could not observe", never "untagged"
     tags: TagsSection = Field(default_factory=not_collected)
     collected_seconds: float = 0.0
+    collected_at: str = ""  # UTC, ISO 8601: when the collection started (the evidence's observed-at)
     api_calls: dict[str, int] = Field(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
@@ -67,6 +69,7 @@ def collect(
 ) -> Inventory:
     """Describe everything once, the sections concurrently (``described``: the stack, if already described)."""
     started = time.perf_counter()
+    started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     before = dict(aws.call_log.calls)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"inventory-{environment}") as pool:
         f_stack = pool.submit(collect_stack, aws, stack_name, described)
@@ -92,6 +95,7 @@ def collect(
         emulated=aws.is_emulated,
         outputs=outputs,
         collected_seconds=round(time.perf_counter() - started, 3),
+        collected_at=started_at,
         api_calls=calls,
         **sections,
     )
