@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -103,8 +104,17 @@ def known_secret_count() -> int:
     return len(_known_secrets)
 
 
+# credentials in a URL: scheme://user:password@host (the password masked, the user kept)
+URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<password>[^/\s@]+)(?=@)", re.I)
+
+
+def url_has_credentials(url: str | None) -> bool:
+    return bool(url) and URL_CREDENTIALS.search(str(url)) is not None
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every registered secret and every secret-looking ``key: value`` masked."""
+    """``text`` with every registered secret, every secret-looking ``key: value`` and every
+    password in a URL masked."""
     if not text:
         return text
     with _lock:
@@ -112,7 +122,111 @@ def redact_text(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    text = URL_CREDENTIALS.sub(lambda m: m.group("head") + REDACTED, text)
     return SECRET_TEXT.sub(lambda m: m.group("key") + REDACTED, text)
+
+
+def known_secrets() -> list[str]:
+    with _lock:
+        return sorted(_known_secrets)
+
+
+# ---------------------------------------------------------------- the secrets a run learned, for its workers
+#
+# xdist workers start before the controller has collected the inventories (and read the DB secret):
+# what it learned then reaches them sealed in the run directory, under a random key that exists only
+# in memory (the controller's, and each worker's through xdist's own channel). The file is a
+# one-time pad (SHAKE-256 keystream of key + nonce), so it holds no secret anyone can read.
+
+
+def seal_secrets(key: bytes) -> bytes:
+    nonce = os.urandom(16)
+    plain = json.dumps(known_secrets()).encode()
+    stream = hashlib.shake_256(key + nonce).digest(len(plain))
+    return nonce + bytes(a ^ b for a, b in zip(plain, stream, strict=True))
+
+
+def open_sealed_secrets(blob: bytes, key: bytes) -> int:
+    """Register the secrets of a sealed blob; how many."""
+    nonce, cipher = blob[:16], blob[16:]
+    stream = hashlib.shake_256(key + nonce).digest(len(cipher))
+    values = json.loads(bytes(a ^ b for a, b in zip(cipher, stream, strict=True)).decode())
+    for value in values:
+        register_secret(value)
+    return len(values)
+
+
+# ---------------------------------------------------------------- what the inventory may keep
+
+# A salt that is never written: a redacted value's hash lets two values of one run be compared
+# (the same secret in two places, or in two environments) without any value being kept.
+_SALT = os.urandom(16)
+
+
+def redacted_marker(value: Any) -> str:
+    text = str(value if value is not None else "")
+    digest = hashlib.sha256(_SALT + text.encode()).hexdigest()[:16]
+    return f"<redacted: {len(text)} characters, salted sha256 {digest}>"
+
+
+def is_redacted_marker(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("<redacted")
+
+
+_PAIR_NAMES = ("name", "Name", "Key", "key", "ParameterKey", "OptionName")
+_PAIR_VALUES = ("value", "Value", "ParameterValue", "OptionValue")
+
+
+def scrub(value: Any, reason: Any = None) -> Any:
+    """``value`` with no secret left in it: every value that looks secret becomes a redacted marker
+    (its length and a salted hash): a secret-looking key's string, the value of a secret-looking
+    name/value pair (environment variables, tags, parameters), a string holding a credential (an
+    access key id, a private key, a URL with a password, a token), a registered secret, and the
+    same inside JSON documents held as strings (e.g. drift detection's ActualProperties).
+
+    ``reason(name, value) -> str`` says why a name/value pair looks secret ('' when it does not).
+    """
+    if reason is None:
+        from conformance.inventory.compute import secret_reason as reason
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        pair_name = next((value[k] for k in _PAIR_NAMES if isinstance(value.get(k), str)), None)
+        for k, v in value.items():
+            secret_pair = pair_name is not None and k in _PAIR_VALUES
+            if (isinstance(v, str) and not is_redacted_marker(v)
+                    and (_is_secret_key(k) or (secret_pair and reason(pair_name, v)))):  # fmt: skip
+                out[k] = redacted_marker(v)
+                continue
+            out[k] = scrub(v, reason)
+        return out
+    if isinstance(value, list):
+        return [scrub(v, reason) for v in value]
+    if isinstance(value, str):
+        return _scrub_text(value, reason)
+    return value
+
+
+def _scrub_text(text: str, reason: Any) -> str:
+    if not text or is_redacted_marker(text):
+        return text
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[") and len(stripped) > 1:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict | list):
+            clean = scrub(doc, reason)
+            return text if clean == doc else json.dumps(clean)
+    from conformance.inventory.compute import credential_kind
+
+    if credential_kind(text):
+        return redacted_marker(text)
+    with _lock:
+        secrets = [s for s in _known_secrets if s in text]
+    if secrets:
+        return redacted_marker(text)
+    return text
 
 
 def _is_secret_key(key: Any) -> bool:

@@ -32,7 +32,15 @@ from _pytest.junitxml import xml_key  # what record_testsuite_property uses: the
 
 from conformance import __version__
 from conformance.checks import meta_of
-from conformance.evidence import install_log_redaction, redact_text, register_environment_secrets, set_observation
+from conformance.evidence import (
+    install_log_redaction,
+    open_sealed_secrets,
+    redact_text,
+    register_environment_secrets,
+    seal_secrets,
+    set_observation,
+    url_has_credentials,
+)
 from conformance.inventory import ProbeError
 from conformance.report.controls import control
 
@@ -99,13 +107,77 @@ def pytest_configure(config: pytest.Config) -> None:
     register_environment_secrets()
     install_log_redaction()
     config.stash[STARTED] = utc_now()
-    if not _is_worker(config):
+    if _is_worker(config):
+        key = config.workerinput.get(SEALING_KEY)  # type: ignore[attr-defined]
+        config.stash[SEALED] = bytes.fromhex(key) if key else b""
+    else:
+        config.stash[SEALED] = os.urandom(32)
         cleared = clear_results(getattr(config.option, "allure_report_dir", None))
         if cleared:
             config.stash[CLEARED] = cleared
 
 
 CLEARED = pytest.StashKey[int]()
+SEALED = pytest.StashKey[bytes]()  # the key that seals the run's learned secrets for its workers
+SEALING_KEY = "payments_conformance_sealing_key"
+SEALED_FILE = "secrets.sealed"
+WORKER_STATE_KEY = "payments_conformance_state"  # where xdist hands each worker the run-state path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """An endpoint URL with credentials in it (http://user:password@host) is refused: it would be
+    printed, saved in the run state and written to the report."""
+    for where, url in (("--endpoint-url", getattr(config.option, "conformance_endpoint_url", None)),
+                       ("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL"))):  # fmt: skip
+        if url_has_credentials(url):
+            raise pytest.UsageError(
+                f"{where} {redact_text(str(url))} carries credentials in the URL; pass the endpoint without them "
+                "(credentials come from the AWS credential chain: environment, profile or role)."
+            )
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist: each worker gets the sealing key over xdist's own channel (never written anywhere)."""
+    node.workerinput[SEALING_KEY] = node.config.stash[SEALED].hex()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> Any:
+    """Once the controller has prepared the run (and learned its secrets), they are sealed into the
+    run directory for the workers, which redact exactly as the controller does."""
+    result = yield
+    config = session.config
+    path = _state_path(config)
+    if not _is_worker(config) and path is not None and path.parent.is_dir():
+        (path.parent / SEALED_FILE).write_bytes(seal_secrets(config.stash[SEALED]))
+    return result
+
+
+def _state_path(config: pytest.Config) -> Path | None:
+    if _is_worker(config):
+        where = config.workerinput.get(WORKER_STATE_KEY)  # type: ignore[attr-defined]
+        return Path(where) if where else None
+    from conformance.plugin import CACHE
+
+    where = config.stash[CACHE].get("state_path") if CACHE in config.stash else None
+    return Path(where) if where else None
+
+
+_LEARNED = pytest.StashKey[bool]()
+
+
+def _learn_sealed_secrets(config: pytest.Config) -> None:
+    """A worker, before its first check: register what the controller learned."""
+    if not _is_worker(config) or config.stash.get(_LEARNED, False):
+        return
+    config.stash[_LEARNED] = True
+    path = _state_path(config)
+    sealed = path.parent / SEALED_FILE if path is not None else None
+    if sealed is not None and sealed.is_file() and config.stash.get(SEALED, b""):
+        open_sealed_secrets(sealed.read_bytes(), config.stash[SEALED])
+
+
 # What a run writes into its Allure results folder; nothing else there is touched (history/ stays).
 RESULT_FILES = ("*-result.json", "*-container.json", "*-attachment.*", "conformance-run-*.json",
                 "environment.properties", "categories.json", "executor.json")  # fmt: skip
@@ -150,6 +222,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> Any:
     """The check's Allure labels, links and parameters, set as its setup starts; once its fixtures
     are set up, what it observes (for each evidence attachment's provenance)."""
+    _learn_sealed_secrets(item.config)
     _labels(item)
     try:
         return (yield)
@@ -453,6 +526,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if _is_worker(config):
         return
+    path = _state_path(config)
+    if path is not None:  # the workers are done with it (and its key is gone with this process)
+        (path.parent / SEALED_FILE).unlink(missing_ok=True)
     facts = run_facts(config)
     xml = config.stash.get(xml_key, None)
     if xml is not None and facts is not None:

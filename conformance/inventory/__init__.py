@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from conformance.aws import AwsSession
+from conformance.evidence import scrub
 from conformance.inventory.base import ProbeError, Section
 from conformance.inventory.compute import ComputeSection, collect_compute
 from conformance.inventory.database import DatabaseSection, collect_database
@@ -58,6 +59,17 @@ class Inventory(BaseModel):
             section.seal()
 
 
+def scrub_section(section: Section) -> None:
+    """No secret value is kept: every secret-looking value becomes a marker with its length and a
+    salted hash (``conformance.evidence.scrub``), before the inventory exists or is written."""
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, dict | list | str):
+            clean = scrub(value)
+            if clean != value:
+                setattr(section, name, clean)
+
+
 def collect(
     *,
     environment: str,
@@ -87,6 +99,8 @@ def collect(
             "tags": f_tags.result(),
         }
     calls = {k: v - before.get(k, 0) for k, v in aws.call_log.calls.items() if v - before.get(k, 0)}
+    for section in sections.values():
+        scrub_section(section)
     return Inventory(
         environment=environment,
         stack_name=stack_name,

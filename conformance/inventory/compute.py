@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from conformance.aws import AwsSession
+from conformance.evidence import redacted_marker
 from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
 from conformance.outputs import StackOutputs
 
@@ -119,7 +120,7 @@ def redact_environment(task_definition: Raw) -> list[Raw]:
             if reason:
                 findings.append({"container": container.get("name", ""), "name": variable.get("name", ""),
                                  "reason": reason})  # fmt: skip
-                variable["value"] = f"<redacted by the collector: {len(str(variable.get('value') or ''))} characters>"
+                variable["value"] = redacted_marker(variable.get("value"))
     return findings
 
 
