@@ -30,7 +30,7 @@ from pathlib import Path
 
 from conformance.report.matrix import build_matrix, load_registry, write_csv
 from conformance.report.model import load_model
-from conformance.report.render import write_matrix_html, write_single_file
+from conformance.report.render import summary_markdown, write_matrix_html, write_single_file
 from conformance.reporting import write_results_metadata
 from conformance.spec import REPO_ROOT
 
@@ -121,11 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     write_matrix_html(matrix, model, html / "control-matrix.html", "index.html")
     single = out / SINGLE_FILE
     write_single_file(matrix, model, single)
+    (out / "summary.md").write_text(summary_markdown(model, matrix))
     seconds = time.monotonic() - started
     history = f"carried from {history_src}" if carried else "started (no previous report)"
     print(f"report: {count} results from {', '.join(map(str, sources))}; history {history}")
     print(f"report: HTML {html / 'index.html'}")
     print(f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} controls)")
+    print(f"report: verdict per environment (Markdown, for CI job summaries) {out / 'summary.md'}")
     print(f"report: the one file to keep (opens from disk, no request): {single}")
     print(f"report: built in {seconds:.1f} s")
     return 0

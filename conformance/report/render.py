@@ -127,3 +127,34 @@ def write_single_file(matrix: Matrix, model: Model, path: Path) -> None:
     )  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
+
+
+def summary_markdown(model: Model, matrix: Matrix) -> str:
+    """A short Markdown verdict (CI job summaries): the run's identity and a row per environment."""
+    ident = identity(model)
+    targets = _target_lookup(model)
+    outcomes = [o for o in OUTCOME_ORDER if any(r.outcome == o for r in model.results)]
+    verdicts = _verdicts(model)
+    overall = worst([r.outcome for r in model.results])
+    lines = [f"## Payments platform conformance: {overall}", ""]
+    if ident["emulated"]:
+        lines += [f"> **{EMULATOR_BANNER}**", ""]
+    lines += [
+        f"Run {', '.join(ident['run_ids'])}, {ident['started']} to {ident['finished']} (UTC); commit "
+        f"`{ident['git_commit']}`; template SHA-256 `{ident['template_sha256']}`; suite {ident['suite_version']}.",
+        "",
+        "| environment | target | verdict | " + " | ".join(outcomes) + " |",
+        "|---|---|---|" + "---|" * len(outcomes),
+    ]
+    for v in verdicts:
+        env = v["environment"]
+        counts = " | ".join(str(v["counts"].get(o, 0)) for o in outcomes)
+        lines.append(f"| {env} | {targets.get(env, '')} | **{v['verdict']}** | {counts} |")
+    failing = [r for r in _sorted_results(model) if r.outcome in ("non-conformant", "probe error", "suite defect")]
+    if failing:
+        lines += ["", "Needs attention:", ""]
+        lines += [f"- `{r.name}`: {r.outcome}: {r.summary}" for r in failing[:30]]
+        if len(failing) > 30:
+            lines.append(f"- ... and {len(failing) - 30} more (see the report)")
+    lines += ["", f"{len(matrix.controls)} controls in the control matrix.", ""]
+    return "\n".join(lines)
