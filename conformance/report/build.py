@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     history = f"carried from {history_src}" if carried else "started (no previous report)"
     print(f"report: {count} results from {', '.join(map(str, sources))}; history {history}")
+    run_ids = [run.get("run_id", "?") for run in model.runs]
+    print(f"report: {len(run_ids)} run(s): {', '.join(run_ids) or 'none named (no conformance-run-*.json)'}")
     print(f"report: HTML {html / 'index.html'}")
     print(f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} controls)")
     print(f"report: verdict per environment (Markdown, for CI job summaries) {out / 'summary.md'}")
