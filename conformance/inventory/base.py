@@ -54,6 +54,7 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "task_definition": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),  # named by the service
         "tasks": ("ecs:ListTasks", "ecs:DescribeTasks"),
         "load_balancer": ("elasticloadbalancing:DescribeLoadBalancers",),
+        "load_balancer_attributes": ("elasticloadbalancing:DescribeLoadBalancerAttributes",),
         "listeners": ("elasticloadbalancing:DescribeListeners",),
         "target_group": ("elasticloadbalancing:DescribeTargetGroups",),
         "target_health": ("elasticloadbalancing:DescribeTargetHealth",),

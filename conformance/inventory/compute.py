@@ -21,6 +21,8 @@ class ComputeSection(Section):
     task_definition: Raw = Field(default_factory=dict)
     tasks: list[Raw] = Field(default_factory=list)
     load_balancer: Raw = Field(default_factory=dict)
+    # DescribeLoadBalancerAttributes: attribute key -> value (every attribute, as AWS answers)
+    load_balancer_attributes: dict[str, str] = Field(default_factory=dict)
     listeners: list[Raw] = Field(default_factory=list)
     target_group: Raw = Field(default_factory=dict)
     target_health: list[Raw] = Field(default_factory=list)
@@ -192,6 +194,13 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
         )  # fmt: skip
         s.load_balancer = lbs[0] if lbs else {}
 
+    def load_balancer_attributes() -> None:
+        attributes = attempt(
+            s, "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            lambda: elb.describe_load_balancer_attributes(LoadBalancerArn=outputs.LoadBalancerArn)["Attributes"], [],
+        )  # fmt: skip
+        s.load_balancer_attributes = {str(a.get("Key", "")): str(a.get("Value", "")) for a in attributes}
+
     def listeners() -> None:
         s.listeners = attempt(
             s, "elasticloadbalancing:DescribeListeners",
@@ -248,7 +257,8 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
 
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
-        cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
+        cluster_part, service_part, tasks_part, load_balancer, load_balancer_attributes, listeners, target_group,
+        target_health,
         scalable_targets, scaling_policies, scaling_activities, alarms_part,
     )  # fmt: skip
     return s
