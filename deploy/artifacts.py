@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,11 @@ EXPIRE_DAYS = 90
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline TemplateBody (never used here)
 MAX_TEMPLATE_URL_BODY = 1_000_000  # CloudFormation's limit for a template read from S3
 Printer = Callable[[str], None]
+
+# environments deployed at once by one process share the bucket: one of them makes it, the others
+# find it (rather than each creating it and saying so)
+_ENSURE_LOCKS: dict[str, threading.Lock] = {}
+_ENSURE_LOCKS_GUARD = threading.Lock()
 
 
 def bucket_name(account: str, region: str) -> str:
@@ -107,10 +113,13 @@ class ArtifactsBucket:
     def ensure(self) -> str:
         """Create the bucket if absent, (re)apply its hardening, return its name."""
         name, owner = self.name, self.account
-        if not self._exists(name, owner):
-            self._create(name)
-            self.out(f"artifacts bucket {name}: created in {self.aws.region}")
-        self._harden(name, owner)
+        with _ENSURE_LOCKS_GUARD:
+            lock = _ENSURE_LOCKS.setdefault(name, threading.Lock())
+        with lock:
+            if not self._exists(name, owner):
+                self._create(name)
+                self.out(f"artifacts bucket {name}: created in {self.aws.region}")
+            self._harden(name, owner)
         return name
 
     def _exists(self, name: str, owner: str) -> bool:
