@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
-def names_key(reported: str | None, key: dict[str, Any], aliases: list[str] | tuple[str, ...] = ()) -> bool:
+def names_key(reported: str | None, key: Mapping[str, Any], aliases: list[str] | tuple[str, ...] = ()) -> bool:
     """True when ``reported`` (an id, ARN or alias, as services echo it) names ``key`` (DescribeKey's metadata)."""
     if not reported or not key:
         return False

@@ -1,8 +1,13 @@
 """Compute suite: the load balancer and what answers behind it."""
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
 from conformance.probes import HttpObservation, http_get
 
@@ -26,7 +31,9 @@ def get_through_load_balancer(ctx: ProbeContext) -> HttpObservation:
     controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],
     rationale="The payment service answers end to end through its internet-facing load balancer.",
 )
-def test_load_balancer_answers_http_200(env_name, inv, emulated, data_plane, evidence):
+def test_load_balancer_answers_http_200(
+    env_name: str, inv: Inventory, emulated: bool, data_plane: Callable[[], Any], evidence: Evidence
+) -> None:
     dns = inv.outputs.LoadBalancerDNS
     deadline = http_deadline(emulated)
     obs = data_plane()
@@ -44,7 +51,7 @@ def test_load_balancer_answers_http_200(env_name, inv, emulated, data_plane, evi
 DESYNC_MODES_ACCEPTED = ("defensive", "strictest")
 
 
-def _lb(inv) -> str:
+def _lb(inv: Inventory) -> str:
     return inv.compute.load_balancer.get("LoadBalancerName") or inv.outputs.LoadBalancerArn
 
 
@@ -56,7 +63,9 @@ def _lb(inv) -> str:
         "(defensive or strictest), so request smuggling through it cannot reach the payment service."
     ),
 )
-def test_load_balancer_drops_invalid_headers_and_mitigates_desync(env_name, inv, evidence):
+def test_load_balancer_drops_invalid_headers_and_mitigates_desync(
+    env_name: str, inv: Inventory, evidence: Evidence
+) -> None:
     attributes = inv.compute.load_balancer_attributes
     keys = ("routing.http.drop_invalid_header_fields.enabled", "routing.http.desync_mitigation_mode")
     evidence.attach("DescribeLoadBalancerAttributes", {k: attributes.get(k) for k in keys})
@@ -76,7 +85,9 @@ def test_load_balancer_drops_invalid_headers_and_mitigates_desync(env_name, inv,
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
     rationale="Deletion protection of the only internet entry point is on exactly where the environment specifies it.",
 )
-def test_load_balancer_deletion_protection_as_specified(env_name, inv, spec, evidence):
+def test_load_balancer_deletion_protection_as_specified(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     on = inv.compute.load_balancer_attributes.get("deletion_protection.enabled")
     want = spec.parameters.DeletionProtection
     evidence.attach("deletion_protection.enabled", {"observed": on, "expected (DeletionProtection)": want})

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 from conformance.inventory.network import describe_rule, rule_covers_port, rule_open_to_world, rule_ports
+from conformance.inventory.shapes import SecurityGroup
 
 ADMIN_AND_DB_PORTS = (22, 3389, 3306)
 
 
-def _group(inv, component: str) -> dict:
+def _group(inv: Inventory, component: str) -> SecurityGroup:
     """The stack's group ``payments-<env>-<suffix>-<component>``; the check fails plainly when it is missing."""
     name = f"{inv.stack_name}-{component}"
-    group = next((g for g in inv.network.security_groups if g.get("GroupName") == name), {})
+    group = next((g for g in inv.network.security_groups if g.get("GroupName") == name), SecurityGroup())
     assert group, f"security group {name} was not found in VPC {inv.outputs.VPCId}"
     return group
 
 
-def _label(group: dict) -> str:
+def _label(group: SecurityGroup) -> str:
     return f"{group.get('GroupId')} ({group.get('GroupName')})"
 
 
-def _admits_only(group: dict, port: int, source_group: str) -> list[str]:
+def _admits_only(group: SecurityGroup, port: int, source_group: str) -> list[str]:
     """Ingress rules of ``group`` other than tcp ``port`` from ``source_group`` alone."""
     return [
         describe_rule(p)
@@ -40,9 +43,8 @@ def _admits_only(group: dict, port: int, source_group: str) -> list[str]:
         "the template's custom resource revokes AWS's self-ingress and all-egress rules."
     ),
 )
-def test_default_security_group_has_no_rules(env_name, inv, evidence):
+def test_default_security_group_has_no_rules(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeSecurityGroups")
     default = net.default_security_group
     evidence.attach("default security group", default)
     assert default, f"the default security group of VPC {inv.outputs.VPCId} was not found"
@@ -60,7 +62,7 @@ def test_default_security_group_has_no_rules(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
     rationale="The load balancer's group admits only HTTP and HTTPS (from anywhere: it is the public entry point).",
 )
-def test_load_balancer_group_admits_only_http_and_https(env_name, inv, evidence):
+def test_load_balancer_group_admits_only_http_and_https(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.network.require("ec2:DescribeSecurityGroups")
     alb = _group(inv, "alb-sg")
     evidence.attach("load balancer security group", alb)
@@ -80,7 +82,9 @@ def test_load_balancer_group_admits_only_http_and_https(env_name, inv, evidence)
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
     rationale="Application tasks admit only the container port, and only from the load balancer's group.",
 )
-def test_application_group_admits_only_container_port_from_load_balancer(env_name, inv, spec, evidence):
+def test_application_group_admits_only_container_port_from_load_balancer(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     inv.network.require("ec2:DescribeSecurityGroups")
     app, alb = _group(inv, "app-sg"), _group(inv, "alb-sg")
     port = spec.parameters.ContainerPort
@@ -97,7 +101,7 @@ def test_application_group_admits_only_container_port_from_load_balancer(env_nam
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
     rationale="The database admits MySQL only from the application tier's security group.",
 )
-def test_database_group_admits_only_mysql_from_application(env_name, inv, evidence):
+def test_database_group_admits_only_mysql_from_application(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.network.require("ec2:DescribeSecurityGroups")
     db, app = _group(inv, "db-sg"), _group(inv, "app-sg")
     evidence.attach("database security group", db)
@@ -113,9 +117,8 @@ def test_database_group_admits_only_mysql_from_application(env_name, inv, eviden
     controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:5.2", "CIS-AWS-3.0:5.3"],
     rationale="No security group in the VPC opens SSH, RDP or the database port to 0.0.0.0/0 or ::/0.",
 )
-def test_no_admin_or_database_port_open_to_the_world(env_name, inv, evidence):
+def test_no_admin_or_database_port_open_to_the_world(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeSecurityGroups")
     open_rules = [
         f"{_label(g)}: {describe_rule(p)}"
         for g in net.security_groups

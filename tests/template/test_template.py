@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from conformance.checks import check
+from conformance.evidence import Evidence
 from conformance.inventory.compute import credential_kind, secret_reason
 from conformance.outputs import StackOutputs
 from conformance.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
@@ -46,7 +47,7 @@ def _strings(node: Any) -> list[str]:
     controls=["PCI-DSS-4.0:6.2.4", "PCI-DSS-4.0:6.5.1"],
     rationale="cfn-lint (AWS's CloudFormation linter) finds no error, warning or informational finding.",
 )
-def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence):
+def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence: Evidence) -> None:
     evidence.attach("cfn-lint findings", {"template": str(template_path), "findings": cfn_lint_findings})
     shown = "; ".join(
         f"{f['rule']} at {f['path'] or 'line ' + str(f['line'])}: {f['message']}" for f in cfn_lint_findings[:10]
@@ -61,7 +62,7 @@ def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence):
     controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2"],
     rationale="No parameter carries a secret (NoEcho or a password-like name): secrets never pass through a stack.",
 )
-def test_template_declares_no_secret_parameter(template, evidence):
+def test_template_declares_no_secret_parameter(template, evidence: Evidence) -> None:
     params = template.get("Parameters") or {}
     evidence.attach("parameters", {name: {k: v for k, v in p.items() if k != "Default"} for name, p in params.items()})
     bad = {
@@ -117,7 +118,7 @@ def _secret_findings(template: dict[str, Any]) -> list[str]:
         "SecureString); no literal secret or credential appears anywhere in the template."
     ),
 )
-def test_template_secrets_only_through_dynamic_references(template, evidence):
+def test_template_secrets_only_through_dynamic_references(template, evidence: Evidence) -> None:
     findings = _secret_findings(template)
     references = sorted(
         {m.group(0) for s in _strings(template.get("Resources")) for m in DYNAMIC_REFERENCE.finditer(s)}
@@ -145,7 +146,7 @@ def _environment_parameter_names() -> dict[str, set[str]]:
         "falls back to a silent default, nothing is sent that the template ignores."
     ),
 )
-def test_template_parameters_match_environment_files_and_deployer(template, evidence):
+def test_template_parameters_match_environment_files_and_deployer(template, evidence: Evidence) -> None:
     declared = set((template.get("Parameters") or {}).keys())
     sources = {"the deployer (conformance/spec.py TemplateParameters)": set(TemplateParameters.model_fields)}
     sources |= _environment_parameter_names()
@@ -165,7 +166,7 @@ def test_template_parameters_match_environment_files_and_deployer(template, evid
     controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
     rationale="Every output of the platform's contract is declared: the suite and its users can find each part.",
 )
-def test_template_declares_every_contract_output(template, evidence):
+def test_template_declares_every_contract_output(template, evidence: Evidence) -> None:
     declared = set((template.get("Outputs") or {}).keys())
     contract = set(StackOutputs.model_fields)
     evidence.attach("outputs", {"declared": sorted(declared), "contract": sorted(contract)})
@@ -183,7 +184,7 @@ def test_template_declares_every_contract_output(template, evidence):
         "database cluster) keep their data when the stack goes or the resource is replaced."
     ),
 )
-def test_template_stateful_resources_declare_deletion_policies(template, evidence):
+def test_template_stateful_resources_declare_deletion_policies(template, evidence: Evidence) -> None:
     stateful = {lid: r for lid, r in (template.get("Resources") or {}).items() if (r or {}).get("Type") in STATEFUL}
     policies = {
         lid: {"Type": r["Type"]} | {k: r.get(k) for k in ("DeletionPolicy", "UpdateReplacePolicy")}
@@ -208,7 +209,7 @@ def test_template_stateful_resources_declare_deletion_policies(template, evidenc
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
     rationale="No availability zone is written into the template: zones come from Fn::GetAZs, so any region works.",
 )
-def test_template_hardcodes_no_availability_zone(template, evidence):
+def test_template_hardcodes_no_availability_zone(template, evidence: Evidence) -> None:
     nodes = list(_walk(template.get("Resources") or {}, "Resources"))
     found = sorted(f"{path} = {value}" for path, value in nodes if isinstance(value, str) and AZ_NAME.search(value))
     literal_zones = sorted(
