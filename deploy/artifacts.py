@@ -30,8 +30,9 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import DeploymentFailed, RefusedError, UsageError
+from core.aws import AwsSession, error_code
+from core.errors import DeploymentFailed, RefusedError, UsageError
+from deploy.tags import CREATOR_TAG, CREATOR_VALUE
 
 BUCKET_PREFIX = "payments-conformance-artifacts"
 KEY_PREFIX = "templates/"
@@ -158,8 +159,6 @@ class ArtifactsBucket:
             ) from None
 
     def _harden(self, name: str, owner: str) -> None:
-        from deploy.deployer import CREATOR_TAG, CREATOR_VALUE
-
         s3, expected = self.s3, {"Bucket": name, "ExpectedBucketOwner": owner}
         tags = [{"Key": CREATOR_TAG, "Value": CREATOR_VALUE}, {"Key": "ManagedBy", "Value": "deploy"}]
         for action, call in (
