@@ -93,6 +93,7 @@ def _declared_problems(props: dict[str, Any]) -> str:
 
 
 def install() -> None:
+    from faithful._ministack import resource_handlers
     from ministack.services import alb
     from ministack.services.cloudformation import provisioners as prov
 
@@ -145,7 +146,7 @@ def install() -> None:
         alb._ACTION_MAP[action] = fn
 
     # ---- CloudFormation
-    handler = prov._RESOURCE_HANDLERS["AWS::ElasticLoadBalancingV2::LoadBalancer"]
+    handler = resource_handlers()["AWS::ElasticLoadBalancingV2::LoadBalancer"]
     create_cfn, update_cfn = handler["create"], handler["update"]
 
     def create(logical_id: str, props: dict[str, Any], stack_name: str) -> Any:
