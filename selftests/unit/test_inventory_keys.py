@@ -44,6 +44,8 @@ NOT_API = {
     "awslogs-region": "an awslogs log driver option (logConfiguration.options map)",
     "password": "a key of the master secret's JSON value (never kept)",
     "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
+    # pytest's own
+    "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
     # botocore's own response envelope
     "ResponseMetadata": "botocore response metadata", "RetryAttempts": "botocore response metadata",
     "Error": "botocore ClientError response",
