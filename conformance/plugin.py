@@ -141,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
     atexit.unregister(_skip_final_collection)  # once per process, however many sessions it runs
     atexit.register(_skip_final_collection)
     config.addinivalue_line("markers", "conformance_check(meta): a conformance check with its metadata")
-    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, S3 write)")
+    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, DNS, S3 write)")
     config.stash[CACHE] = {}
     config.stash[OUTCOMES] = Outcomes()
     config.stash[CALLS] = CallLog()

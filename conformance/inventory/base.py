@@ -46,8 +46,8 @@ FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "DatabaseSection": {
         "cluster": ("rds:DescribeDBClusters",), "instances": ("rds:DescribeDBInstances",),
         "subnet_group": ("rds:DescribeDBSubnetGroups", "rds:DescribeDBClusters"),  # named by the cluster
+        "cluster_parameters": ("rds:DescribeDBClusterParameters", "rds:DescribeDBClusters"),  # named by the cluster
         "secret": ("secretsmanager:DescribeSecret",),
-        "secret_facts": ("secretsmanager:GetSecretValue",),
     },
     "ComputeSection": {
         "cluster": ("ecs:DescribeClusters",), "service": ("ecs:DescribeServices",),

@@ -1,60 +1,27 @@
-"""Database: the Aurora cluster, its instances and subnet group, the master secret.
+"""Database: the Aurora cluster, its instances, subnet group and parameters, the master secret.
 
-The master secret's value is read once to derive its length and character classes and is
-then dropped: only those derived facts enter the inventory, never the value.
+The master secret is judged by what Secrets Manager and RDS say about it (DescribeSecret: owner,
+key, rotation; DescribeDBClusters: MasterUserSecret), never by its value: the suite never calls
+GetSecretValue, and the conformance role may not.
 """
 
 from __future__ import annotations
 
-import json
-import string
-
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently
+from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently, paginate
 from conformance.outputs import StackOutputs
-
-
-class SecretFacts(BaseModel):
-    """What can be judged about a secret without showing it."""
-
-    is_json: bool = False
-    keys: list[str] = Field(default_factory=list)
-    password_length: int = 0
-    has_lower: bool = False
-    has_upper: bool = False
-    has_digit: bool = False
-    has_punctuation: bool = False
-    has_excluded: bool = False  # any of " @ / \ present
-
-
-def secret_facts(secret_string: str | None) -> SecretFacts:
-    if not secret_string:
-        return SecretFacts()
-    try:
-        doc = json.loads(secret_string)
-    except ValueError:
-        doc = None
-    password = doc.get("password", "") if isinstance(doc, dict) else secret_string
-    return SecretFacts(
-        is_json=isinstance(doc, dict),
-        keys=sorted(doc) if isinstance(doc, dict) else [],
-        password_length=len(password),
-        has_lower=any(c in string.ascii_lowercase for c in password),
-        has_upper=any(c in string.ascii_uppercase for c in password),
-        has_digit=any(c in string.digits for c in password),
-        has_punctuation=any(c in string.punctuation for c in password),
-        has_excluded=any(c in '"@/\\' for c in password),
-    )
 
 
 class DatabaseSection(Section):
     cluster: Raw = Field(default_factory=dict)
     instances: list[Raw] = Field(default_factory=list)
     subnet_group: Raw = Field(default_factory=dict)
-    secret: Raw = Field(default_factory=dict)
-    secret_facts: SecretFacts = Field(default_factory=SecretFacts)
+    # the cluster parameter group's parameters set by its owner (DescribeDBClusterParameters Source=user),
+    # by name; a parameter left at the engine default is absent
+    cluster_parameters: dict[str, Raw] = Field(default_factory=dict)
+    secret: Raw = Field(default_factory=dict)  # DescribeSecret of the master secret; {} when it does not exist
 
     @property
     def writers(self) -> list[Raw]:
@@ -86,7 +53,11 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
             [],
         )
         s.cluster = clusters[0] if clusters else {}
-        group = s.cluster.get("DBSubnetGroup")  # named by the cluster: the one read that waits for another
+        # named by the cluster: the reads that wait for another, run side by side
+        concurrently(subnet_group, parameters)
+
+    def subnet_group() -> None:
+        group = s.cluster.get("DBSubnetGroup")
         if group:
             groups = attempt(
                 s,
@@ -95,6 +66,18 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
                 [],
             )
             s.subnet_group = groups[0] if groups else {}
+
+    def parameters() -> None:
+        group = s.cluster.get("DBClusterParameterGroup")
+        if group:
+            read = "describe_db_cluster_parameters"
+            found = attempt(
+                s,
+                "rds:DescribeDBClusterParameters",
+                lambda: paginate(rds, read, "Parameters", DBClusterParameterGroupName=group, Source="user"),
+                [],
+            )
+            s.cluster_parameters = {p["ParameterName"]: p for p in found if p.get("ParameterName")}
 
     def instances() -> None:
         s.instances = attempt(
@@ -108,19 +91,14 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
 
     def secret() -> None:
         described = attempt(
-            s, "secretsmanager:DescribeSecret", lambda: sm.describe_secret(SecretId=outputs.DBSecretArn), {}
+            s,
+            "secretsmanager:DescribeSecret",
+            lambda: absent_on(
+                ("ResourceNotFoundException",), lambda: sm.describe_secret(SecretId=outputs.DBSecretArn), {}
+            ),
+            {},
         )
         s.secret = {k: v for k, v in described.items() if k != "ResponseMetadata"}
 
-    def secret_value() -> None:
-        value = attempt(
-            s,
-            "secretsmanager:GetSecretValue",
-            lambda: sm.get_secret_value(SecretId=outputs.DBSecretArn).get("SecretString"),
-            None,
-        )
-        s.secret_facts = secret_facts(value)  # only facts about the value are kept; the value is dropped here
-        del value
-
-    concurrently(cluster, instances, secret, secret_value)
+    concurrently(cluster, instances, secret)
     return s

@@ -293,11 +293,12 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
         "target group": str(c.target_group.get("TargetGroupName", "")),
         "S3 bucket": s.bucket,
         "SNS topic": str(s.topic.get("TopicArn", "")).rsplit(":", 1)[-1],
-        "secret": str(d.secret.get("Name", "")),
         "DB cluster": str(d.cluster.get("DBClusterIdentifier", "")),
         "DB subnet group": str(d.subnet_group.get("DBSubnetGroupName", "")),
         "DB cluster parameter group": str(d.cluster.get("DBClusterParameterGroup", "")),
     }
+    if d.secret and not d.secret.get("OwningService"):  # a secret RDS manages is named by RDS (rds!cluster-<id>)
+        names["secret"] = str(d.secret.get("Name", ""))
     names.update(
         {f"DB instance {i.get('DBInstanceIdentifier')}": str(i.get("DBInstanceIdentifier", "")) for i in d.instances}
     )
