@@ -119,3 +119,14 @@ def _cluster_deleted_with_stack(doc: Doc) -> Doc:
 def _hard_coded_zone(doc: Doc) -> Doc:
     doc["Resources"]["PublicSubnetA"]["Properties"]["AvailabilityZone"] = "us-east-1a"
     return doc
+
+
+@static(
+    "test_template_retains_the_keys_of_kept_data",
+    "the environment key is deleted with the stack while the bucket and the final snapshot it encrypts are kept",
+    id="template-key-deleted-with-stack",
+    names="KMSKey (DeletionPolicy Delete",
+)
+def _key_deleted_with_stack(doc: Doc) -> Doc:
+    doc["Resources"]["KMSKey"]["DeletionPolicy"] = "Delete"
+    return doc

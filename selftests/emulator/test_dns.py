@@ -86,3 +86,16 @@ def test_the_launcher_wants_the_port_free_for_udp_too():
         busy.bind(("127.0.0.1", port))
         with pytest.raises(Exception, match=f"UDP port {port} on 127.0.0.1"):
             Emulator(port=port).start()
+
+
+def test_the_suites_probe_resolves_through_the_emulator(emulator, platform):
+    """conformance.probes.resolve, as the database check's probe calls it offline."""
+    from conformance.inventory.base import ProbeError
+    from conformance.probes import resolve
+
+    server = dns_server(emulator.endpoint_url)
+    (address,) = resolve(platform.AuroraClusterEndpoint, nameserver=server)
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(platform.VpcCidr)
+    assert resolve("gone.cluster-abc.us-east-1.rds.amazonaws.com", nameserver=server) == []  # NXDOMAIN: a finding
+    with pytest.raises(ProbeError, match="gave no answer"):  # nothing listening: could not observe
+        resolve(platform.AuroraClusterEndpoint, nameserver=("127.0.0.1", free_port()), timeout=0.5)

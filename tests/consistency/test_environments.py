@@ -226,8 +226,16 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
                 {f"{i.get('Engine')} {i.get('EngineVersion', '')}".strip() for i in inv.database.instances}
             ),
             "instances_public": sorted({bool(i.get("PubliclyAccessible")) for i in inv.database.instances}),
+            "cluster_parameters": {
+                name: p.get("ParameterValue") for name, p in sorted(inv.database.cluster_parameters.items())
+            },
         },
         "secret_kms": norm.text(str(inv.database.secret.get("KmsKeyId", "<none>"))),
+        "secret_rotation": {
+            "owner": inv.database.secret.get("OwningService") or "<none>",
+            "enabled": inv.database.secret.get("RotationEnabled"),
+            "rules": inv.database.secret.get("RotationRules") or {},
+        },
     }
 
 
