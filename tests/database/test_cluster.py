@@ -233,12 +233,18 @@ def _date(value: object) -> datetime | None:
     return None
 
 
-def _rotation_days(rules: dict) -> int | None:
-    """The days between rotations: AutomaticallyAfterDays, or a rate(N days) schedule."""
+def _rotation_days(secret: dict) -> float | None:
+    """The days between rotations: AutomaticallyAfterDays, a rate(N days) schedule, or (a cron schedule)
+    the days from the current password to the next rotation AWS scheduled."""
+    rules = secret.get("RotationRules") or {}
     if rules.get("AutomaticallyAfterDays"):
-        return int(rules["AutomaticallyAfterDays"])
+        return float(rules["AutomaticallyAfterDays"])
     match = re.fullmatch(r"rate\((\d+) days?\)", str(rules.get("ScheduleExpression", "")).strip())
-    return int(match.group(1)) if match else None
+    if match:
+        return float(match.group(1))
+    since = _date(secret.get("LastRotatedDate")) or _date(secret.get("CreatedDate"))
+    upcoming = _date(secret.get("NextRotationDate"))
+    return (upcoming - since).total_seconds() / 86_400 if since and upcoming else None
 
 
 @check(
@@ -295,7 +301,7 @@ def test_master_secret_rotates_within_period(env_name, inv, spec, evidence):
     secret = db.secret
     period = spec.expectations.master_password_rotation_days
     rules = secret.get("RotationRules") or {}
-    days = _rotation_days(rules)
+    days = _rotation_days(secret)
     changed = _date(secret.get("LastRotatedDate")) or _date(secret.get("CreatedDate"))
     now = datetime.now(UTC)
     age = (now - changed).total_seconds() / 86_400 if changed else None
