@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from conformance.checks import check
-from conformance.keys import names_key
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+from conformance.inventory.shapes import Secret
 from conformance.prefetch import ProbeContext
 from conformance.probes import resolve
 from emulator.launcher import dns_server
@@ -23,9 +25,10 @@ ROTATION_GRACE_DAYS = 1
     controls=["PCI-DSS-4.0:6.4.1", "CIS-AWS-3.0:2.3.1"],
     rationale="The Aurora MySQL cluster is available and runs the engine and version the environment specifies.",
 )
-def test_aurora_cluster_available_with_specified_engine(env_name, inv, spec, evidence):
+def test_aurora_cluster_available_with_specified_engine(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters")
     c = db.cluster
     evidence.attach("DescribeDBClusters", c)
     name = inv.outputs.AuroraClusterIdentifier
@@ -40,9 +43,10 @@ def test_aurora_cluster_available_with_specified_engine(env_name, inv, spec, evi
     controls=["PCI-DSS-4.0:12.10.1", "CIS-AWS-3.0:2.3.3"],
     rationale="One writer and at least one reader, in different AZs, so an AZ failure leaves a copy to fail over to.",
 )
-def test_aurora_has_one_writer_and_readers_in_other_azs(env_name, inv, spec, evidence):
+def test_aurora_has_one_writer_and_readers_in_other_azs(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters", "rds:DescribeDBInstances")
     name = inv.outputs.AuroraClusterIdentifier
     members = {i["DBInstanceIdentifier"]: i.get("AvailabilityZone") for i in db.instances}
     evidence.attach("cluster members", {"members": db.cluster.get("DBClusterMembers", []), "zones": members})
@@ -64,7 +68,7 @@ def test_aurora_has_one_writer_and_readers_in_other_azs(env_name, inv, spec, evi
     controls=["PCI-DSS-4.0:12.10.1"],
     rationale="Distinct writer and reader endpoints on port 3306, as the stack hands them to the application.",
 )
-def test_aurora_endpoints_distinct_on_mysql_port(env_name, inv, evidence):
+def test_aurora_endpoints_distinct_on_mysql_port(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     c = inv.database.cluster
     inv.database.require("rds:DescribeDBClusters")
     observed = {"Endpoint": c.get("Endpoint"), "ReaderEndpoint": c.get("ReaderEndpoint"), "Port": c.get("Port")}
@@ -96,7 +100,7 @@ def resolve_endpoints(ctx: ProbeContext) -> dict[str, list[str]]:
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
     rationale="The database endpoints resolve only to private addresses inside the environment's VPC.",
 )
-def test_aurora_endpoints_resolve_inside_the_vpc(env_name, inv, data_plane, evidence):
+def test_aurora_endpoints_resolve_inside_the_vpc(env_name: str, inv: Inventory, data_plane, evidence: Evidence) -> None:
     vpc = ipaddress.ip_network(inv.network.cidr)
     resolved = data_plane()
     evidence.attach("DNS", resolved)
@@ -110,8 +114,7 @@ def test_aurora_endpoints_resolve_inside_the_vpc(env_name, inv, data_plane, evid
     controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:2.3.3"],
     rationale="No database instance is reachable from the internet.",
 )
-def test_aurora_instances_not_publicly_accessible(env_name, inv, evidence):
-    inv.database.require("rds:DescribeDBInstances")
+def test_aurora_instances_not_publicly_accessible(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     flags = {i["DBInstanceIdentifier"]: i.get("PubliclyAccessible") for i in inv.database.instances}
     evidence.attach("PubliclyAccessible", flags)
     public = [i for i, on in flags.items() if on is not False]
@@ -123,8 +126,9 @@ def test_aurora_instances_not_publicly_accessible(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:3.5.1", "CIS-AWS-3.0:2.3.1"],
     rationale="Every instance stores data encrypted and runs the instance class the environment specifies.",
 )
-def test_aurora_instances_encrypted_with_specified_class(env_name, inv, spec, evidence):
-    inv.database.require("rds:DescribeDBInstances")
+def test_aurora_instances_encrypted_with_specified_class(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     facts = {
         i["DBInstanceIdentifier"]: (i.get("StorageEncrypted"), i.get("DBInstanceClass")) for i in inv.database.instances
     }
@@ -139,9 +143,8 @@ def test_aurora_instances_encrypted_with_specified_class(env_name, inv, spec, ev
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
     rationale="The database lives only in the private subnets, across the environment's AZs.",
 )
-def test_aurora_subnet_group_private_only(env_name, inv, spec, evidence):
+def test_aurora_subnet_group_private_only(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     db = inv.database
-    db.require("rds:DescribeDBSubnetGroups")
     subnets = {
         s["SubnetIdentifier"]: s.get("SubnetAvailabilityZone", {}).get("Name")
         for s in db.subnet_group.get("Subnets", [])
@@ -159,8 +162,7 @@ def test_aurora_subnet_group_private_only(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:10.5.1"],
     rationale="Automated backups are kept for the days the environment specifies.",
 )
-def test_aurora_backup_retention_as_specified(env_name, inv, spec, evidence):
-    inv.database.require("rds:DescribeDBClusters")
+def test_aurora_backup_retention_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     days = inv.database.cluster.get("BackupRetentionPeriod")
     evidence.attach("BackupRetentionPeriod", days)
     assert days == spec.parameters.BackupRetentionDays, (
@@ -174,8 +176,7 @@ def test_aurora_backup_retention_as_specified(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:12.10.1"],
     rationale="Deletion protection is on exactly where the environment specifies it.",
 )
-def test_aurora_deletion_protection_as_specified(env_name, inv, spec, evidence):
-    inv.database.require("rds:DescribeDBClusters")
+def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     on = inv.database.cluster.get("DeletionProtection")
     want = spec.parameters.DeletionProtection == "true"
     evidence.attach("DeletionProtection", on)
@@ -189,8 +190,7 @@ def test_aurora_deletion_protection_as_specified(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.1"],
     rationale="The audit, error and slow-query logs are exported to CloudWatch Logs.",
 )
-def test_aurora_log_exports_enabled(env_name, inv, evidence):
-    inv.database.require("rds:DescribeDBClusters")
+def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     exports = set(inv.database.cluster.get("EnabledCloudwatchLogsExports") or [])
     evidence.attach("EnabledCloudwatchLogsExports", sorted(exports))
     missing = {"audit", "error", "slowquery"} - exports
@@ -205,9 +205,8 @@ def test_aurora_log_exports_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:4.2.1", "PCI-DSS-4.0:2.2.7", "CIS-AWS-3.0:2.3.1"],
     rationale="The database refuses unencrypted connections: require_secure_transport is ON in its cluster parameters.",
 )
-def test_aurora_cluster_requires_secure_transport(env_name, inv, evidence):
+def test_aurora_cluster_requires_secure_transport(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters", "rds:DescribeDBClusterParameters")
     name = inv.outputs.AuroraClusterIdentifier
     group = db.cluster.get("DBClusterParameterGroup") or "(none)"
     parameter = db.cluster_parameters.get("require_secure_transport") or {}
@@ -233,7 +232,7 @@ def _date(value: object) -> datetime | None:
     return None
 
 
-def _rotation_days(secret: dict) -> float | None:
+def _rotation_days(secret: Secret) -> float | None:
     """The days between rotations: AutomaticallyAfterDays, a rate(N days) schedule, or (a cron schedule)
     the days from the current password to the next rotation AWS scheduled."""
     rules = secret.get("RotationRules") or {}
@@ -255,9 +254,10 @@ def _rotation_days(secret: dict) -> float | None:
         "in a secret encrypted with the environment key; judged without reading the value."
     ),
 )
-def test_master_secret_generated_and_encrypted_with_environment_key(env_name, inv, evidence):
+def test_master_secret_generated_and_encrypted_with_environment_key(
+    env_name: str, inv: Inventory, evidence: Evidence
+) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters", "secretsmanager:DescribeSecret")
     name = inv.outputs.AuroraClusterIdentifier
     arn = inv.outputs.DBSecretArn
     managed = db.cluster.get("MasterUserSecret") or {}
@@ -279,7 +279,8 @@ def test_master_secret_generated_and_encrypted_with_environment_key(env_name, in
         "generated and managed by RDS (ManageMasterUserPassword) or rotated by a rotation Lambda"
     )
     keys = {"secret": secret.get("KmsKeyId")} | ({"MasterUserSecret": managed.get("KmsKeyId")} if managed else {})
-    wrong = {where: key or "the AWS managed key" for where, key in keys.items() if not names_key(key, inv.storage.key)}
+    ours = inv.storage.is_environment_key
+    wrong = {where: key or "the AWS managed key" for where, key in keys.items() if not ours(key)}
     assert not wrong, (
         f"secret {arn} of Aurora cluster {name} is encrypted with {wrong}, expected the environment key "
         f"{inv.storage.key.get('Arn')}"
@@ -294,9 +295,8 @@ def test_master_secret_generated_and_encrypted_with_environment_key(env_name, in
         "than that period (rotation enabled, rotation rules and last rotation, from DescribeSecret)."
     ),
 )
-def test_master_secret_rotates_within_period(env_name, inv, spec, evidence):
+def test_master_secret_rotates_within_period(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     db = inv.database
-    db.require("secretsmanager:DescribeSecret")
     arn = inv.outputs.DBSecretArn
     secret = db.secret
     period = spec.expectations.master_password_rotation_days
@@ -333,8 +333,7 @@ def test_master_secret_rotates_within_period(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:3.6.1"],
     rationale="The stack takes no password parameter: the database password comes only from the generated secret.",
 )
-def test_stack_has_no_password_parameter(env_name, inv, evidence):
-    inv.stack.require("cloudformation:DescribeStacks")
+def test_stack_has_no_password_parameter(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     names = sorted(inv.stack.parameters)
     evidence.attach("stack parameters", names)
     suspicious = [n for n in names if any(w in n.lower() for w in ("password", "passwd", "secret", "masteruser"))]
