@@ -48,10 +48,11 @@ conformance: setup ## the offline rehearsal: emulator, deploy dev+staging+prod, 
 selftests: setup report-tools browser ## the suite's own self-tests (each xdist worker runs its own emulator)
 	$(VENV)/bin/pytest -c selftests/pytest.ini selftests -n auto
 
-lint: setup ## ruff, mypy and cfn-lint (warnings fail too)
+lint: setup ## ruff, mypy, the import layers (lint-imports) and cfn-lint (warnings fail too)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/iam/conformance-role.yaml
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 
@@ -61,7 +62,7 @@ emulator: setup ## run the emulator in the foreground for attach mode
 	$(PY) -m emulator
 
 docs: setup ## regenerate docs/checks.md from the check registry and the drift catalogue
-	$(PY) -m conformance.catalogue
+	$(PY) -m selftests.catalogue
 
 include mk/*.mk
 

@@ -79,6 +79,13 @@ def http_get(
     return retrying(once)
 
 
+def emulator_dns_server(endpoint_url: str) -> tuple[str, int]:
+    """Where the emulator at ``endpoint_url`` answers DNS for its RDS endpoints: UDP, at the same host and
+    port number as its gateway (emulator/faithful/dns.py; the launcher keeps that port free for UDP too)."""
+    parts = urlsplit(endpoint_url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
 def resolve(host: str, *, nameserver: tuple[str, int] | None = None, timeout: float = 5.0) -> list[str]:
     """The addresses ``host`` resolves to, sorted: through the system resolver (AWS), or by asking
     ``nameserver`` (host, UDP port: the emulator's DNS server) directly.

@@ -23,7 +23,6 @@ Safety rules, each with a self-test:
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -34,22 +33,21 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import (
+from core.aws import AwsSession, error_code
+from core.errors import (
     DeploymentFailed,
     InfrastructureError,
     RefusedError,
     StackStateError,
     UsageError,
 )
-from conformance.outputs import StackOutputs
-from conformance.spec import TEMPLATE_PATH, EnvironmentSpec
-from conformance.template import compact_json, load_template, template_sha256
+from core.outputs import StackOutputs
+from core.runid import new_run_id
+from core.spec import TEMPLATE_PATH, EnvironmentSpec
+from core.template import compact_json, load_template, template_sha256
 from deploy.artifacts import ArtifactsBucket
+from deploy.tags import CREATOR_TAG, CREATOR_VALUE, RUN_ID_TAG
 
-CREATOR_TAG = "payments-conformance:created-by"
-CREATOR_VALUE = "payments-conformance-suite"
-RUN_ID_TAG = "payments-conformance:run-id"
 TEMPLATE_HASH_TAG = "payments-conformance:template-sha256"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 # KMS's shortest pending window: the days in which `aws kms cancel-key-deletion` still brings back a
@@ -89,10 +87,6 @@ FIXES = {
 CANCELLED = ("Resource creation cancelled", "Resource update cancelled", "Resource creation Initiated")
 
 Printer = Callable[[str], None]
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

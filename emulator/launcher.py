@@ -9,11 +9,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
-from conformance.errors import EmulatorError
+from emulator.errors import EmulatorError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_DIR = Path(__file__).resolve().parent
@@ -40,13 +39,6 @@ def free_port() -> int:
             port = int(s.getsockname()[1])
         if udp_free(port):
             return port
-
-
-def dns_server(endpoint_url: str) -> tuple[str, int]:
-    """Where an emulator at ``endpoint_url`` answers DNS for its RDS endpoints: UDP, same host and port
-    number as its gateway (emulator/faithful/dns.py)."""
-    parts = urlsplit(endpoint_url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
 
 
 class Emulator:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, attempt, nothing, paginate, reads, tags_of
 from conformance.inventory.shapes import (
     Address,
@@ -23,7 +22,8 @@ from conformance.inventory.shapes import (
     Subnet,
     Vpc,
 )
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 if TYPE_CHECKING:
     from types_boto3_ec2.client import EC2Client

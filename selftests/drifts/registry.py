@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.aws import AwsSession
-from conformance.outputs import StackOutputs
-from conformance.spec import EnvironmentSpec
+from core.aws import AwsSession
+from core.outputs import StackOutputs
+from core.spec import EnvironmentSpec
 
 
 @dataclass

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from conformance.aws import AwsSession
 from conformance.checks import REGISTRY
-from conformance.spec import load_environment
-from conformance.template import load_template
+from core.aws import AwsSession
+from core.spec import load_environment
+from core.template import load_template
 from deploy.deployer import Deployer
 from selftests.drifts.registry import AWS_ONLY_CHECKS, DRIFTS, DriftContext, load_all
 from selftests.drifts.runner import run_suite

@@ -2,7 +2,7 @@
 
 Real emulator process, real DNS over UDP (dnspython, as the suite's probe asks it): the platform
 deployed by the project's deployer, then its cluster, reader and instance endpoints resolved at
-the emulator's DNS address (emulator/launcher.py ``dns_server``), an API drift that makes the
+the emulator's DNS address (conformance/probes.py ``emulator_dns_server``), an API drift that makes the
 writer public, and names the server must not answer.
 """
 
@@ -14,7 +14,8 @@ import socket
 import dns.resolver
 import pytest
 
-from emulator.launcher import Emulator, dns_server, free_port
+from conformance.probes import emulator_dns_server as dns_server
+from emulator.launcher import Emulator, free_port
 from selftests.emulator.platform import deploy_platform
 
 

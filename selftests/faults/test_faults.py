@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance.aws import AwsSession
-from conformance.spec import load_environment
+from core.aws import AwsSession
+from core.spec import load_environment
 from deploy.deployer import Deployer
 from emulator.launcher import free_port
 from selftests.drifts.runner import run_suite

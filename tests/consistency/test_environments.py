@@ -21,8 +21,8 @@ from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.base import tags_of
 from conformance.inventory.shapes import EcsService, IpPermission, SecurityGroup
 from conformance.inventory.tags import LOGICAL_ID_TAG
-from conformance.spec import EnvironmentSpec
-from conformance.template import load_template
+from core.spec import EnvironmentSpec
+from core.template import load_template
 
 if TYPE_CHECKING:
     from types_boto3_ecs.type_defs import NetworkConfigurationOutputTypeDef

@@ -13,8 +13,7 @@ from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.inventory.shapes import Secret
 from conformance.prefetch import ProbeContext
-from conformance.probes import resolve
-from emulator.launcher import dns_server
+from conformance.probes import emulator_dns_server, resolve
 
 NAME_PATTERN = "payments-{env}-{suffix}-aurora"
 ROTATION_GRACE_DAYS = 1
@@ -89,7 +88,7 @@ def test_aurora_endpoints_distinct_on_mysql_port(env_name: str, inv: Inventory, 
 def resolve_endpoints(ctx: ProbeContext) -> dict[str, list[str]]:
     """The writer and reader endpoints' addresses: the system resolver on AWS, the emulator's DNS server offline."""
     endpoint = ctx.run_state.endpoint_url
-    nameserver = dns_server(endpoint) if ctx.emulated and endpoint else None
+    nameserver = emulator_dns_server(endpoint) if ctx.emulated and endpoint else None
     hosts = (ctx.inv.outputs.AuroraClusterEndpoint, ctx.inv.outputs.AuroraReaderEndpoint)
     return {host: resolve(host, nameserver=nameserver) for host in hosts}
 
