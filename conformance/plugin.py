@@ -177,6 +177,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed and call.excinfo is not None and call.excinfo.errisinstance(ProbeError):
         report.user_properties.append(("conformance_outcome", "probe-error"))
+        # the item's too: JUnit XML records the properties of the item's last (teardown) report
+        item.user_properties.append(("conformance_outcome", "probe-error"))
     return report
 
 

@@ -94,10 +94,6 @@ def watch_secrets(client: Any) -> None:
     )
 
 
-def known_secret_count() -> int:
-    return len(_known_secrets)
-
-
 def redact_text(text: str) -> str:
     """``text`` with every registered secret and every secret-looking ``key: value`` masked."""
     if not text:

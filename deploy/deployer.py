@@ -39,7 +39,6 @@ from core.errors import (
     InfrastructureError,
     RefusedError,
     StackStateError,
-    UsageError,
 )
 from core.outputs import StackOutputs
 from core.runid import new_run_id
@@ -592,9 +591,3 @@ class Deployer:
                     s3.delete_objects(Bucket=physical, Delete={"Objects": objs, "Quiet": True})
             s3.delete_bucket(Bucket=physical)
             self.out(f"{self.stack_name}: purged retained bucket {physical}")
-
-
-def describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, InfrastructureError | UsageError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

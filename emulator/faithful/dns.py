@@ -106,7 +106,7 @@ def lookup(name: str) -> list[tuple[str, str]] | None:
     return None
 
 
-class RdsResolver(BaseResolver):  # type: ignore[misc]
+class RdsResolver(BaseResolver):
     def resolve(self, request: DNSRecord, handler: Any) -> DNSRecord:
         reply = request.reply()
         qname = request.q.qname

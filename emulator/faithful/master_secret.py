@@ -32,6 +32,7 @@ import json
 import time
 from typing import Any
 
+from faithful._ministack import resource_handlers
 from faithful.kms import key_arn
 from ministack.core.responses import get_account_id, get_region, new_uuid
 from ministack.services import rds as _rds
@@ -270,7 +271,7 @@ async def _sm_handle_request(method, path, headers, body, query_params):
 def install() -> None:
     if _orig:
         return
-    handlers = _prov._RESOURCE_HANDLERS["AWS::RDS::DBCluster"]
+    handlers = resource_handlers()["AWS::RDS::DBCluster"]
     _orig.update(
         # database.py (installed before this module, in name order) already wraps these
         cluster_create=handlers["create"],
