@@ -495,6 +495,7 @@ class Controller:
                 continue
             try:
                 deployer.down()
+                deployer.release_retained()  # empty buckets, final snapshots, then the key
                 deployer.left_behind()  # retained or failed resources: one message, exit 3
             except ConformanceError as exc:
                 if self.was_interrupted:  # its wait stopped at the signal: the interrupt path takes over
