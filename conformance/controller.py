@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 import pytest
 
-from conformance.interrupts import INTERRUPTS
+from conformance.interrupts import INTERRUPTS, SessionFinishGuard
 from conformance.inventory import collect
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
 from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
@@ -143,6 +143,7 @@ class Controller:
         # Ctrl-C and SIGTERM from now to the end of the process (conformance/interrupts.py)
         INTERRUPTS.install()
         INTERRUPTS.final_line = self.interrupted_line
+        config.pluginmanager.register(SessionFinishGuard(), "conformance-interrupts")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -228,17 +229,13 @@ class Controller:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.outcomes.count(report)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Any:
-        """Before every plugin's session finish: from here on, a signal is only recorded."""
-        INTERRUPTS.raising = False
-        result = yield
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # a signal from the session's finish on is only recorded (SessionFinishGuard, registered below)
         self._finish_session(session)
         if INTERRUPTS.is_set() or session.exitstatus == ExitCode.INTERRUPTED:
             if not self._prepared:
                 INTERRUPTS.say(self.interrupted_line(), self.out)
             session.exitstatus = ExitCode.INTERRUPTED
-        return result
 
     def _finish_session(self, session: pytest.Session) -> None:
         if not self._prepared:

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import pytest
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -120,6 +122,16 @@ class Interrupts:
                 return False
             time.sleep(min(0.1, left))
         return True
+
+
+class SessionFinishGuard:
+    """Registered by the controller: from the very start of the session's finish (before any
+    plugin's own, pytest's terminal summary included), a signal is only recorded."""
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Any:
+        INTERRUPTS.raising = False
+        return (yield)
 
 
 def _stderr_line(line: str) -> None:
