@@ -45,6 +45,7 @@ NOT_API = {
     "password": "a key of the master secret's JSON value (never kept)",
     # pytest's own
     "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
+    "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # botocore's own response envelope
     "ResponseMetadata": "botocore response metadata", "RetryAttempts": "botocore response metadata",
     "Error": "botocore ClientError response",
