@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from types_boto3_rds.type_defs import DBSubnetGroupTypeDef as DBSubnetGroup
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
+    from types_boto3_s3.type_defs import LoggingEnabledOutputTypeDef as LoggingEnabled
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
@@ -104,7 +105,9 @@ else:
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
-    BucketVersioning = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = dict[str, Any]
+    BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = (
+        dict[str, Any]
+    )
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
 
@@ -127,6 +130,7 @@ __all__ = [
     "Listener",
     "LoadBalancer",
     "LogGroup",
+    "LoggingEnabled",
     "MetricAlarm",
     "NatGateway",
     "NetworkInterface",

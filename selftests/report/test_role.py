@@ -43,7 +43,7 @@ DRIFT_DETECTION_READS = {
     "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole", "iam:ListRoleTags", "kms:ListResourceTags",
     "logs:ListTagsForResource",
-    "rds:ListTagsForResource", "s3:GetBucketLogging", "s3:GetBucketNotification",
+    "rds:ListTagsForResource", "s3:GetBucketNotification",
     "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource",
 }  # fmt: skip
 IMPLICIT.update({action: "read by CloudFormation drift detection as the caller" for action in DRIFT_DETECTION_READS})
