@@ -44,9 +44,9 @@ NOT_API = {
     "awslogs-group": "an awslogs log driver option (logConfiguration.options map)",
     "awslogs-region": "an awslogs log driver option (logConfiguration.options map)",
     "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # pytest's own
     "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
-    "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # botocore's own response envelope
     "ResponseMetadata": "botocore response metadata", "RetryAttempts": "botocore response metadata",
     "Error": "botocore ClientError response",
