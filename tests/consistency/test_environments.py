@@ -331,7 +331,8 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
     )
     names.update(
         {
-            f"log group {g.get('logGroupName')}": str(g.get("logGroupName", ""))
+            # WAF logs only to a group named aws-waf-logs-...: AWS's prefix, the convention after it
+            f"log group {g.get('logGroupName')}": str(g.get("logGroupName", "")).removeprefix("aws-waf-logs-")
             for g in s.log_groups
             if g.get("logGroupName") in ids
         }
