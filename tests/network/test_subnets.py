@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from itertools import combinations
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -37,7 +37,7 @@ def _assert_one_per_az(inv: Inventory, kind: str, zones: dict[str, str | None], 
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: the load balancer and NAT gateways survive the loss of an AZ",
     rationale="One public subnet in each of the environment's AZs keeps the load balancer and NAT up when an AZ fails.",
 )
 def test_public_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -50,7 +50,7 @@ def test_public_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: the application and database tiers survive the loss of an AZ",
     rationale="One private subnet beside each public one keeps the application and database tiers up per AZ.",
 )
 def test_private_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -68,8 +68,8 @@ def test_private_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidenc
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    severity="medium",
+    operational="addressing integrity: the security groups reference groups, not CIDRs, so no PCI control rests on it",
     rationale="Every subnet lies inside the environment's VPC CIDR and no two overlap, so segmentation rules hold.",
 )
 def test_subnets_inside_vpc_cidr_without_overlap(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -95,7 +95,12 @@ def test_subnets_inside_vpc_cidr_without_overlap(env_name: str, inv: Inventory, 
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "The private subnets hold the data tier; nothing launched in them gets an internet address by default.",
+        ),
+    ],
     rationale="Nothing launched in a private subnet gets a public address by default.",
 )
 def test_private_subnets_assign_no_public_ip(env_name: str, inv: Inventory, evidence: Evidence) -> None:
