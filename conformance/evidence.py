@@ -18,6 +18,9 @@ Checks judge secrets by derived values (length, character classes), never by the
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -101,8 +104,17 @@ def known_secret_count() -> int:
     return len(_known_secrets)
 
 
+# credentials in a URL: scheme://user:password@host (the password masked, the user kept)
+URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<password>[^/\s@]+)(?=@)", re.I)
+
+
+def url_has_credentials(url: str | None) -> bool:
+    return bool(url) and URL_CREDENTIALS.search(str(url)) is not None
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every registered secret and every secret-looking ``key: value`` masked."""
+    """``text`` with every registered secret, every secret-looking ``key: value`` and every
+    password in a URL masked."""
     if not text:
         return text
     with _lock:
@@ -110,7 +122,111 @@ def redact_text(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    text = URL_CREDENTIALS.sub(lambda m: m.group("head") + REDACTED, text)
     return SECRET_TEXT.sub(lambda m: m.group("key") + REDACTED, text)
+
+
+def known_secrets() -> list[str]:
+    with _lock:
+        return sorted(_known_secrets)
+
+
+# ---------------------------------------------------------------- the secrets a run learned, for its workers
+#
+# xdist workers start before the controller has collected the inventories (and read the DB secret):
+# what it learned then reaches them sealed in the run directory, under a random key that exists only
+# in memory (the controller's, and each worker's through xdist's own channel). The file is a
+# one-time pad (SHAKE-256 keystream of key + nonce), so it holds no secret anyone can read.
+
+
+def seal_secrets(key: bytes) -> bytes:
+    nonce = os.urandom(16)
+    plain = json.dumps(known_secrets()).encode()
+    stream = hashlib.shake_256(key + nonce).digest(len(plain))
+    return nonce + bytes(a ^ b for a, b in zip(plain, stream, strict=True))
+
+
+def open_sealed_secrets(blob: bytes, key: bytes) -> int:
+    """Register the secrets of a sealed blob; how many."""
+    nonce, cipher = blob[:16], blob[16:]
+    stream = hashlib.shake_256(key + nonce).digest(len(cipher))
+    values = json.loads(bytes(a ^ b for a, b in zip(cipher, stream, strict=True)).decode())
+    for value in values:
+        register_secret(value)
+    return len(values)
+
+
+# ---------------------------------------------------------------- what the inventory may keep
+
+# A salt that is never written: a redacted value's hash lets two values of one run be compared
+# (the same secret in two places, or in two environments) without any value being kept.
+_SALT = os.urandom(16)
+
+
+def redacted_marker(value: Any) -> str:
+    text = str(value if value is not None else "")
+    digest = hashlib.sha256(_SALT + text.encode()).hexdigest()[:16]
+    return f"<redacted: {len(text)} characters, salted sha256 {digest}>"
+
+
+def is_redacted_marker(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("<redacted")
+
+
+_PAIR_NAMES = ("name", "Name", "Key", "key", "ParameterKey", "OptionName")
+_PAIR_VALUES = ("value", "Value", "ParameterValue", "OptionValue")
+
+
+def scrub(value: Any, reason: Any = None) -> Any:
+    """``value`` with no secret left in it: every value that looks secret becomes a redacted marker
+    (its length and a salted hash): a secret-looking key's string, the value of a secret-looking
+    name/value pair (environment variables, tags, parameters), a string holding a credential (an
+    access key id, a private key, a URL with a password, a token), a registered secret, and the
+    same inside JSON documents held as strings (e.g. drift detection's ActualProperties).
+
+    ``reason(name, value) -> str`` says why a name/value pair looks secret ('' when it does not).
+    """
+    if reason is None:
+        from conformance.inventory.compute import secret_reason as reason
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        pair_name = next((value[k] for k in _PAIR_NAMES if isinstance(value.get(k), str)), None)
+        for k, v in value.items():
+            secret_pair = pair_name is not None and k in _PAIR_VALUES
+            if (isinstance(v, str) and not is_redacted_marker(v)
+                    and (_is_secret_key(k) or (secret_pair and reason(pair_name, v)))):  # fmt: skip
+                out[k] = redacted_marker(v)
+                continue
+            out[k] = scrub(v, reason)
+        return out
+    if isinstance(value, list):
+        return [scrub(v, reason) for v in value]
+    if isinstance(value, str):
+        return _scrub_text(value, reason)
+    return value
+
+
+def _scrub_text(text: str, reason: Any) -> str:
+    if not text or is_redacted_marker(text):
+        return text
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[") and len(stripped) > 1:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict | list):
+            clean = scrub(doc, reason)
+            return text if clean == doc else json.dumps(clean)
+    from conformance.inventory.compute import credential_kind
+
+    if credential_kind(text):
+        return redacted_marker(text)
+    with _lock:
+        secrets = [s for s in _known_secrets if s in text]
+    if secrets:
+        return redacted_marker(text)
+    return text
 
 
 def _is_secret_key(key: Any) -> bool:
@@ -175,29 +291,90 @@ def install_log_redaction() -> None:
 # ---------------------------------------------------------------- attachments
 
 
+ARN = re.compile(r"\barn:aws[\w-]*:[\w-]+:[\w-]*:\d{12}:[^\s\"',\]}]+")
+OPERATION_NAME = re.compile(r"^(Describe|Get|List|Head|Lookup|Search)[A-Z]\w*")
+MAX_RESOURCES = 20
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# What the running check observes: set per check by the report integration (conformance.reporting)
+# from the check's fixtures (the environment's inventory, every inventory, or the template).
+_observation: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("observation", default=None)
+
+
+def set_observation(context: dict[str, Any] | None) -> None:
+    _observation.set(context)
+
+
+def _arns(value: Any) -> list[str]:
+    found = ARN.findall(json.dumps(value, default=str))
+    return list(dict.fromkeys(a.rstrip("\\.") for a in found))
+
+
+def provenance(name: str, data: Any, *, operation: str | None = None, resource: str | list[str] | None = None,
+               observed_at: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Where an attachment's data comes from: when it was observed (UTC), in which account and
+    region, by which AWS operation, about which resources (ARNs)."""
+    ctx = dict(_observation.get() or {})
+    if operation is None:
+        m = OPERATION_NAME.match(name)
+        operation = m.group(0) if m else ctx.get("operation", "")
+    resources = [resource] if isinstance(resource, str) else list(resource or [])
+    resources = resources or _arns(data)[:MAX_RESOURCES] or ctx.get("resources", [])
+    out = {
+        "observed_at_utc": observed_at or ctx.get("observed_at_utc") or utc_now(),
+        "environment": ctx.get("environment", ""),
+        "account": ctx.get("account", ""),
+        "region": ctx.get("region", ""),
+        "operation": operation,
+        "resources": resources,
+    }
+    if ctx.get("collected_by"):
+        out["collected_by"] = ctx["collected_by"]
+    return out
+
+
 class Evidence:
     """``evidence.attach(name, data)`` adds a redacted JSON attachment to the running check's report.
 
-    Stateless (Allure attaches to the test that is running), so one instance serves every check.
+    Each attachment is ``{"observed": provenance, "data": data}``: observed-at (UTC: when the
+    inventory it was read from was collected, or now for a data-plane probe), account, region,
+    operation (given, or the attachment's name when it is one, e.g. ``DescribeClusters``, else the
+    inventory's collection and its operations) and the resources' ARNs (given, or those in the
+    data, else the environment's stack). Stateless (Allure attaches to the test that is running),
+    so one instance serves every check.
     """
 
-    def attach(self, name: str, data: Any) -> None:
+    def attach(self, name: str, data: Any, *, operation: str | None = None, resource: str | list[str] | None = None,
+               observed_at: str | None = None) -> None:  # fmt: skip
         clean = redact(data)
+        document = {
+            "observed": redact(
+                provenance(name, clean, operation=operation, resource=resource, observed_at=observed_at)
+            ),
+            "data": clean,
+        }
         allure.attach(
-            json.dumps(clean, indent=2, default=str, sort_keys=True),
+            json.dumps(document, indent=2, default=str, sort_keys=False),
             name=name,
             attachment_type=allure.attachment_type.JSON,
         )
 
-    def text(self, name: str, text: str) -> None:
+    def text(self, name: str, text: str, *, operation: str | None = None, observed_at: str | None = None) -> None:
         clean = redact_text(text)
-        allure.attach(clean, name=name, attachment_type=allure.attachment_type.TEXT)
+        observed = provenance(name, clean, operation=operation, observed_at=observed_at)
+        head = "".join(f"# {k}: {', '.join(v) if isinstance(v, list) else v}\n" for k, v in observed.items())
+        allure.attach(redact_text(head) + clean, name=name, attachment_type=allure.attachment_type.TEXT)
 
     def http(self, name: str, observation: Any) -> None:
         """An HTTP observation: the status line and response headers (text), and the whole as JSON."""
+        now = utc_now()
         headers = dict(getattr(observation, "headers", {}) or {})
         lines = [f"GET {observation.url}", observation.status_line, *(f"{k}: {v}" for k, v in headers.items())]
-        self.text(f"{name}: status line and response headers", "\n".join(lines))
+        self.text(f"{name}: status line and response headers", "\n".join(lines), operation="HTTP GET", observed_at=now)
         self.attach(
             name,
             {
@@ -207,4 +384,6 @@ class Evidence:
                 "attempts": getattr(observation, "attempts", None),
                 "elapsed_seconds": getattr(observation, "elapsed", None),
             },
+            operation="HTTP GET",
+            observed_at=now,
         )

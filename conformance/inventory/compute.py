@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field
 
 from conformance.aws import AwsSession
+from conformance.evidence import redacted_marker
 from conformance.inventory.base import Section, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
     ContainerDefinition,
@@ -163,7 +164,7 @@ def redact_environment(task_definition: TaskDefinition) -> list[SecretFinding]:
             if reason:
                 findings.append({"container": container.get("name", ""), "name": variable.get("name", ""),
                                  "reason": reason})  # fmt: skip
-                variable["value"] = f"<redacted by the collector: {len(str(variable.get('value') or ''))} characters>"
+                variable["value"] = redacted_marker(variable.get("value"))
     return findings
 
 

@@ -140,3 +140,23 @@ def test_writes_are_confined_to_the_probe_prefix() -> None:
             if writes:
                 resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
                 assert all(str(r).endswith("/conformance-probe/*") for r in resources), (st["Sid"], resources)
+
+
+def test_role_trusts_only_main_and_the_one_protected_environment() -> None:
+    """Who may assume the role: GitHub OIDC tokens of this repository's main branch or of the one
+    protected environment named in the docs, by exact subject (no ``environment:*``, no wildcard)."""
+    doc = yaml.load(ROLE.read_text(), Loader=_CfnLoader)
+    role = doc["Resources"]["ConformanceRole"]["Properties"]
+    statements = role["AssumeRolePolicyDocument"]["Statement"]
+    assert len(statements) == 1 and statements[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    conditions = statements[0]["Condition"]
+    assert set(conditions) == {"StringEquals"}, f"only exact matches, got {sorted(conditions)}"
+    subjects = conditions["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    assert sorted(subjects) == [
+        "repo:${GitHubRepository}:environment:${GitHubEnvironment}",
+        "repo:${GitHubRepository}:ref:refs/heads/main",
+    ], subjects
+    assert doc["Parameters"]["GitHubEnvironment"]["Default"] == "conformance"
+    assert conditions["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    for text in ("`conformance`", "protected"):
+        assert text in (REPO / "docs" / "report.md").read_text(), f"docs/report.md must name the environment ({text})"

@@ -42,6 +42,8 @@ NOT_API = {
     "awslogs-group": "an awslogs log driver option (logConfiguration.options map)",
     "awslogs-region": "an awslogs log driver option (logConfiguration.options map)",
     "password": "a key of the master secret's JSON value (never kept)",
+    # pytest's own
+    "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
     # botocore's own response envelope
     "ResponseMetadata": "botocore response metadata", "RetryAttempts": "botocore response metadata",
     "Error": "botocore ClientError response",
