@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     history = f"carried from {history_src}" if carried else "started (no previous report)"
     print(f"report: {count} results from {', '.join(map(str, sources))}; history {history}")
     print(f"report: HTML {html / 'index.html'}")
-    print(f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} controls)")
+    print(
+        f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} requirements, "
+        f"{len(matrix.operational)} operational checks)"
+    )
     print(f"report: verdict per environment (Markdown, for CI job summaries) {out / 'summary.md'}")
     print(f"report: the one file to keep (opens from disk, no request): {single}")
     print(f"report: built in {seconds:.1f} s")
