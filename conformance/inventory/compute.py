@@ -12,7 +12,7 @@ from pydantic import Field
 
 from conformance.aws import AwsSession
 from conformance.evidence import redacted_marker
-from conformance.inventory.base import Section, attempt, concurrently, nothing, paginate, reads
+from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
     ContainerDefinition,
     EcsCluster,
@@ -80,6 +80,12 @@ class ComputeSection(Section):
     role_policies: Annotated[
         dict[str, list[RolePolicy]], reads("iam:GetRolePolicy", "ecs:DescribeTaskDefinition", "ecs:DescribeServices")
     ] = Field(default_factory=dict)
+    # The same roles' trust policies (GetRole's AssumeRolePolicyDocument, IAM policy grammar): role name -> document
+    role_trust: Annotated[
+        dict[str, dict[str, Any]], reads("iam:GetRole", "ecs:DescribeTaskDefinition", "ecs:DescribeServices")
+    ] = Field(default_factory=dict)
+    # The custom-resource function's resource policy (lambda:GetPolicy, JSON text), "" when it has none
+    function_policy: Annotated[str, reads("lambda:GetPolicy")] = ""
 
     @property
     def healthy_targets(self) -> list[TargetHealthDescription]:
@@ -111,6 +117,8 @@ def _attachment_detail(task: Task, name: str) -> str:
 
 # ---- secret-looking plain environment variables (judged here, so no value leaves the collector)
 
+# The template's Lambda-backed custom resource (payments-<env>-<suffix>-default-sg-restrict)
+DEFAULT_SG_FUNCTION = "default-sg-restrict"
 _SECRET_WORDS = {"PASSWORD", "PASSWD", "PWD", "PASS", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL",
                  "CREDENTIALS", "PRIVATEKEY", "ACCESSKEY", "AUTH"}  # fmt: skip
 # a name that *refers to* a secret or key (its ARN, id, name, path) does not hold one
@@ -174,6 +182,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
     aas: ApplicationAutoScalingClient = aws.client("application-autoscaling")
     cw: CloudWatchClient = aws.client("cloudwatch")
     iam: IAMClient = aws.client("iam")
+    lambda_: Any = aws.client("lambda")
     s = ComputeSection()
     cluster, service_name = outputs.ECSClusterName, outputs.ECSServiceName
     resource_id = f"service/{cluster}/{service_name.rsplit('/', 1)[-1]}"
@@ -228,9 +237,11 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             }
         )
         found = concurrently(
-            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles]
+            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles],
+            *[partial(attempt, s, "iam:GetRole", partial(_trust_policy, iam, role), {}) for role in roles],
         )
-        s.role_policies = dict(zip(roles, found, strict=True))
+        s.role_policies = dict(zip(roles, found[: len(roles)], strict=True))
+        s.role_trust = dict(zip(roles, found[len(roles) :], strict=True))
 
     def load_balancer() -> None:
         lbs: list[LoadBalancer] = attempt(
@@ -293,10 +304,21 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             lambda: paginate(cw, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix), [],
         )  # fmt: skip
 
+    def function_policy() -> None:
+        # who may invoke the function that revokes (and, on a Delete event, restores) the default group's rules
+        s.function_policy = attempt(
+            s, "lambda:GetPolicy",
+            lambda: absent_on(
+                ("ResourceNotFoundException",),
+                lambda: str(lambda_.get_policy(FunctionName=f"{prefix}{DEFAULT_SG_FUNCTION}")["Policy"]), "",
+            ),
+            "",
+        )  # fmt: skip
+
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
         cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
-        scalable_targets, scaling_policies, scaling_activities, alarms_part,
+        scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
     return s
 
@@ -322,6 +344,11 @@ def _role_policies(iam: IAMClient, role: str) -> list[RolePolicy]:
         return {"Kind": "attached", "PolicyName": policy.get("PolicyName", ""), "PolicyArn": arn, "Document": doc}
 
     return concurrently(*[partial(inline, n) for n in inline_names], *[partial(managed, p) for p in attached])
+
+
+def _trust_policy(iam: IAMClient, role: str) -> dict[str, Any]:
+    """Who may assume the role: its trust policy, a resource-based policy like a key's or a bucket's."""
+    return _document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument") or {})
 
 
 def _document(doc: Any) -> dict[str, Any]:

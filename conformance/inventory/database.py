@@ -65,6 +65,8 @@ class DatabaseSection(Section):
     # DescribeSecret's answer without its ResponseMetadata
     secret: Annotated[Secret, reads("secretsmanager:DescribeSecret")] = Field(default_factory=nothing)
     secret_facts: Annotated[SecretFacts, reads("secretsmanager:GetSecretValue")] = Field(default_factory=SecretFacts)
+    # GetResourcePolicy's ResourcePolicy (JSON text of the IAM policy grammar), "" when the secret has none
+    secret_policy: Annotated[str, reads("secretsmanager:GetResourcePolicy")] = ""
 
     @property
     def writers(self) -> list[DBInstance]:
@@ -132,5 +134,14 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
         s.secret_facts = secret_facts(value)  # only facts about the value are kept; the value is dropped here
         del value
 
-    concurrently(cluster, instances, secret, secret_value)
+    def secret_policy() -> None:
+        answer: dict[str, Any] = attempt(
+            s,
+            "secretsmanager:GetResourcePolicy",
+            lambda: dict(sm.get_resource_policy(SecretId=outputs.DBSecretArn)),
+            {},
+        )
+        s.secret_policy = str(answer.get("ResourcePolicy") or "")
+
+    concurrently(cluster, instances, secret, secret_value, secret_policy)
     return s

@@ -48,6 +48,8 @@ class StorageSection(Section):
     key: Annotated[KeyMetadata, reads("kms:DescribeKey")] = Field(default_factory=nothing)
     key_rotation: Annotated[bool | None, reads("kms:GetKeyRotationStatus")] = None
     key_aliases: Annotated[list[str], reads("kms:ListAliases")] = Field(default_factory=list)
+    # GetKeyPolicy(default)'s Policy (JSON text of the IAM policy grammar)
+    key_policy: Annotated[str, reads("kms:GetKeyPolicy")] = ""
     # the topic's attributes (GetTopicAttributes' Attributes map: attribute name -> value)
     topic: Annotated[dict[str, str], reads("sns:GetTopicAttributes")] = Field(default_factory=dict)
     subscriptions: Annotated[list[Subscription], reads("sns:ListSubscriptionsByTopic")] = Field(default_factory=list)
@@ -69,8 +71,6 @@ class StorageSection(Section):
         The key must exist (DescribeKey answered); an alias counts only if ListAliases lists it for
         this key.
         """
-        if reported and ":alias/" in reported:
-            reported = "alias/" + reported.split(":alias/", 1)[1]
         return names_key(reported, self.key, self.key_aliases)
 
     def log_group(self, name: str) -> LogGroup | None:
@@ -157,6 +157,13 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             [],
         )
 
+    def key_policy() -> None:
+        s.key_policy = get(
+            "kms:GetKeyPolicy",
+            lambda: kms.get_key_policy(KeyId=outputs.KMSKeyArn, PolicyName="default")["Policy"],
+            "",
+        )
+
     def topic() -> None:
         s.topic = get(
             "sns:GetTopicAttributes",
@@ -181,7 +188,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         encryption, versioning, public_access_block, policy, ownership, lifecycle, bucket_tags,
-        key, key_rotation, key_aliases, topic, subscriptions, log_groups,
+        key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
 

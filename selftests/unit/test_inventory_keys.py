@@ -29,7 +29,8 @@ SKIP = ("tests/template/", "conformance/inventory/shapes.py", "conformance/inven
 SERVICES = {
     "application-autoscaling": "application-autoscaling", "cloudformation": "cloudformation",
     "cloudwatch": "cloudwatch", "ec2": "ec2", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
-    "kms": "kms", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager", "sns": "sns",
+    "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
+    "sns": "sns",
     "tag": "resourcegroupstaggingapi",
 }  # fmt: skip
 NOT_API = {

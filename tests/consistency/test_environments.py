@@ -134,6 +134,13 @@ class _Normaliser:
         return value
 
 
+def _key_ref(inv: Inventory, norm: _Normaliser, reported: Any) -> str:
+    """A key reference as the environment's key when it names it in any form (ARN, id, alias), else as text."""
+    if inv.storage.is_environment_key(str(reported) if reported else None):
+        return "<environment-key>"
+    return norm.text(str(reported or "<none>"))
+
+
 def _component(name: str, prefix: str) -> str:
     return name[len(prefix) + 1 :] if name.startswith(prefix + "-") else name
 
@@ -204,7 +211,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             "spec": storage.key.get("KeySpec"),
         },
         "log_groups": {
-            _component(str(g.get("logGroupName", "")), prefix): {"kms": norm.text(str(g.get("kmsKeyId", "<none>")))}
+            _component(str(g.get("logGroupName", "")), prefix): {"kms": _key_ref(inv, norm, g.get("kmsKeyId"))}
             for g in storage.log_groups
             if str(g.get("logGroupName", "")).startswith(prefix)
         },
@@ -230,7 +237,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             "engine": db.get("Engine"),
             "engine_version": db.get("EngineVersion"),
             "storage_encrypted": db.get("StorageEncrypted"),
-            "kms_key": norm.text(str(db.get("KmsKeyId", "<none>"))),
+            "kms_key": _key_ref(inv, norm, db.get("KmsKeyId")),
             "log_exports": sorted(db.get("EnabledCloudwatchLogsExports") or []),
             "iam_auth": db.get("IAMDatabaseAuthenticationEnabled"),
             "instance_engines": sorted(
@@ -238,7 +245,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             ),
             "instances_public": sorted({bool(i.get("PubliclyAccessible")) for i in inv.database.instances}),
         },
-        "secret_kms": norm.text(str(inv.database.secret.get("KmsKeyId", "<none>"))),
+        "secret_kms": _key_ref(inv, norm, inv.database.secret.get("KmsKeyId")),
     }
 
 

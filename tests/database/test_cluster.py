@@ -10,7 +10,6 @@ import pytest
 from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
-from conformance.keys import names_key
 from conformance.plugin import emulator_limit
 
 NAME_PATTERN = "payments-{env}-{suffix}-aurora"
@@ -250,7 +249,7 @@ def test_master_secret_generated_and_encrypted_with_environment_key(
     facts = db.secret_facts
     arn = inv.outputs.DBSecretArn
     evidence.attach("secret (derived facts only)", {"KmsKeyId": db.secret.get("KmsKeyId"), **facts.model_dump()})
-    assert names_key(db.secret.get("KmsKeyId"), inv.storage.key), (
+    assert inv.storage.is_environment_key(db.secret.get("KmsKeyId")), (
         f"secret {arn} is encrypted with {db.secret.get('KmsKeyId') or 'the AWS managed key'}, "
         f"expected the environment key {inv.storage.key.get('Arn')}"
     )

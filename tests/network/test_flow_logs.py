@@ -73,7 +73,7 @@ def test_vpc_flow_log_group_is_kms_encrypted(env_name: str, inv: Inventory, evid
             f"flow log {flow['FlowLogId']} of VPC {inv.outputs.VPCId} delivers to log group {name}, "
             "which was not found; expected a KMS-encrypted log group"
         )
-        assert group.get("kmsKeyId") == inv.outputs.KMSKeyArn, (
+        assert storage.is_environment_key(group.get("kmsKeyId")), (
             f"flow log {flow['FlowLogId']} of VPC {inv.outputs.VPCId} delivers to log group {name}, which is "
             f"encrypted with {group.get('kmsKeyId') or 'no KMS key'}, expected the environment's key "
             f"{inv.outputs.KMSKeyArn}"

@@ -12,6 +12,7 @@ from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory.compute import credential_kind, secret_reason
 from conformance.outputs import StackOutputs
+from conformance.policies import outside_grants
 from conformance.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
 
 # Resources that hold data or keys: their fate on deletion and on replacement is declared, not defaulted.
@@ -237,4 +238,81 @@ def test_template_hardcodes_no_availability_zone(template, evidence: Evidence) -
     assert not found and not literal_zones, (
         f"template hard-codes availability zones: {'; '.join(found + literal_zones)}; expected Fn::Select over "
         "Fn::GetAZs"
+    )
+
+
+# Resource-based policies the template may declare: (resource type, property holding the document).
+RESOURCE_POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
+    "AWS::Logs::ResourcePolicy": "PolicyDocument",
+}
+TEMPLATE_ACCOUNT = "123456789012"  # stands for ${AWS::AccountId} while the document is read
+PSEUDO = {"AWS::AccountId": TEMPLATE_ACCOUNT, "AWS::Partition": "aws", "AWS::Region": "us-east-1"}
+
+
+def _resolved(node: Any) -> Any:
+    """A policy document with its intrinsics resolved far enough to read principals and conditions."""
+    if isinstance(node, list):
+        return [_resolved(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((fn, arg),) = node.items()
+        if fn == "Ref":
+            return PSEUDO.get(str(arg), f"<{arg}>")
+        if fn == "Fn::GetAtt":
+            return f"<{'.'.join(arg) if isinstance(arg, list) else arg}>"
+        if fn == "Fn::Sub":
+            text, names = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            return re.sub(
+                r"\$\{([^}!][^}]*)\}",
+                lambda m: (
+                    str(_resolved(names[m.group(1)]))
+                    if m.group(1) in names
+                    else PSEUDO.get(m.group(1), f"<{m.group(1)}>")
+                ),
+                str(text),
+            )
+        if fn == "Fn::Join":
+            return str(arg[0]).join(str(_resolved(v)) for v in arg[1])
+        if fn.startswith("Fn::"):
+            return f"<{fn}>"
+    return {k: _resolved(v) for k, v in node.items()}
+
+
+@check(
+    severity="critical",
+    links=[
+        primary(
+            "PCI-DSS-4.0:7.2.1",
+            "No resource policy the template declares grants anyone outside the account, so each deployment starts "
+            "least-privilege.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:3.6.1",
+            "The key policy declared for the key protecting card data grants no one outside the account.",
+        ),
+    ],
+    rationale=(
+        'No resource policy the template declares grants anything to "*" or another account (AWS services only '
+        "under a source condition), so the deployed policies start least-privilege."
+    ),
+)
+def test_template_resource_policies_grant_nothing_outside_the_account(template, evidence: Evidence) -> None:
+    declared = {
+        lid: _resolved((r.get("Properties") or {}).get(RESOURCE_POLICIES[r.get("Type")]))
+        for lid, r in (template.get("Resources") or {}).items()
+        if (r or {}).get("Type") in RESOURCE_POLICIES
+    }
+    evidence.attach("resource policies (intrinsics resolved, account 123456789012)", declared)
+    findings = [
+        f"{lid}: {grant}" for lid, doc in sorted(declared.items()) for grant in outside_grants(doc, TEMPLATE_ACCOUNT)
+    ]
+    assert not findings, (
+        f"the template's resource policies grant outside the account: {'; '.join(findings)}; expected the "
+        "account's root principal and AWS services under aws:SourceAccount, aws:SourceArn or kms:ViaService"
     )
