@@ -30,7 +30,12 @@ from pathlib import Path
 
 from conformance.report.matrix import build_matrix, load_registry, write_csv
 from conformance.report.model import load_model
-from conformance.report.render import summary_markdown, write_matrix_html, write_single_file
+from conformance.report.render import (
+    add_identity_to_allure,
+    summary_markdown,
+    write_matrix_html,
+    write_single_file,
+)
 from conformance.reporting import write_results_metadata
 from conformance.spec import REPO_ROOT
 
@@ -121,10 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     write_matrix_html(matrix, model, html / "control-matrix.html", "index.html")
     single = out / SINGLE_FILE
     write_single_file(matrix, model, single)
+    add_identity_to_allure(model, html)
     (out / "summary.md").write_text(summary_markdown(model, matrix))
     seconds = time.monotonic() - started
     history = f"carried from {history_src}" if carried else "started (no previous report)"
     print(f"report: {count} results from {', '.join(map(str, sources))}; history {history}")
+    run_ids = [run.get("run_id", "?") for run in model.runs]
+    print(f"report: {len(run_ids)} run(s): {', '.join(run_ids) or 'none named (no conformance-run-*.json)'}")
     print(f"report: HTML {html / 'index.html'}")
     print(
         f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} requirements, "

@@ -159,3 +159,18 @@ def summary_markdown(model: Model, matrix: Matrix) -> str:
     lines += ["", f"{len(matrix.controls)} requirements and {len(matrix.operational)} operational checks in the "
               "control matrix.", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def add_identity_to_allure(model: Model, report_html: Path) -> None:
+    """The run's identity (and the emulator banner) on every page of Allure's report: a banner at
+    the top of its one HTML page, which every view of the report is rendered into."""
+    index = report_html / "index.html"
+    page = index.read_text()
+    if 'id="conformance-run"' in page or "<body>" not in page:
+        return
+    banner = _environment().get_template("allure_banner.html.j2").render(identity=identity(model))
+    title = "Payments platform conformance" + (" (EMULATOR rehearsal)" if model.emulated else "")
+    page = page.replace("<body>", "<body>\n" + banner, 1).replace(
+        "<title>Allure Report</title>", f"<title>{title}</title>"
+    )
+    index.write_text(page)

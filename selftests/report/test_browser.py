@@ -121,6 +121,8 @@ def test_report_renders_every_check_once_per_environment_offline(browser, served
     page.wait_for_load_state("networkidle")
     body = page.inner_text("body")
     assert "test cases" in body.lower(), body[:500]
+    banner = page.inner_text("#conformance-run")  # the run's identity on every page of Allure's report
+    assert "EMULATOR: a rehearsal, not audit evidence" in banner and "template SHA-256" in banner, banner
     _screenshot(page, "report-overview.png")
 
     page.goto(served + "index.html#suites")

@@ -45,6 +45,8 @@ def test_single_environment_run_reports_consistency_not_applicable_and_names_its
                            cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert built.returncode == 0, built.stdout + built.stderr
     assert str(report / "conformance-report.html") in built.stdout, "make report must say where the one file is"
+    assert f"report: 1 run(s): {props['run.id']}" in built.stdout, built.stdout
+    assert "from an earlier run" not in (report / "conformance-report.html").read_text()
     summary = (report / "summary.md").read_text()
     assert "| run-wide (template, consistency) |" in summary and "EMULATOR" in summary, summary
     rows = list(csv.DictReader((report / "control-matrix.csv").open()))
