@@ -40,6 +40,7 @@ CIS_AWS_SECTIONS = {
 # summary to find one's way, not the standard's text: read the standard for that). A check linking
 # a requirement missing here is refused at import (conformance.checks).
 TITLES = {
+    "PCI-DSS-4.0:1.2.3": "An accurate network diagram shows every connection between the CDE and other networks",
     "PCI-DSS-4.0:1.2.5": "Every service, protocol and port allowed through is identified, approved and needed",
     "PCI-DSS-4.0:1.2.8": "The network security controls' configuration is kept consistent with the network in force",
     "PCI-DSS-4.0:1.3.1": "Inbound traffic to the CDE is limited to what is needed; everything else is denied",
