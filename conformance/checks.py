@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conformance.report.controls import TITLES
+from conformance.requirements import TITLES
 
 SEVERITIES = ("critical", "high", "medium", "low")
 LINK_KINDS = ("primary", "supporting")
@@ -124,7 +124,7 @@ def _validate_links(where: str, links: tuple[Link, ...], operational: str | None
             raise CheckDefinitionError(f"check {where}: malformed control id {lk.control}")
         if lk.control not in TITLES:
             raise CheckDefinitionError(
-                f"check {where}: unknown requirement {lk.control} (no title in conformance/report/controls.py)"
+                f"check {where}: unknown requirement {lk.control} (no title in conformance/requirements.py)"
             )
         if lk.kind not in LINK_KINDS:
             raise CheckDefinitionError(f"check {where}: link kind {lk.kind!r} is not one of {', '.join(LINK_KINDS)}")

@@ -7,7 +7,8 @@ import pytest
 
 from conformance.catalogue import OUTPUT, load_checks, render
 from conformance.checks import CheckDefinitionError, Link, check, primary, supporting
-from conformance.report.controls import TITLES, control
+from conformance.report.controls import control
+from conformance.requirements import TITLES
 
 WHY = "The evidence answers the testing procedure."
 
