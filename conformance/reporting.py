@@ -12,7 +12,7 @@ Loaded by the root ``conftest.py`` next to ``conformance.plugin``.
   (in CI) and ``conformance-run-<run id>.json`` into the Allure results at session finish.
 * Nothing secret is written: log records are redacted as they are created, and each test
   report's exception, long representation and captured output are redacted before the
-  terminal, JUnit XML and Allure read them (see ``conformance.evidence``).
+  terminal, JUnit XML and Allure read them (see ``core.redaction``).
 """
 
 from __future__ import annotations
@@ -32,60 +32,28 @@ from _pytest.junitxml import xml_key  # what record_testsuite_property uses: the
 
 from conformance import __version__
 from conformance.checks import meta_of
-from conformance.evidence import (
+from conformance.evidence import set_observation
+from conformance.inventory import ProbeError
+from conformance.report.controls import control
+from conformance.report.metadata import EMULATOR_NOTICE, write_results_metadata
+from conformance.scheduling import is_crash_report
+from conformance.state import SETTINGS, STATE, STATE_PATH, is_worker
+from core.redaction import (
     install_log_redaction,
     open_sealed_secrets,
     redact_text,
     register_environment_secrets,
     seal_secrets,
-    set_observation,
     url_has_credentials,
 )
-from conformance.inventory import ProbeError
-from conformance.report.controls import control
+from core.spec import REPO_ROOT
+from core.template import template_sha256, template_version
 
 EPIC = "payments platform conformance"
-EMULATOR_NOTICE = "a rehearsal, not audit evidence"
 CROSS_ENVIRONMENT = "all"
 # A check's severity is its own word (critical, high, medium, low), on one scale from the check to
 # the report: Allure's own scale (blocker, critical, normal, minor) is not used, since mapping onto
 # it shows a high check as "critical" and a critical one as "blocker".
-
-CATEGORIES: list[dict[str, Any]] = [
-    {
-        "name": "Non-conformance (the platform is wrong)",
-        "description": "A check observed the platform and it does not conform.",
-        "matchedStatuses": ["failed"],
-    },
-    {
-        "name": "Probe errors (the suite could not observe)",
-        "description": "Throttling, access denied, timeouts, an unreachable endpoint: no verdict on the platform.",
-        "matchedStatuses": ["broken"],
-        "messageRegex": "(?s).*ProbeError.*",
-    },
-    {
-        "name": "Worker crashed (the suite could not observe)",
-        "description": "The xdist worker running the check died (OOM, segfault): the check was not judged.",
-        "matchedStatuses": ["broken"],
-        "messageRegex": "(?s).*crashed while running.*",
-    },
-    {
-        "name": "Emulator limits",
-        "description": "The offline emulator cannot serve this probe; on AWS it runs.",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": "(?s).*emulator limit:.*",
-    },
-    {
-        "name": "Suite defects",
-        "description": "The check itself raised an unexpected error: fix the suite.",
-        "matchedStatuses": ["broken"],
-        "messageRegex": "(?s)(?!.*ProbeError)(?!.*crashed while running).*",
-    },
-]
-
-
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
 
 
 def environment_of(item: pytest.Item) -> str:
@@ -107,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     register_environment_secrets()
     install_log_redaction()
     config.stash[STARTED] = utc_now()
-    if _is_worker(config):
+    if is_worker(config):
         key = config.workerinput.get(SEALING_KEY)  # type: ignore[attr-defined]
         config.stash[SEALED] = bytes.fromhex(key) if key else b""
     else:
@@ -121,7 +89,6 @@ CLEARED = pytest.StashKey[int]()
 SEALED = pytest.StashKey[bytes]()  # the key that seals the run's learned secrets for its workers
 SEALING_KEY = "payments_conformance_sealing_key"
 SEALED_FILE = "secrets.sealed"
-WORKER_STATE_KEY = "payments_conformance_state"  # where xdist hands each worker the run-state path
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -149,19 +116,14 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
     result = yield
     config = session.config
     path = _state_path(config)
-    if not _is_worker(config) and path is not None and path.parent.is_dir():
+    if not is_worker(config) and path is not None and path.parent.is_dir():
         (path.parent / SEALED_FILE).write_bytes(seal_secrets(config.stash[SEALED]))
     return result
 
 
 def _state_path(config: pytest.Config) -> Path | None:
-    if _is_worker(config):
-        where = config.workerinput.get(WORKER_STATE_KEY)  # type: ignore[attr-defined]
-        return Path(where) if where else None
-    from conformance.plugin import CACHE
-
-    where = config.stash[CACHE].get("state_path") if CACHE in config.stash else None
-    return Path(where) if where else None
+    """The run's state.json: set by the controller once prepared, handed to each worker by xdist."""
+    return config.stash.get(STATE_PATH, None)
 
 
 _LEARNED = pytest.StashKey[bool]()
@@ -169,7 +131,7 @@ _LEARNED = pytest.StashKey[bool]()
 
 def _learn_sealed_secrets(config: pytest.Config) -> None:
     """A worker, before its first check: register what the controller learned."""
-    if not _is_worker(config) or config.stash.get(_LEARNED, False):
+    if not is_worker(config) or config.stash.get(_LEARNED, False):
         return
     config.stash[_LEARNED] = True
     path = _state_path(config)
@@ -252,9 +214,6 @@ def observation_of(item: pytest.Item) -> dict[str, Any] | None:
             "resources": [r for o in each for r in o["resources"]],
         }
     if template is not None:
-        from conformance.spec import REPO_ROOT
-        from conformance.template import template_sha256
-
         path = Path(template).resolve()
         shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
         return {
@@ -378,9 +337,6 @@ def _git_commit() -> str:
 def run_facts(config: pytest.Config) -> dict[str, Any] | None:
     """What the run was pointed at, from the plugin's run state; from its settings when nothing was
     prepared (a template-only run: no environment, the template and the suite are still named)."""
-    from conformance.plugin import SETTINGS, STATE
-    from conformance.template import template_sha256, template_version
-
     settings = config.stash.get(SETTINGS, None)
     facts: dict[str, Any] = {
         "started_utc": config.stash.get(STARTED, ""),
@@ -417,66 +373,9 @@ def run_facts(config: pytest.Config) -> dict[str, Any] | None:
     }
 
 
-def environment_properties(runs: list[dict[str, Any]]) -> str:
-    """Allure's environment.properties for one or more runs (the nightly merges one per environment)."""
-    envs: dict[str, dict[str, str]] = {}
-    for run in runs:
-        envs.update(run["environments"])
-    names = list(envs)
-
-    def join(values: list[str]) -> str:
-        return ", ".join(dict.fromkeys(v for v in values if v))
-
-    rows = {}
-    if any(r.get("emulated") for r in runs):
-        rows["EMULATOR"] = EMULATOR_NOTICE
-    rows |= {
-        "environment": join(names),
-        "target": join([r["target"] for r in runs]),
-        "region": join([envs[n]["region"] for n in names]),
-        "account": join([envs[n]["account"] for n in names]),
-        "stack": join([envs[n]["stack"] for n in names]),
-        "template.sha256": join([r["template_sha256"] for r in runs]),
-        "template.version": join([r["template_version"] for r in runs]),
-        "suite.version": join([r["suite_version"] for r in runs]),
-        "git.commit": join([r["git_commit"] for r in runs]),
-        "run.id": join([r["run_id"] for r in runs]),
-        "run.started.utc": min((r.get("started_utc") or "" for r in runs), default=""),
-        "run.finished.utc": max((r.get("finished_utc") or "" for r in runs), default=""),
-    }
-    for n in names:
-        rows[f"{n}.stack"] = envs[n]["stack"]
-        rows[f"{n}.region"] = envs[n]["region"]
-        rows[f"{n}.account"] = envs[n]["account"]
-    return "".join(f"{k}={_escape(v)}\n" for k, v in rows.items())
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\=").replace(":", "\\:")
-
-
-def write_results_metadata(alluredir: Path, runs: list[dict[str, Any]]) -> None:
-    alluredir.mkdir(parents=True, exist_ok=True)
-    (alluredir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2))
-    if runs:
-        (alluredir / "environment.properties").write_text(redact_text(environment_properties(runs)))
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        keys = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-        server, repo, run_id = (os.environ.get(k, "") for k in keys)
-        executor = {
-            "name": "GitHub Actions",
-            "type": "github",
-            "buildName": f"{os.environ.get('GITHUB_WORKFLOW', '')} #{os.environ.get('GITHUB_RUN_NUMBER', '')}",
-            "buildUrl": f"{server}/{repo}/actions/runs/{run_id}",
-        }
-        (alluredir / "executor.json").write_text(json.dumps(executor, indent=2))
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """A check lost with a crashed xdist worker has no result of its own (the worker died before
     writing it): the controller writes a *broken* one, so the report names it too."""
-    from conformance.scheduling import is_crash_report
-
     if not is_crash_report(report):
         return
     config = getattr(getattr(report, "node", None), "config", None)  # the dead worker's xdist controller
@@ -528,7 +427,7 @@ def junit_properties(facts: dict[str, Any]) -> list[tuple[str, str]]:
 @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file at session finish
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if _is_worker(config):
+    if is_worker(config):
         return
     path = _state_path(config)
     if path is not None:  # the workers are done with it (and its key is gone with this process)

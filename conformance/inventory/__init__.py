@@ -21,16 +21,16 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from conformance.aws import AwsSession
-from conformance.evidence import scrub
 from conformance.inventory.base import ProbeError, Section
 from conformance.inventory.compute import ComputeSection, collect_compute
 from conformance.inventory.database import DatabaseSection, collect_database
 from conformance.inventory.network import NetworkSection, collect_network
+from conformance.inventory.scrub import scrub
 from conformance.inventory.stack import StackSection, collect_stack
 from conformance.inventory.storage import StorageSection, collect_storage
 from conformance.inventory.tags import TagsSection, collect_tags, not_collected
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 __all__ = ["Inventory", "ProbeError", "Section", "collect"]
 
@@ -74,7 +74,7 @@ class Inventory(BaseModel):
 
 def scrub_section(section: Section) -> None:
     """No secret value is kept: every secret-looking value becomes a marker with its length and a
-    salted hash (``conformance.evidence.scrub``), before the inventory exists or is written."""
+    salted hash (``conformance.inventory.scrub``), before the inventory exists or is written."""
     for name in type(section).model_fields:
         value = getattr(section, name)
         if isinstance(value, dict | list | str):

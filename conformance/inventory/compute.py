@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
-from conformance.evidence import redacted_marker
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
     ContainerDefinition,
@@ -30,7 +28,9 @@ from conformance.inventory.shapes import (
     Task,
     TaskDefinition,
 )
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
+from core.redaction import redacted_marker
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.client import ApplicationAutoScalingClient

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from conformance.report.matrix import build_matrix, load_registry, write_csv
+from conformance.report.metadata import write_results_metadata
 from conformance.report.model import load_model
 from conformance.report.render import (
     add_identity_to_allure,
@@ -36,8 +37,7 @@ from conformance.report.render import (
     write_matrix_html,
     write_single_file,
 )
-from conformance.reporting import write_results_metadata
-from conformance.spec import REPO_ROOT
+from core.spec import REPO_ROOT
 
 ALLURE = REPO_ROOT / "node_modules" / ".bin" / "allure"
 BUILD = REPO_ROOT / "build"

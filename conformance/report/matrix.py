@@ -24,7 +24,7 @@ from pathlib import Path
 from conformance.checks import REGISTRY, CheckMeta, Link
 from conformance.report.controls import Control, control
 from conformance.report.model import OUTCOME_CSS, Model, Result, worst
-from conformance.spec import REPO_ROOT
+from core.spec import REPO_ROOT
 
 
 def load_registry(tests_dir: Path = REPO_ROOT / "tests") -> dict[str, CheckMeta]:

@@ -96,7 +96,7 @@ def test_endpoint_url_with_credentials_is_refused() -> None:
 def test_sealed_secrets_open_only_with_the_key() -> None:
     """What the controller learned reaches its workers sealed: the file holds no secret, and only
     the key handed over xdist's channel opens it."""
-    from conformance import evidence
+    from core import redaction as evidence
 
     canary = "CanarySealed" + secrets.token_hex(8)
     evidence.register_secret(canary)

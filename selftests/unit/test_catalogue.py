@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.catalogue import OUTPUT, load_checks, render
 from conformance.checks import CheckDefinitionError, Link, check, primary, supporting
 from conformance.report.controls import control
 from conformance.requirements import TITLES
+from selftests.catalogue import OUTPUT, load_checks, render
 
 WHY = "The evidence answers the testing procedure."
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from conformance.catalogue import load_checks
 from conformance.checks import CheckMeta
 from conformance.report.matrix import NO_PRIMARY, Matrix, build_matrix, write_csv
 from conformance.report.model import RUN_WIDE, Model, Result
+from selftests.catalogue import load_checks
 
 ENVS = ("dev", "staging", "prod")
 

@@ -28,8 +28,8 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from conformance.errors import CredentialsError, EndpointUnreachable, UsageError
-from conformance.evidence import watch_secrets
+from core.errors import CredentialsError, EndpointUnreachable, UsageError
+from core.redaction import watch_secrets
 
 USER_AGENT = "payments-conformance/0.1"
 # Credentials the emulator accepts; used only with an emulator endpoint, so a real
@@ -120,7 +120,7 @@ def client_config(*, max_attempts: int = 5, read_timeout: float | None = None) -
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=5,
         read_timeout=read_timeout,
-        # clients are shared by the environments of a region (conformance.aws): room for three
+        # clients are shared by the environments of a region (core.aws): room for three
         # environments' concurrent inventory reads on one client without discarding connections
         max_pool_connections=64,
         user_agent_extra=USER_AGENT,
