@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from types_boto3_cloudwatch.client import CloudWatchClient
     from types_boto3_ecs.client import ECSClient
     from types_boto3_elbv2.client import ElasticLoadBalancingv2Client
+    from types_boto3_elbv2.type_defs import LoadBalancerAttributeTypeDef
     from types_boto3_iam.client import IAMClient
     from types_boto3_iam.type_defs import AttachedPolicyTypeDef
 
@@ -52,6 +53,10 @@ class ComputeSection(Section):
     load_balancer: Annotated[LoadBalancer, reads("elasticloadbalancing:DescribeLoadBalancers")] = Field(
         default_factory=nothing
     )
+    # DescribeLoadBalancerAttributes: attribute key -> value (every attribute, as AWS answers)
+    load_balancer_attributes: Annotated[
+        dict[str, str], reads("elasticloadbalancing:DescribeLoadBalancerAttributes")
+    ] = Field(default_factory=dict)
     listeners: Annotated[list[Listener], reads("elasticloadbalancing:DescribeListeners")] = Field(default_factory=list)
     target_group: Annotated[TargetGroup, reads("elasticloadbalancing:DescribeTargetGroups")] = Field(
         default_factory=nothing
@@ -250,6 +255,13 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
         )  # fmt: skip
         s.load_balancer = lbs[0] if lbs else {}
 
+    def load_balancer_attributes() -> None:
+        attributes: list[LoadBalancerAttributeTypeDef] = attempt(
+            s, "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            lambda: elb.describe_load_balancer_attributes(LoadBalancerArn=outputs.LoadBalancerArn)["Attributes"], [],
+        )  # fmt: skip
+        s.load_balancer_attributes = {str(a.get("Key", "")): str(a.get("Value", "")) for a in attributes}
+
     def listeners() -> None:
         s.listeners = attempt(
             s, "elasticloadbalancing:DescribeListeners",
@@ -317,8 +329,8 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
 
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
-        cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
-        scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
+        cluster_part, service_part, tasks_part, load_balancer, load_balancer_attributes, listeners, target_group,
+        target_health, scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
     return s
 
