@@ -44,8 +44,8 @@ DRIFT_DETECTION_READS = {
     "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeTags",
     "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole", "iam:ListRoleTags", "kms:ListResourceTags",
     "logs:ListTagsForResource",
-    "rds:ListTagsForResource", "s3:GetBucketLogging", "s3:GetBucketNotification",
-    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource",
+    "rds:ListTagsForResource", "s3:GetBucketNotification",
+    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource", "wafv2:GetWebACL", "wafv2:ListTagsForResource",
 }  # fmt: skip
 IMPLICIT.update({action: "read by CloudFormation drift detection as the caller" for action in DRIFT_DETECTION_READS})
 READ_VERBS = ("Get", "Describe", "List", "Head")

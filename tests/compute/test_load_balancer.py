@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence, utc_now
 from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
@@ -28,7 +28,7 @@ def get_through_load_balancer(ctx: ProbeContext) -> HttpObservation:
 @pytest.mark.data_plane(probe=get_through_load_balancer)
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: the payment service answers end to end",
     rationale="The payment service answers end to end through its internet-facing load balancer.",
 )
 def test_load_balancer_answers_http_200(
@@ -60,7 +60,17 @@ def _lb(inv: Inventory) -> str:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:2.2.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:2.2.1",
+            "The one internet-facing component runs the hardened HTTP parsing its configuration standard sets.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:6.4.1",
+            "It protects the public-facing service against one known attack class (request smuggling); it is no web "
+            "application firewall.",
+        ),
+    ],
     rationale=(
         "The internet-facing ALB drops header fields that are not valid HTTP and mitigates request desync "
         "(defensive or strictest), so request smuggling through it cannot reach the payment service."
@@ -84,8 +94,8 @@ def test_load_balancer_drops_invalid_headers_and_mitigates_desync(
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
+    severity="medium",
+    operational="availability: the entry point cannot be deleted by a stray call where the environment says so",
     rationale="Deletion protection of the only internet entry point is on exactly where the environment specifies it.",
 )
 def test_load_balancer_deletion_protection_as_specified(
