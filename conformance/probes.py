@@ -79,11 +79,24 @@ def http_get(
     return retrying(once)
 
 
-def emulator_dns_server(endpoint_url: str) -> tuple[str, int]:
-    """Where the emulator at ``endpoint_url`` answers DNS for its RDS endpoints: UDP, at the same host and
-    port number as its gateway (emulator/faithful/dns.py; the launcher keeps that port free for UDP too)."""
+DNS_DISCOVERY_PATH = "/_faithful/dns"
+
+
+def emulator_dns_server(endpoint_url: str, timeout: float = 5.0) -> tuple[str, int]:
+    """Where the emulator at ``endpoint_url`` answers DNS for its RDS endpoints (UDP): as its
+    ``GET /_faithful/dns`` says, which also holds when the endpoint is a proxy in front of it (the
+    fault-injection self-tests); else the gateway's own host and port number, where the emulator
+    listens by default (emulator/faithful/dns.py; the launcher keeps that port free for UDP too)."""
     parts = urlsplit(endpoint_url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
+    default = (parts.hostname or "127.0.0.1", parts.port or 80)
+    try:
+        answer = requests.get(endpoint_url.rstrip("/") + DNS_DISCOVERY_PATH, timeout=timeout)
+        if answer.status_code == 200:
+            where = answer.json()
+            return str(where["host"]), int(where["port"])
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        pass
+    return default
 
 
 def resolve(host: str, *, nameserver: tuple[str, int] | None = None, timeout: float = 5.0) -> list[str]:
