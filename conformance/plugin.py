@@ -28,8 +28,10 @@ import pytest
 
 from conformance.aws import AwsSession, CallLog
 from conformance.checks import meta_of
+from conformance.endpoint import AWS_FAILURES, observation_error
 from conformance.errors import ConformanceError, ExitCode
 from conformance.evidence import Evidence
+from conformance.inputs import validate_run
 from conformance.inventory import Inventory, ProbeError
 from conformance.outputs import StackOutputs
 from conformance.prefetch import Prefetcher, Probe, ProbeContext
@@ -170,6 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
             template=Path(config.option.conformance_template) if config.option.conformance_template else None,
         )
         settings.specs()  # validate every environment file before anything else happens
+        validate_run(settings, config.option.conformance_from_run)  # template, endpoint URL, run dir: exit 4
         if config.option.conformance_from_run:
             saved = RunState.merge_saved([Path(d) for d in config.option.conformance_from_run])
             settings.environments = Setting(list(saved.environments), "--from-run")
@@ -307,7 +310,11 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
     run = Run(config.stash[SETTINGS], out=out)
     config.stash[RUN] = run
     try:
-        state = run.prepare()
+        try:
+            state = run.prepare()
+        except AWS_FAILURES as exc:  # not turned into a sentence by any step: what the endpoint did
+            endpoint = getattr(run.emulator, "endpoint_url", run.settings.endpoint_url.value)
+            raise observation_error(exc, endpoint) from None
     except ConformanceError as exc:
         for problem in run.finish():
             out(f"teardown: {problem}")

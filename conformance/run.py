@@ -26,6 +26,7 @@ from typing import Any, Literal
 import botocore.exceptions
 
 from conformance.aws import AwsSession, CallLog, ensure_reachable
+from conformance.endpoint import raise_if_gone
 from conformance.errors import ConformanceError, UsageError
 from conformance.inventory import Inventory, collect
 from conformance.lock import LockKeeper, StackLock
@@ -407,6 +408,7 @@ class Run:
             )
 
         envs = self._each(names, one, interrupted, "deploying and collecting")
+        raise_if_gone(endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
             mode=self.settings.mode.value,

@@ -1,0 +1,322 @@
+"""Hostile endpoints: every observation has a deadline, and an endpoint that misbehaves is named.
+
+Three bounds (docs/reliability.md, "Hostile endpoints"):
+
+* **Before the first call**, an endpoint given by URL (``--endpoint-url``, ``AWS_ENDPOINT_URL``)
+  is asked one plain HTTP request with a wall deadline of :data:`PROBE_SECONDS`. Nothing
+  listening, a connection accepted and never answered, a connection closed at once, an answer
+  trickling in byte by byte, an answer that is not HTTP, or an HTML page (a web server, not an
+  AWS API): each is one sentence naming the endpoint and what it did, exit 3.
+* **Every botocore call** (:func:`guard`) is bounded by botocore's connect and read timeouts and
+  5 attempts, plus a wall deadline per call (:func:`call_deadline`): a server that resets the read
+  timeout with every byte it drips cannot hold a call longer than that.
+* **Once an endpoint has failed a call** (no connection, connection closed, no answer, past the
+  deadline, an answer that is not the API's), every later call to it fails at once with the same
+  sentence (:class:`EndpointGone`, a ``BotoCoreError``, so the inventory records it as a probe
+  error instead of waiting out each call's retries). The run then ends with that one sentence
+  (:func:`raise_if_gone`) instead of a probe error per check.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import botocore.exceptions
+import botocore.parsers
+
+from conformance.errors import EndpointUnreachable, UsageError
+
+T = TypeVar("T")
+
+# The wall time the first request to an endpoint may take, connection and whole answer included.
+PROBE_SECONDS = 5.0
+# Connect timeout of every botocore client (conformance.aws.client_config).
+CONNECT_SECONDS = 5.0
+_MAX_HEAD = 64 * 1024
+
+
+def check_endpoint_url(url: str, source: str = "--endpoint-url") -> str:
+    """A usage error (exit 4) unless ``url`` is an http(s) URL with a host; the URL without a trailing slash."""
+    parts = urlsplit(url.strip())
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise UsageError(
+            f"{source} {url!r} is not an http(s) URL with a host; pass e.g. {source}=http://127.0.0.1:4566."
+        )
+    return url.strip().rstrip("/")
+
+
+class HostileEndpoint(EndpointUnreachable):
+    """An endpoint that did not answer like an AWS API: ``what`` it did, as a phrase."""
+
+    def __init__(self, url: str, what: str) -> None:
+        super().__init__(f"the AWS endpoint {url} {what}; {_fix(url)}.")
+        self.url, self.what = url, what
+
+
+class EndpointGone(botocore.exceptions.BotoCoreError):
+    """An endpoint that already failed a call of this process: later calls fail at once."""
+
+    fmt = "{sentence}"
+
+
+class NotAnApi(botocore.exceptions.BotoCoreError):
+    """An answer botocore could not parse (an HTML page, garbage): botocore raises a plain
+    Exception for it, which this turns into a BotoCoreError that the inventory records."""
+
+    fmt = "{sentence}"
+
+
+class CallDeadline(botocore.exceptions.BotoCoreError):
+    """A call whose answer did not complete within its wall deadline."""
+
+    fmt = "{sentence}"
+
+
+# ---------------------------------------------------------------- the first request
+
+
+def _address(url: str) -> tuple[str, int, bool]:
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    return parts.hostname or "", parts.port or (443 if tls else 80), tls
+
+
+def _fix(url: str) -> str:
+    port = _address(url)[1]
+    return (
+        "point --endpoint-url (or AWS_ENDPOINT_URL) at an AWS-compatible API, e.g. the emulator started with "
+        f"`python -m emulator --port {port}`"
+    )
+
+
+def probe_endpoint(url: str, *, seconds: float = PROBE_SECONDS) -> None:
+    """Raise :class:`EndpointUnreachable` (exit 3) with one sentence unless ``url`` answers one
+    ``GET /`` within ``seconds`` (wall time), completely, in HTTP, and not with an HTML page.
+
+    Any status is an answer (AWS APIs answer ``GET /`` with 4xx XML or JSON); only what a web
+    server, a dead port or a stalled peer does is refused. The whole exchange, connect included,
+    is bounded by ``seconds`` whatever the peer does.
+    """
+    check_endpoint_url(url)
+    host, port, tls = _address(url)
+    deadline = time.monotonic() + seconds
+
+    def fail(what: str) -> HostileEndpoint:
+        return HostileEndpoint(url, what)
+
+    try:
+        sock = socket.create_connection((host, port), timeout=min(CONNECT_SECONDS, seconds))
+    except TimeoutError:
+        raise fail(f"did not accept a connection within {min(CONNECT_SECONDS, seconds):.0f} s") from None
+    except OSError as exc:
+        raise fail(f"cannot be reached ({exc.strerror or type(exc).__name__})") from None
+    received = b""
+    try:
+        if tls:
+            import ssl
+
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        request = f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: payments-conformance\r\nConnection: close\r\n"
+        sock.sendall(request.encode() + b"\r\n")
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            sock.settimeout(left)
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+            if _complete(received):
+                break
+    except TimeoutError:
+        if not received:
+            raise fail(f"accepted the connection but sent no answer within {seconds:.0f} s") from None
+        raise fail(f"is too slow: {len(received)} byte(s) of an answer within {seconds:.0f} s") from None
+    except ConnectionError:
+        if not received:
+            raise fail("closed the connection without answering") from None
+    except OSError as exc:
+        raise fail(f"failed the request ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        sock.close()
+    if not received:
+        raise fail("closed the connection without answering")
+    status, headers, body = _parse(received)
+    if status is None:
+        raise fail(f"did not answer in HTTP (it sent {received[:16]!r})")
+    html = body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+    if html or "html" in headers.get("content-type", ""):
+        raise fail(f"answered an HTML page (HTTP {status}): it is a web server, not an AWS API")
+
+
+def _parse(data: bytes) -> tuple[int | None, dict[str, str], bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    first = lines[0].split(b" ", 2)
+    if len(first) < 2 or not first[0].startswith(b"HTTP/1.") or not first[1].isdigit():
+        return None, {}, b""
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    return int(first[1]), headers, body
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole HTTP answer (by Content-Length; else it ends when the peer closes)."""
+    if b"\r\n\r\n" not in data:
+        return len(data) > _MAX_HEAD
+    status, headers, body = _parse(data)
+    if status is None:
+        return True
+    if "content-length" in headers and headers["content-length"].isdigit():
+        return len(body) >= int(headers["content-length"])
+    return status in (204, 304) or 100 <= status < 200
+
+
+# ---------------------------------------------------------------- every call
+
+
+_GONE: dict[str, str] = {}  # endpoint URL -> what it did (once it failed a call)
+_GONE_LOCK = threading.Lock()
+# what a failed call says about its endpoint, rather than about the request
+_ENDPOINT_FAILURES = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    NotAnApi,
+    CallDeadline,
+)
+
+
+def call_deadline(read_timeout: float) -> float:
+    """The wall time one call may take, its retries included: the connect timeout, two read
+    timeouts (one retried slow answer, docs/reliability.md scenario 4) and the backoff between."""
+    return CONNECT_SECONDS + 2 * read_timeout + 2.0
+
+
+def describe(exc: BaseException) -> str:
+    """What an endpoint did, from the exception of a failed call, as a phrase."""
+    if isinstance(exc, EndpointGone | CallDeadline | NotAnApi):
+        return str(exc)
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return "cannot be reached (no connection)"
+    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+        return f"did not accept a connection within {CONNECT_SECONDS:.0f} s"
+    if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+        return "closed the connection without answering"
+    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        return "sent no answer within the read timeout"
+    return f"failed ({type(exc).__name__})"
+
+
+def gone(endpoint_url: str) -> str | None:
+    """What ``endpoint_url`` did when it failed a call of this process, or None."""
+    with _GONE_LOCK:
+        return _GONE.get(endpoint_url.rstrip("/"))
+
+
+def forget(endpoint_url: str) -> None:
+    with _GONE_LOCK:
+        _GONE.pop(endpoint_url.rstrip("/"), None)
+
+
+def _mark(endpoint_url: str, exc: BaseException) -> None:
+    key = endpoint_url.rstrip("/")
+    with _GONE_LOCK:
+        _GONE.setdefault(key, describe(exc))
+
+
+def guard(client: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, a call of ``client``, bounded by the call deadline; fails at once when the
+    client's endpoint already failed a call, and marks the endpoint when this call fails because of it."""
+    endpoint = str(client.meta.endpoint_url)
+    what = gone(endpoint)
+    if what is not None:
+        raise EndpointGone(sentence=f"the endpoint {endpoint} {what}")
+    try:
+        try:
+            return _within(call_deadline(float(client.meta.config.read_timeout)), endpoint, fn, *args, **kwargs)
+        except botocore.parsers.ResponseParserError:
+            raise NotAnApi(sentence="answered something that is not an AWS API response (HTML or garbage)") from None
+    except _ENDPOINT_FAILURES as exc:
+        _mark(endpoint, exc)
+        raise
+
+
+def _within(seconds: float, endpoint: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """fn's result, or :class:`CallDeadline` after ``seconds``: the call runs in a daemon thread that is
+    abandoned then (its socket is closed by its own read timeout, or with the process)."""
+    result: list[Any] = []
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            result.append((True, context.run(fn, *args, **kwargs)))
+        except BaseException as exc:  # handed to the caller's thread
+            result.append((False, exc))
+
+    thread = threading.Thread(target=target, name="aws-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not result:
+        raise CallDeadline(sentence=f"gave no complete answer within {seconds:.0f} s (too slow)")
+    ok, value = result[0]
+    if ok:
+        return value
+    raise value
+
+
+def raise_if_gone(endpoint_url: str | None) -> None:
+    """After an observation: one sentence (exit 3) when an endpoint failed a call during it and does
+    not answer now either (``endpoint_url``, or on AWS every endpoint that failed a call). An endpoint
+    that answers again leaves the failed reads to be reported as probe errors."""
+    with _GONE_LOCK:
+        failed = dict(_GONE)
+    urls = [endpoint_url.rstrip("/")] if endpoint_url else list(failed)
+    for url in urls:
+        if url not in failed:
+            continue
+        try:
+            probe_endpoint(url)
+        except HostileEndpoint as exc:
+            raise EndpointUnreachable(
+                f"the AWS endpoint {url} stopped answering during the run (it {failed[url]}; asked again, it "
+                f"{exc.what}); nothing was judged from its partial answers: {_fix(url)}, and run again."
+            ) from None
+
+
+def observation_error(exc: BaseException, endpoint_url: str | None) -> EndpointUnreachable:
+    """The one-sentence error (exit 3) for a botocore error that escaped a run's preparation."""
+    return EndpointUnreachable(failure_sentence(exc, endpoint_url))
+
+
+# what a command catches at its top, to end with failure_sentence instead of a traceback
+AWS_FAILURES = (
+    botocore.exceptions.BotoCoreError,
+    botocore.exceptions.ClientError,
+    botocore.parsers.ResponseParserError,
+)
+
+
+def failure_sentence(exc: BaseException, endpoint_url: str | None) -> str:
+    """One sentence for a botocore error that escaped to the top of a command (exit 3)."""
+    where = f"the AWS endpoint {endpoint_url}" if endpoint_url else "AWS"
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        op = getattr(exc, "operation_name", "a call")
+        return f"{where} refused {op} ({code}); check the credentials' permissions and run again."
+    return f"{where} {describe(exc)}; check it answers as an AWS API and run again."
