@@ -28,6 +28,7 @@ import pytest
 
 from conformance.aws import AwsSession, CallLog
 from conformance.checks import meta_of
+from conformance.cmdline import hand_workers_joined_options
 from conformance.endpoint import AWS_FAILURES, observation_error
 from conformance.errors import ConformanceError, ExitCode
 from conformance.evidence import Evidence
@@ -180,6 +181,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConformanceError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    hand_workers_joined_options(config)  # --run-dir DIR reaches xdist's workers as --run-dir=DIR
     _lower_worker_priority(config)
     if threading_main():
         signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
