@@ -26,7 +26,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from conformance.endpoint import CONNECT_SECONDS, NotAnApi, failure_sentence, guard, probe_endpoint
+from conformance.endpoint import CONNECT_SECONDS, Budget, NotAnApi, failure_sentence, guard, probe_endpoint
 from conformance.errors import CredentialsError, EndpointUnreachable, UsageError
 from conformance.evidence import watch_secrets
 
@@ -206,14 +206,14 @@ def _log_after_call(**kwargs: Any) -> None:
     (_ACTIVE_LOG.get() or UNATTRIBUTED)._after_call(**kwargs)
 
 
-def _as(log: CallLog, fn: Callable[..., Any], client: Any = None) -> Callable[..., Any]:
+def _as(log: CallLog, fn: Callable[..., Any], client: Any = None, budget: Budget | None = None) -> Callable[..., Any]:
     """fn, its calls counted in ``log``; an operation of ``client`` also bounded (conformance.endpoint.guard)."""
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         token = _ACTIVE_LOG.set(log)
         try:
-            return guard(client, fn, *args, **kwargs) if client is not None else fn(*args, **kwargs)
+            return guard(client, budget, fn, *args, **kwargs) if client is not None else fn(*args, **kwargs)
         finally:
             _ACTIVE_LOG.reset(token)
 
@@ -224,8 +224,8 @@ class _View:
     """Something of a shared client seen through one session: its callables count their calls
     in the session's log."""
 
-    def __init__(self, target: Any, log: CallLog, client: Any = None) -> None:
-        self._target, self._log, self._client = target, log, client
+    def __init__(self, target: Any, log: CallLog, client: Any = None, budget: Budget | None = None) -> None:
+        self._target, self._log, self._client, self._budget = target, log, client, budget
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
@@ -241,7 +241,7 @@ class _Pages(_View):
         while True:
             token = _ACTIVE_LOG.set(self._log)
             try:
-                page = guard(self._client, next, pages) if self._client is not None else next(pages)
+                page = guard(self._client, self._budget, next, pages) if self._client is not None else next(pages)
             except StopIteration:
                 return
             finally:
@@ -253,7 +253,7 @@ class _Helper(_View):
     """A paginator or waiter of a shared client, seen through one session (``wait`` through the view)."""
 
     def paginate(self, **kwargs: Any) -> _Pages:
-        return _Pages(self._target.paginate(**kwargs), self._log, self._client)
+        return _Pages(self._target.paginate(**kwargs), self._log, self._client, self._budget)
 
 
 class SessionClient:
@@ -261,19 +261,19 @@ class SessionClient:
     session's CallLog. Attributes other than operations, paginators and waiters (``meta``,
     ``exceptions``, ``can_paginate``) are the shared client's own."""
 
-    def __init__(self, client: Any, log: CallLog) -> None:
-        self._client, self._log = client, log
+    def __init__(self, client: Any, log: CallLog, budget: Budget | None = None) -> None:
+        self._client, self._log, self._budget = client, log, budget
         self._operations = client.meta.method_to_api_mapping
 
     def get_paginator(self, operation_name: str) -> _Helper:
-        return _Helper(self._client.get_paginator(operation_name), self._log, self._client)
+        return _Helper(self._client.get_paginator(operation_name), self._log, self._client, self._budget)
 
     def get_waiter(self, waiter_name: str) -> _Helper:
         return _Helper(self._client.get_waiter(waiter_name), self._log)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._client, name)
-        return _as(self._log, value, self._client) if name in self._operations else value
+        return _as(self._log, value, self._client, self._budget) if name in self._operations else value
 
 
 def _config_key(config: Config) -> str:
@@ -296,6 +296,8 @@ class AwsSession:
         self.endpoint_url = endpoint_url
         self.profile = profile
         self.call_log = call_log or CallLog()
+        # the deadline of the observation under way (Run: each environment's inventory), for every call
+        self.budget = Budget()
         self._config = config or client_config()
         if endpoint_url:
             self._session = boto3.Session(
@@ -324,7 +326,7 @@ class AwsSession:
         that its calls are counted in this session's CallLog."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = SessionClient(self._shared(service), self.call_log)
+                self._clients[service] = SessionClient(self._shared(service), self.call_log, self.budget)
             return self._clients[service]
 
     def _shared(self, service: str) -> Any:

@@ -20,6 +20,7 @@ Three bounds (docs/reliability.md, "Hostile endpoints"):
 from __future__ import annotations
 
 import contextvars
+import os
 import socket
 import threading
 import time
@@ -240,16 +241,81 @@ def _mark(endpoint_url: str, exc: BaseException) -> None:
         _GONE.setdefault(key, describe(exc))
 
 
-def guard(client: Any, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)``, a call of ``client``, bounded by the call deadline; fails at once when the
-    client's endpoint already failed a call, and marks the endpoint when this call fails because of it."""
+class ObservationOverdue(botocore.exceptions.BotoCoreError):
+    """A call made after its observation's deadline (or cut by it)."""
+
+    fmt = "{sentence}"
+
+
+OBSERVATION_ENV = "PAYMENTS_OBSERVATION_SECONDS"
+DEFAULT_OBSERVATION_SECONDS = 120.0
+
+
+def observation_seconds() -> float:
+    """How long one environment's inventory may take as a whole: $PAYMENTS_OBSERVATION_SECONDS, else 120."""
+    raw = os.environ.get(OBSERVATION_ENV, "").strip()
+    if not raw:
+        return DEFAULT_OBSERVATION_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 86400:
+        raise UsageError(f"{OBSERVATION_ENV}={raw!r} is not a number of seconds between 0 and 86400; unset it.")
+    return value
+
+
+class Budget:
+    """The deadline of one observation (an environment's inventory), shared by its session's calls."""
+
+    def __init__(self) -> None:
+        self._until: float | None = None
+        self._seconds = 0.0
+        self.what = ""
+        self.overdue = False
+
+    def start(self, what: str, seconds: float | None = None) -> None:
+        self._seconds = observation_seconds() if seconds is None else seconds
+        self._until, self.what, self.overdue = time.monotonic() + self._seconds, what, False
+
+    def left(self) -> float | None:
+        return None if self._until is None else self._until - time.monotonic()
+
+    def exceeded(self) -> ObservationOverdue:
+        self.overdue = True
+        return ObservationOverdue(sentence=f"{self.what} did not finish within {self._seconds:.0f} s")
+
+    def finish(self) -> None:
+        """End the observation; exit 3 (one sentence) when it ran out of time."""
+        self._until = None
+        if self.overdue:
+            raise EndpointUnreachable(
+                f"{self.what} did not finish within {self._seconds:.0f} s ({OBSERVATION_ENV}); the endpoint answers "
+                "too slowly to be observed: run again when it is less loaded, or raise the bound."
+            )
+
+
+def guard(client: Any, budget: Budget | None, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, a call of ``client``, bounded by the call deadline and the observation's
+    (``budget``); fails at once when the client's endpoint already failed a call, and marks the endpoint
+    when this call fails because of it."""
     endpoint = str(client.meta.endpoint_url)
     what = gone(endpoint)
     if what is not None:
         raise EndpointGone(sentence=f"the endpoint {endpoint} {what}")
+    seconds = call_deadline(float(client.meta.config.read_timeout))
+    left = budget.left() if budget is not None else None
+    if budget is not None and left is not None:
+        if left <= 0:
+            raise budget.exceeded()
+        if left < seconds:
+            try:
+                return _within(left, endpoint, fn, *args, **kwargs)
+            except CallDeadline:
+                raise budget.exceeded() from None
     try:
         try:
-            return _within(call_deadline(float(client.meta.config.read_timeout)), endpoint, fn, *args, **kwargs)
+            return _within(seconds, endpoint, fn, *args, **kwargs)
         except botocore.parsers.ResponseParserError:
             raise NotAnApi(sentence="answered something that is not an AWS API response (HTML or garbage)") from None
     except _ENDPOINT_FAILURES as exc:

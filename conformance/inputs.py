@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from conformance.endpoint import check_endpoint_url
+from conformance.aws import read_timeout_setting
+from conformance.endpoint import check_endpoint_url, observation_seconds
 from conformance.errors import UsageError
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ def validate_run(settings: RunSettings, from_run: list[str] | None = None) -> No
     if settings.endpoint_url.value:
         check_endpoint_url(settings.endpoint_url.value, settings.endpoint_url.source)
     check_template(Path(settings.template.value))
+    observation_seconds()  # $PAYMENTS_OBSERVATION_SECONDS and $PAYMENTS_READ_TIMEOUT, when set, are numbers
+    read_timeout_setting()
     if from_run:
         check_saved_runs([Path(d) for d in from_run])
     check_run_dir(settings.run_dir)

@@ -374,6 +374,7 @@ class Run:
             # the observation's own repeats (the budget): a read before the deploy (the Elastic IP
             # preflight) and the same read after it observe different states
             deployed_requests = Counter(aws.call_log.requests)
+            aws.budget.start(f"the inventory of {name} ({spec.stack_name})")  # bounded as a whole (endpoint.py)
             inventory = collect(
                 environment=name,
                 stack_name=spec.stack_name,
@@ -382,6 +383,7 @@ class Run:
                 outputs=outputs,
                 described=deployer.described,
             )
+            aws.budget.finish()  # past its deadline: one sentence, exit 3
             with self._lock:
                 timings[f"deploy:{name}"] = t1 - t0
                 timings[f"inventory:{name}"] = time.perf_counter() - t1

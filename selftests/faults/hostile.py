@@ -4,9 +4,9 @@
 * ``html``: answers every request ``200 OK`` with an HTML page (a web server, not an AWS API);
 * ``close``: closes every connection at once;
 * ``drip``: answers one byte every ``drip_seconds`` (resetting any read timeout with each byte);
-* :class:`DyingProxy`: forwards to a real endpoint, then after ``requests`` requests closes its
-  connections and its port, as an emulator killed mid-run would (or, with ``then="drip"``,
-  starts dripping bytes instead of forwarding).
+* :class:`DyingProxy`: forwards to a real endpoint (each request held ``delay`` seconds), then
+  after ``requests`` requests closes its connections and its port, as an emulator killed mid-run
+  would (or, with ``then="drip"``, starts dripping bytes instead of forwarding).
 
 Every server stops when closed, and by itself after ``lifetime`` seconds: no test can leave one
 running.
@@ -125,8 +125,9 @@ class DyingProxy:
         then: Literal["die", "drip"] = "die",
         lifetime: float = 120.0,
         drip_seconds: float = 0.5,
+        delay: float = 0.0,
     ) -> None:
-        self.upstream, self.limit, self.then = upstream, requests, then
+        self.upstream, self.limit, self.then, self.delay = upstream, requests, then, delay
         self.drip_seconds = drip_seconds
         self.seen = 0
         self._lock = threading.Lock()
@@ -198,6 +199,8 @@ class DyingProxy:
                         if self.then == "drip":
                             _drip(conn, b"HTTP/1.1 200 OK\r\n", self.drip_seconds, self._running)
                         return
+                    if self.delay:
+                        time.sleep(self.delay)
                     up.sendall(data)
                 if up in readable:
                     data = up.recv(65536)

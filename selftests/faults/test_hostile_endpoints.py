@@ -125,3 +125,20 @@ def test_an_endpoint_that_starts_dripping_mid_run_is_cut_by_the_call_deadline(de
     assert "(it gave no complete answer within 9 s (too slow); asked again, it is too slow" in out, out[-3000:]
     assert " FAILED " not in out and "INTERNALERROR" not in out and "Traceback" not in out, out[-3000:]
     assert seconds < 60, seconds
+
+
+def test_an_observation_past_its_deadline_exits_3_naming_the_environment(deployed, tmp_path):
+    """Every answer held 0.3 s (slow, but each call well within its deadline): dev's inventory as a
+    whole is bounded (PAYMENTS_OBSERVATION_SECONDS=1 here, 120 s by default)."""
+    with DyingProxy(deployed, requests=10_000, delay=0.3) as proxy:
+        r, seconds = _run(
+            [*PYTEST, "--env=dev", f"--suffix={SUFFIX}", f"--endpoint-url={proxy.url}", f"--run-dir={tmp_path}"],
+            timeout=120,
+            PAYMENTS_OBSERVATION_SECONDS="1",
+        )
+    out = r.stdout + r.stderr
+    print(f"{seconds:.1f} s:", out.strip().splitlines()[-1])
+    assert r.returncode == 3, out[-3000:]
+    assert f"the inventory of dev (payments-dev-{SUFFIX}) did not finish within 1 s" in out, out[-3000:]
+    assert " FAILED " not in out and "INTERNALERROR" not in out and "Traceback" not in out, out[-3000:]
+    assert seconds < 60, seconds
