@@ -66,7 +66,8 @@ def refuse_before_any_call(command: str, spec: EnvironmentSpec, template: Path, 
         )
     check_template(template)
     if endpoint_url:
-        check_endpoint_url(endpoint_url, "--endpoint-url")
+        given = endpoint_url != os.environ.get("AWS_ENDPOINT_URL")
+        check_endpoint_url(endpoint_url, "--endpoint-url" if given else "AWS_ENDPOINT_URL")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -139,6 +139,7 @@ def test_an_endpoint_url_that_is_not_http_with_a_host_is_a_usage_error(url):
     _one_sentence(_run([*PYTEST, "--env=dev"], AWS_ENDPOINT_URL=url), f"AWS_ENDPOINT_URL {not_http}")
     r = _run([*DEPLOY, "status", "--env", "dev", f"--endpoint-url={url}"])
     _one_sentence(r, f"--endpoint-url {not_http}")
+    _one_sentence(_run([*DEPLOY, "status", "--env", "dev"], AWS_ENDPOINT_URL=url), f"AWS_ENDPOINT_URL {not_http}")
 
 
 def test_deploy_down_of_prod_is_refused_before_any_call_stack_or_not():
