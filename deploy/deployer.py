@@ -12,6 +12,9 @@ Safety rules, each with a self-test:
   root cause first.
 * Every stack carries the platform tags plus the run id and the creator tag; staging and
   prod get termination protection.
+* The template is never sent inline: its compact JSON goes to the account's hardened artifacts
+  bucket and CloudFormation reads it by TemplateURL (deploy/artifacts.py), so the 51,200-byte
+  inline limit does not apply (1,000,000 bytes from S3).
 * ``down`` deletes only a stack this suite created (creator tag), never prod, never a stack
   with termination protection on.
 """
@@ -39,14 +42,14 @@ from conformance.errors import (
 )
 from conformance.outputs import StackOutputs
 from conformance.spec import TEMPLATE_PATH, EnvironmentSpec
-from conformance.template import compact_json, load_template, template_body, template_sha256
+from conformance.template import compact_json, load_template, template_sha256
+from deploy.artifacts import ArtifactsBucket
 
 CREATOR_TAG = "payments-conformance:created-by"
 CREATOR_VALUE = "payments-conformance-suite"
 RUN_ID_TAG = "payments-conformance:run-id"
 TEMPLATE_HASH_TAG = "payments-conformance:template-sha256"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
-MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline TemplateBody
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 FAILURE = {
@@ -210,18 +213,11 @@ class Deployer:
         }
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
-    def _body(self) -> str:
-        """The template as sent: the YAML itself, or its compact JSON form when the YAML (with its
-        comments) exceeds CloudFormation's inline limit."""
-        body = template_body(self.template_path)
-        if len(body.encode()) > MAX_TEMPLATE_BODY:
-            body = compact_json(self.template_path)
-        if len(body.encode()) > MAX_TEMPLATE_BODY:
-            raise UsageError(
-                f"{self.template_path.name} is {len(body.encode())} bytes even as compact JSON, over "
-                f"CloudFormation's inline limit of {MAX_TEMPLATE_BODY}; shorten it."
-            )
-        return body
+    def _template_url(self) -> str:
+        """The template as CloudFormation reads it: its compact JSON, uploaded to the account's
+        artifacts bucket (deploy/artifacts.py) and passed by TemplateURL, never inline, so no
+        template is held to the 51,200-byte inline limit (1,000,000 bytes from S3)."""
+        return ArtifactsBucket(self.aws, out=self.out).upload_template(compact_json(self.template_path))
 
     def up(self) -> StackOutputs:
         """Create the stack, or update it through a change set; return its outputs."""
@@ -256,10 +252,11 @@ class Deployer:
         self._wait(started, "CREATE_COMPLETE")
 
     def _create_stack(self) -> str:
+        template_url = self._template_url()
         try:
             created = self.cfn.create_stack(
                 StackName=self.stack_name,
-                TemplateBody=self._body(),
+                TemplateURL=template_url,
                 Parameters=self.spec.parameters.as_cloudformation(),
                 Capabilities=CAPABILITIES,
                 Tags=self.tags(),
@@ -291,7 +288,7 @@ class Deployer:
             StackName=self.stack_name,
             ChangeSetName=name,
             ChangeSetType="UPDATE",
-            TemplateBody=self._body(),
+            TemplateURL=self._template_url(),
             Parameters=self.spec.parameters.as_cloudformation(),
             Capabilities=CAPABILITIES,
             Tags=tags,

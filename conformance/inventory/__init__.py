@@ -13,11 +13,12 @@ check that reads a failed part raises :class:`ProbeError`, which the report coun
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conformance.aws import AwsSession
 from conformance.inventory.base import ProbeError, Section
@@ -39,7 +40,6 @@ class Inventory(BaseModel):
     stack_name: str
     region: str
     account: str
-    emulated: bool
     outputs: StackOutputs
     stack: StackSection
     network: NetworkSection
@@ -50,6 +50,19 @@ class Inventory(BaseModel):
     tags: TagsSection = Field(default_factory=not_collected)
     collected_seconds: float = 0.0
     api_calls: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Parse a saved inventory. One saved before ``emulated`` was retired (nothing read it: the run
+        state says whether a target is emulated) loads too, parsed a second time: only then."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            if not exc.errors() or any(e["loc"] != ("emulated",) for e in exc.errors()):
+                raise
+            data = json.loads(json_data)
+            del data["emulated"]
+            return cls.model_validate(data, **kwargs)
 
     def model_post_init(self, context: Any, /) -> None:
         for section in (self.stack, self.network, self.database, self.compute, self.storage, self.tags):
@@ -89,7 +102,6 @@ def collect(
         stack_name=stack_name,
         region=aws.region,
         account=account,
-        emulated=aws.is_emulated,
         outputs=outputs,
         collected_seconds=round(time.perf_counter() - started, 3),
         api_calls=calls,

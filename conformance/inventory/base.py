@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import botocore.exceptions
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -13,7 +14,6 @@ from conformance.aws import error_code
 from conformance.errors import ConformanceError, ExitCode
 
 T = TypeVar("T")
-Raw = dict[str, Any]
 
 
 class ProbeError(ConformanceError):
@@ -22,61 +22,22 @@ class ProbeError(ConformanceError):
     exit_code = ExitCode.CANNOT_OBSERVE
 
 
-# Which reads fill which field of each section (a read whose input comes from another read lists
-# that one too): once sealed, reading a field whose read failed raises
-# ProbeError, so no check can mistake "could not observe" for an empty (non-conforming) value.
-FIELD_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "StackSection": {
-        "status": ("cloudformation:DescribeStacks",), "termination_protection": ("cloudformation:DescribeStacks",),
-        "tags": ("cloudformation:DescribeStacks",), "parameters": ("cloudformation:DescribeStacks",),
-        "resources": ("cloudformation:ListStackResources",),
-        "template_sha256": ("cloudformation:GetTemplate",),
-        "status_reason": ("cloudformation:DescribeStacks",),
-        "drift_detection": ("cloudformation:DetectStackDrift",),
-        "drifted_resources": ("cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts"),
-    },
-    "NetworkSection": {
-        "vpc": ("ec2:DescribeVpcs",), "dns_support": ("ec2:DescribeVpcAttribute(enableDnsSupport)",),
-        "dns_hostnames": ("ec2:DescribeVpcAttribute(enableDnsHostnames)",), "subnets": ("ec2:DescribeSubnets",),
-        "route_tables": ("ec2:DescribeRouteTables",), "internet_gateways": ("ec2:DescribeInternetGateways",),
-        "nat_gateways": ("ec2:DescribeNatGateways",), "addresses": ("ec2:DescribeAddresses",),
-        "security_groups": ("ec2:DescribeSecurityGroups",), "flow_logs": ("ec2:DescribeFlowLogs",),
-        "network_interfaces": ("ec2:DescribeNetworkInterfaces",),
-    },
-    "DatabaseSection": {
-        "cluster": ("rds:DescribeDBClusters",), "instances": ("rds:DescribeDBInstances",),
-        "subnet_group": ("rds:DescribeDBSubnetGroups", "rds:DescribeDBClusters"),  # named by the cluster
-        "secret": ("secretsmanager:DescribeSecret",),
-        "secret_facts": ("secretsmanager:GetSecretValue",),
-    },
-    "ComputeSection": {
-        "cluster": ("ecs:DescribeClusters",), "service": ("ecs:DescribeServices",),
-        "task_definition": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),  # named by the service
-        "tasks": ("ecs:ListTasks", "ecs:DescribeTasks"),
-        "load_balancer": ("elasticloadbalancing:DescribeLoadBalancers",),
-        "listeners": ("elasticloadbalancing:DescribeListeners",),
-        "target_group": ("elasticloadbalancing:DescribeTargetGroups",),
-        "target_health": ("elasticloadbalancing:DescribeTargetHealth",),
-        "scalable_targets": ("application-autoscaling:DescribeScalableTargets",),
-        "scaling_policies": ("application-autoscaling:DescribeScalingPolicies",),
-        "alarms": ("cloudwatch:DescribeAlarms",),
-        "scaling_activities": ("application-autoscaling:DescribeScalingActivities",),
-        "plaintext_secret_findings": ("ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
-        "role_policies": ("iam:GetRolePolicy", "ecs:DescribeTaskDefinition", "ecs:DescribeServices"),
-    },
-    "StorageSection": {
-        "encryption": ("s3:GetBucketEncryption",), "versioning": ("s3:GetBucketVersioning",),
-        "public_access_block": ("s3:GetPublicAccessBlock",), "policy": ("s3:GetBucketPolicy",),
-        "ownership": ("s3:GetBucketOwnershipControls",), "lifecycle": ("s3:GetBucketLifecycleConfiguration",),
-        "bucket_tags": ("s3:GetBucketTagging",), "key": ("kms:DescribeKey",),
-        "key_rotation": ("kms:GetKeyRotationStatus",), "key_aliases": ("kms:ListAliases",),
-        "topic": ("sns:GetTopicAttributes",), "subscriptions": ("sns:ListSubscriptionsByTopic",),
-        "log_groups": ("logs:DescribeLogGroups",),
-    },
-    "TagsSection": {
-        "resources": ("tag:GetResources",), "roles": ("iam:ListRoleTags", "cloudformation:ListStackResources"),
-    },
-}  # fmt: skip
+@dataclass(frozen=True)
+class Reads:
+    """The API reads that fill a section field (a read whose input comes from another read lists that one too)."""
+
+    operations: tuple[str, ...]
+
+
+def reads(*operations: str) -> Reads:
+    """Declare, in a field's annotation, the reads that fill it.
+
+    ``cluster: Annotated[DBCluster, reads("rds:DescribeDBClusters")]``.
+
+    Once the section is sealed, reading a field one of whose reads failed raises ProbeError, so no
+    check can mistake "could not observe" for an empty (non-conforming) value.
+    """
+    return Reads(operations)
 
 
 class Section(BaseModel):
@@ -86,13 +47,25 @@ class Section(BaseModel):
     # Sealed once the inventory is complete (and whenever it is loaded): from then on, reading
     # a field whose read failed raises. Collectors, which run before, see the defaults.
     _sealed: bool = PrivateAttr(default=False)
+    # field name -> the reads that fill it, from each field's ``reads(...)`` annotation
+    field_reads: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.field_reads = {
+            name: meta.operations
+            for name, field in cls.model_fields.items()
+            for meta in field.metadata
+            if isinstance(meta, Reads)
+        }
 
     def seal(self) -> None:
         self._sealed = True
 
     def __getattribute__(self, name: str) -> Any:
         if not name.startswith("_") and name != "errors":
-            ops = FIELD_OPERATIONS.get(type(self).__name__, {}).get(name)
+            ops = type(self).field_reads.get(name)
             private = object.__getattribute__(self, "__pydantic_private__") or {}
             if ops and private.get("_sealed"):
                 errors = object.__getattribute__(self, "__dict__").get("errors") or {}
@@ -108,6 +81,11 @@ class Section(BaseModel):
                 raise ProbeError(f"could not observe {op}: {self.errors[op]}")
 
 
+def nothing() -> Any:
+    """A field's empty default answer (``Field(default_factory=nothing)``): an empty dict, whatever its shape."""
+    return {}
+
+
 def describe_error(exc: BaseException) -> str:
     code = error_code(exc)
     if isinstance(exc, botocore.exceptions.ClientError):
@@ -116,7 +94,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def attempt(section: Section, operation: str, fn: Callable[[], Any], default: Any) -> Any:
+def attempt(section: Section, operation: str, fn: Callable[[], T], default: T) -> T:
     """Run one API read; on failure record it in the section and return the default.
 
     ``NotFound``-style answers are data, not errors: callers handle them by passing
@@ -152,14 +130,15 @@ def concurrently(*tasks: Callable[[], Any]) -> list[Any]:
         return [future.result() for future in futures]
 
 
-def paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Raw]:
-    items: list[Raw] = []
+def paginate(client: Any, method: str, key: str, **kwargs: Any) -> list[Any]:
+    """Every item of every page under ``key`` (typed where it is stored: the field's shape)."""
+    items: list[Any] = []
     for page in client.get_paginator(method).paginate(**kwargs):
         items.extend(page.get(key, []))
     return items
 
 
-def tags_of(raw: Raw | None, key: str = "Tags") -> dict[str, str]:
+def tags_of(raw: Mapping[str, Any] | None, key: str = "Tags") -> dict[str, str]:
     tags = (raw or {}).get(key) or []
     if isinstance(tags, dict):
         return {str(k): str(v) for k, v in tags.items()}

@@ -6,42 +6,92 @@ import json
 import re
 import urllib.parse
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
+from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
+from conformance.inventory.shapes import (
+    ContainerDefinition,
+    EcsCluster,
+    EcsService,
+    Listener,
+    LoadBalancer,
+    MetricAlarm,
+    RolePolicy,
+    ScalableTarget,
+    ScalingActivity,
+    ScalingPolicy,
+    SecretFinding,
+    TargetGroup,
+    TargetHealthDescription,
+    Task,
+    TaskDefinition,
+)
 from conformance.outputs import StackOutputs
+
+if TYPE_CHECKING:
+    from types_boto3_application_autoscaling.client import ApplicationAutoScalingClient
+    from types_boto3_cloudwatch.client import CloudWatchClient
+    from types_boto3_ecs.client import ECSClient
+    from types_boto3_elbv2.client import ElasticLoadBalancingv2Client
+    from types_boto3_iam.client import IAMClient
+    from types_boto3_iam.type_defs import AttachedPolicyTypeDef
 
 
 class ComputeSection(Section):
-    cluster: Raw = Field(default_factory=dict)
-    service: Raw = Field(default_factory=dict)
-    task_definition: Raw = Field(default_factory=dict)
-    tasks: list[Raw] = Field(default_factory=list)
-    load_balancer: Raw = Field(default_factory=dict)
-    listeners: list[Raw] = Field(default_factory=list)
-    target_group: Raw = Field(default_factory=dict)
-    target_health: list[Raw] = Field(default_factory=list)
-    scalable_targets: list[Raw] = Field(default_factory=list)
-    scaling_policies: list[Raw] = Field(default_factory=list)
-    alarms: list[Raw] = Field(default_factory=list)
+    cluster: Annotated[EcsCluster, reads("ecs:DescribeClusters")] = Field(default_factory=nothing)
+    service: Annotated[EcsService, reads("ecs:DescribeServices")] = Field(default_factory=nothing)
+    # named by the service
+    task_definition: Annotated[TaskDefinition, reads("ecs:DescribeTaskDefinition", "ecs:DescribeServices")] = Field(
+        default_factory=nothing
+    )
+    tasks: Annotated[list[Task], reads("ecs:ListTasks", "ecs:DescribeTasks")] = Field(default_factory=list)
+    load_balancer: Annotated[LoadBalancer, reads("elasticloadbalancing:DescribeLoadBalancers")] = Field(
+        default_factory=nothing
+    )
+    listeners: Annotated[list[Listener], reads("elasticloadbalancing:DescribeListeners")] = Field(default_factory=list)
+    target_group: Annotated[TargetGroup, reads("elasticloadbalancing:DescribeTargetGroups")] = Field(
+        default_factory=nothing
+    )
+    target_health: Annotated[list[TargetHealthDescription], reads("elasticloadbalancing:DescribeTargetHealth")] = Field(
+        default_factory=list
+    )
+    scalable_targets: Annotated[list[ScalableTarget], reads("application-autoscaling:DescribeScalableTargets")] = Field(
+        default_factory=list
+    )
+    scaling_policies: Annotated[list[ScalingPolicy], reads("application-autoscaling:DescribeScalingPolicies")] = Field(
+        default_factory=list
+    )
+    alarms: Annotated[list[MetricAlarm], reads("cloudwatch:DescribeAlarms")] = Field(default_factory=list)
     # Application Auto Scaling's most recent activities for the service (first page, newest first)
-    scaling_activities: list[Raw] = Field(default_factory=list)
+    scaling_activities: Annotated[list[ScalingActivity], reads("application-autoscaling:DescribeScalingActivities")] = (
+        Field(default_factory=list)
+    )
     # Plain-environment variables of the task definition that look like secrets: container,
     # name and why (never the value; the value itself is redacted in ``task_definition``).
-    plaintext_secret_findings: list[Raw] = Field(default_factory=list)
+    plaintext_secret_findings: Annotated[
+        list[SecretFinding], reads("ecs:DescribeTaskDefinition", "ecs:DescribeServices")
+    ] = Field(default_factory=list)
     # The task and execution roles' permission policies: role name -> [{"Kind": "inline"|"attached",
     # "PolicyName", "PolicyArn" (attached only), "Document"}]
-    role_policies: dict[str, list[Raw]] = Field(default_factory=dict)
+    role_policies: Annotated[
+        dict[str, list[RolePolicy]], reads("iam:GetRolePolicy", "ecs:DescribeTaskDefinition", "ecs:DescribeServices")
+    ] = Field(default_factory=dict)
+    # The same roles' trust policies (GetRole's AssumeRolePolicyDocument, IAM policy grammar): role name -> document
+    role_trust: Annotated[
+        dict[str, dict[str, Any]], reads("iam:GetRole", "ecs:DescribeTaskDefinition", "ecs:DescribeServices")
+    ] = Field(default_factory=dict)
+    # The custom-resource function's resource policy (lambda:GetPolicy, JSON text), "" when it has none
+    function_policy: Annotated[str, reads("lambda:GetPolicy")] = ""
 
     @property
-    def healthy_targets(self) -> list[Raw]:
+    def healthy_targets(self) -> list[TargetHealthDescription]:
         return [t for t in self.target_health if t.get("TargetHealth", {}).get("State") == "healthy"]
 
     @property
-    def containers(self) -> list[Raw]:
+    def containers(self) -> list[ContainerDefinition]:
         return list(self.task_definition.get("containerDefinitions", []))
 
     @property
@@ -55,7 +105,7 @@ class ComputeSection(Section):
         return {t.get("taskArn", ""): _attachment_detail(t, "networkInterfaceId") for t in self.tasks}
 
 
-def _attachment_detail(task: Raw, name: str) -> str:
+def _attachment_detail(task: Task, name: str) -> str:
     for attachment in task.get("attachments", []):
         if attachment.get("type") == "ElasticNetworkInterface":
             for detail in attachment.get("details", []):
@@ -66,6 +116,8 @@ def _attachment_detail(task: Raw, name: str) -> str:
 
 # ---- secret-looking plain environment variables (judged here, so no value leaves the collector)
 
+# The template's Lambda-backed custom resource (payments-<env>-<suffix>-default-sg-restrict)
+DEFAULT_SG_FUNCTION = "default-sg-restrict"
 _SECRET_WORDS = {"PASSWORD", "PASSWD", "PWD", "PASS", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL",
                  "CREDENTIALS", "PRIVATEKEY", "ACCESSKEY", "AUTH"}  # fmt: skip
 # a name that *refers to* a secret or key (its ARN, id, name, path) does not hold one
@@ -110,9 +162,9 @@ def credential_kind(text: str) -> str:
     return ""
 
 
-def redact_environment(task_definition: Raw) -> list[Raw]:
+def redact_environment(task_definition: TaskDefinition) -> list[SecretFinding]:
     """Find secret-looking plain variables; replace their values in place; return the findings."""
-    findings: list[Raw] = []
+    findings: list[SecretFinding] = []
     for container in task_definition.get("containerDefinitions", []):
         for variable in container.get("environment", []) or []:
             reason = secret_reason(str(variable.get("name", "")), variable.get("value"))
@@ -124,18 +176,19 @@ def redact_environment(task_definition: Raw) -> list[Raw]:
 
 
 def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
-    ecs = aws.client("ecs")
-    elb = aws.client("elbv2")
-    aas = aws.client("application-autoscaling")
-    cw = aws.client("cloudwatch")
-    iam = aws.client("iam")
+    ecs: ECSClient = aws.client("ecs")
+    elb: ElasticLoadBalancingv2Client = aws.client("elbv2")
+    aas: ApplicationAutoScalingClient = aws.client("application-autoscaling")
+    cw: CloudWatchClient = aws.client("cloudwatch")
+    iam: IAMClient = aws.client("iam")
+    lambda_: Any = aws.client("lambda")
     s = ComputeSection()
     cluster, service_name = outputs.ECSClusterName, outputs.ECSServiceName
     resource_id = f"service/{cluster}/{service_name.rsplit('/', 1)[-1]}"
     prefix = f"payments-{outputs.EnvironmentName}-{outputs.EnvironmentSuffix}-"
 
     def cluster_part() -> None:
-        clusters = attempt(
+        clusters: list[EcsCluster] = attempt(
             s, "ecs:DescribeClusters",
             lambda: ecs.describe_clusters(clusters=[cluster], include=["SETTINGS", "TAGS"])["clusters"], [],
         )  # fmt: skip
@@ -143,16 +196,18 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
 
     def service_part() -> None:
         # the one chain of the section: service -> its task definition -> the roles that names
-        services = attempt(
+        services: list[EcsService] = attempt(
             s, "ecs:DescribeServices",
             lambda: ecs.describe_services(cluster=cluster, services=[service_name], include=["TAGS"])["services"],
             [],
         )  # fmt: skip
         s.service = services[0] if services else {}
         if s.service.get("taskDefinition"):
-            td = attempt(
+            td: dict[str, Any] = attempt(
                 s, "ecs:DescribeTaskDefinition",
-                lambda: ecs.describe_task_definition(taskDefinition=s.service["taskDefinition"], include=["TAGS"]),
+                lambda: dict(
+                    ecs.describe_task_definition(taskDefinition=s.service["taskDefinition"], include=["TAGS"])
+                ),
                 {},
             )  # fmt: skip
             s.task_definition = td.get("taskDefinition", {})
@@ -160,7 +215,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             iam_part()
 
     def tasks_part() -> None:
-        arns = attempt(
+        arns: list[str] = attempt(
             s, "ecs:ListTasks",
             lambda: paginate(ecs, "list_tasks", "taskArns", cluster=cluster, serviceName=service_name), [],
         )  # fmt: skip
@@ -181,12 +236,14 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             }
         )
         found = concurrently(
-            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles]
+            *[partial(attempt, s, "iam:GetRolePolicy", partial(_role_policies, iam, role), []) for role in roles],
+            *[partial(attempt, s, "iam:GetRole", partial(_trust_policy, iam, role), {}) for role in roles],
         )
-        s.role_policies = dict(zip(roles, found, strict=True))
+        s.role_policies = dict(zip(roles, found[: len(roles)], strict=True))
+        s.role_trust = dict(zip(roles, found[len(roles) :], strict=True))
 
     def load_balancer() -> None:
-        lbs = attempt(
+        lbs: list[LoadBalancer] = attempt(
             s, "elasticloadbalancing:DescribeLoadBalancers",
             lambda: elb.describe_load_balancers(LoadBalancerArns=[outputs.LoadBalancerArn])["LoadBalancers"], [],
         )  # fmt: skip
@@ -199,7 +256,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
         )  # fmt: skip
 
     def target_group() -> None:
-        tgs = attempt(
+        tgs: list[TargetGroup] = attempt(
             s, "elasticloadbalancing:DescribeTargetGroups",
             lambda: elb.describe_target_groups(TargetGroupArns=[outputs.TargetGroupArn])["TargetGroups"], [],
         )  # fmt: skip
@@ -246,15 +303,26 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             lambda: paginate(cw, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix), [],
         )  # fmt: skip
 
+    def function_policy() -> None:
+        # who may invoke the function that revokes (and, on a Delete event, restores) the default group's rules
+        s.function_policy = attempt(
+            s, "lambda:GetPolicy",
+            lambda: absent_on(
+                ("ResourceNotFoundException",),
+                lambda: str(lambda_.get_policy(FunctionName=f"{prefix}{DEFAULT_SG_FUNCTION}")["Policy"]), "",
+            ),
+            "",
+        )  # fmt: skip
+
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
         cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
-        scalable_targets, scaling_policies, scaling_activities, alarms_part,
+        scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
     return s
 
 
-def _role_policies(iam: Any, role: str) -> list[Raw]:
+def _role_policies(iam: IAMClient, role: str) -> list[RolePolicy]:
     """The role's inline and attached policies with their documents (2 + 1 per inline + 2 per attached calls).
 
     The two lists are read at once, then every document at once: three calls deep, whatever the count.
@@ -264,11 +332,11 @@ def _role_policies(iam: Any, role: str) -> list[Raw]:
         lambda: paginate(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role),
     )
 
-    def inline(name: str) -> Raw:
+    def inline(name: str) -> RolePolicy:
         doc = _document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
         return {"Kind": "inline", "PolicyName": name, "Document": doc}
 
-    def managed(policy: Raw) -> Raw:
+    def managed(policy: AttachedPolicyTypeDef) -> RolePolicy:
         arn = policy["PolicyArn"]
         version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         doc = _document(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
@@ -277,7 +345,12 @@ def _role_policies(iam: Any, role: str) -> list[Raw]:
     return concurrently(*[partial(inline, n) for n in inline_names], *[partial(managed, p) for p in attached])
 
 
-def _document(doc: Any) -> Raw:
+def _trust_policy(iam: IAMClient, role: str) -> dict[str, Any]:
+    """Who may assume the role: its trust policy, a resource-based policy like a key's or a bucket's."""
+    return _document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument") or {})
+
+
+def _document(doc: Any) -> dict[str, Any]:
     """IAM answers policy documents URL-encoded; boto3 usually decodes them, not always."""
     if isinstance(doc, str):
         return dict(json.loads(urllib.parse.unquote(doc)))

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import json
 import string
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently
+from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, reads
+from conformance.inventory.shapes import DBCluster, DBInstance, DBSubnetGroup, Secret
 from conformance.outputs import StackOutputs
+
+if TYPE_CHECKING:
+    from types_boto3_rds.client import RDSClient
+    from types_boto3_secretsmanager.client import SecretsManagerClient
 
 
 class SecretFacts(BaseModel):
@@ -50,19 +56,25 @@ def secret_facts(secret_string: str | None) -> SecretFacts:
 
 
 class DatabaseSection(Section):
-    cluster: Raw = Field(default_factory=dict)
-    instances: list[Raw] = Field(default_factory=list)
-    subnet_group: Raw = Field(default_factory=dict)
-    secret: Raw = Field(default_factory=dict)
-    secret_facts: SecretFacts = Field(default_factory=SecretFacts)
+    cluster: Annotated[DBCluster, reads("rds:DescribeDBClusters")] = Field(default_factory=nothing)
+    instances: Annotated[list[DBInstance], reads("rds:DescribeDBInstances")] = Field(default_factory=list)
+    # named by the cluster
+    subnet_group: Annotated[DBSubnetGroup, reads("rds:DescribeDBSubnetGroups", "rds:DescribeDBClusters")] = Field(
+        default_factory=nothing
+    )
+    # DescribeSecret's answer without its ResponseMetadata
+    secret: Annotated[Secret, reads("secretsmanager:DescribeSecret")] = Field(default_factory=nothing)
+    secret_facts: Annotated[SecretFacts, reads("secretsmanager:GetSecretValue")] = Field(default_factory=SecretFacts)
+    # GetResourcePolicy's ResourcePolicy (JSON text of the IAM policy grammar), "" when the secret has none
+    secret_policy: Annotated[str, reads("secretsmanager:GetResourcePolicy")] = ""
 
     @property
-    def writers(self) -> list[Raw]:
+    def writers(self) -> list[DBInstance]:
         ids = {m["DBInstanceIdentifier"] for m in self.cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter")}
         return [i for i in self.instances if i["DBInstanceIdentifier"] in ids]
 
     @property
-    def readers(self) -> list[Raw]:
+    def readers(self) -> list[DBInstance]:
         ids = {
             m["DBInstanceIdentifier"] for m in self.cluster.get("DBClusterMembers", []) if not m.get("IsClusterWriter")
         }
@@ -70,12 +82,12 @@ class DatabaseSection(Section):
 
 
 def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
-    rds = aws.client("rds")
-    sm = aws.client("secretsmanager")
+    rds: RDSClient = aws.client("rds")
+    sm: SecretsManagerClient = aws.client("secretsmanager")
     s = DatabaseSection()
 
     def cluster() -> None:
-        clusters = attempt(
+        clusters: list[DBCluster] = attempt(
             s,
             "rds:DescribeDBClusters",
             lambda: absent_on(
@@ -88,7 +100,7 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
         s.cluster = clusters[0] if clusters else {}
         group = s.cluster.get("DBSubnetGroup")  # named by the cluster: the one read that waits for another
         if group:
-            groups = attempt(
+            groups: list[DBSubnetGroup] = attempt(
                 s,
                 "rds:DescribeDBSubnetGroups",
                 lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=group)["DBSubnetGroups"],
@@ -107,10 +119,10 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
         )
 
     def secret() -> None:
-        described = attempt(
-            s, "secretsmanager:DescribeSecret", lambda: sm.describe_secret(SecretId=outputs.DBSecretArn), {}
+        described: dict[str, Any] = attempt(
+            s, "secretsmanager:DescribeSecret", lambda: dict(sm.describe_secret(SecretId=outputs.DBSecretArn)), {}
         )
-        s.secret = {k: v for k, v in described.items() if k != "ResponseMetadata"}
+        s.secret = cast("Secret", {k: v for k, v in described.items() if k != "ResponseMetadata"})
 
     def secret_value() -> None:
         value = attempt(
@@ -122,5 +134,14 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
         s.secret_facts = secret_facts(value)  # only facts about the value are kept; the value is dropped here
         del value
 
-    concurrently(cluster, instances, secret, secret_value)
+    def secret_policy() -> None:
+        answer: dict[str, Any] = attempt(
+            s,
+            "secretsmanager:GetResourcePolicy",
+            lambda: dict(sm.get_resource_policy(SecretId=outputs.DBSecretArn)),
+            {},
+        )
+        s.secret_policy = str(answer.get("ResourcePolicy") or "")
+
+    concurrently(cluster, instances, secret, secret_value, secret_policy)
     return s

@@ -3,40 +3,61 @@
 from __future__ import annotations
 
 import ipaddress
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, paginate, tags_of
+from conformance.inventory.base import Section, attempt, nothing, paginate, reads, tags_of
+from conformance.inventory.shapes import (
+    Address,
+    FlowLog,
+    InternetGateway,
+    IpPermission,
+    NatGateway,
+    NetworkInterface,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    Subnet,
+    Vpc,
+)
 from conformance.outputs import StackOutputs
+
+if TYPE_CHECKING:
+    from types_boto3_ec2.client import EC2Client
 
 
 class NetworkSection(Section):
-    vpc: Raw = Field(default_factory=dict)
-    dns_support: bool | None = None
-    dns_hostnames: bool | None = None
-    subnets: list[Raw] = Field(default_factory=list)
+    vpc: Annotated[Vpc, reads("ec2:DescribeVpcs")] = Field(default_factory=nothing)
+    dns_support: Annotated[bool | None, reads("ec2:DescribeVpcAttribute(enableDnsSupport)")] = None
+    dns_hostnames: Annotated[bool | None, reads("ec2:DescribeVpcAttribute(enableDnsHostnames)")] = None
+    subnets: Annotated[list[Subnet], reads("ec2:DescribeSubnets")] = Field(default_factory=list)
     public_subnet_ids: list[str] = Field(default_factory=list)
     private_subnet_ids: list[str] = Field(default_factory=list)
-    route_tables: list[Raw] = Field(default_factory=list)
-    internet_gateways: list[Raw] = Field(default_factory=list)
-    nat_gateways: list[Raw] = Field(default_factory=list)
-    addresses: list[Raw] = Field(default_factory=list)
-    security_groups: list[Raw] = Field(default_factory=list)
-    flow_logs: list[Raw] = Field(default_factory=list)
-    network_interfaces: list[Raw] = Field(default_factory=list)
+    route_tables: Annotated[list[RouteTable], reads("ec2:DescribeRouteTables")] = Field(default_factory=list)
+    internet_gateways: Annotated[list[InternetGateway], reads("ec2:DescribeInternetGateways")] = Field(
+        default_factory=list
+    )
+    nat_gateways: Annotated[list[NatGateway], reads("ec2:DescribeNatGateways")] = Field(default_factory=list)
+    addresses: Annotated[list[Address], reads("ec2:DescribeAddresses")] = Field(default_factory=list)
+    security_groups: Annotated[list[SecurityGroup], reads("ec2:DescribeSecurityGroups")] = Field(default_factory=list)
+    flow_logs: Annotated[list[FlowLog], reads("ec2:DescribeFlowLogs")] = Field(default_factory=list)
+    network_interfaces: Annotated[list[NetworkInterface], reads("ec2:DescribeNetworkInterfaces")] = Field(
+        default_factory=list
+    )
 
     # ---- derived views the checks share
-    def subnet(self, subnet_id: str) -> Raw:
+    def subnet(self, subnet_id: str) -> Subnet:
         for s in self.subnets:
             if s["SubnetId"] == subnet_id:
                 return s
         return {}
 
-    def route_table_for(self, subnet_id: str) -> Raw:
+    def route_table_for(self, subnet_id: str) -> RouteTable:
         """The route table a subnet uses: its explicit association, else the VPC's main table."""
-        main: Raw = {}
+        main: RouteTable = {}
         for rt in self.route_tables:
             for assoc in rt.get("Associations", []):
                 if assoc.get("SubnetId") == subnet_id:
@@ -45,25 +66,25 @@ class NetworkSection(Section):
                     main = rt
         return main
 
-    def default_route(self, subnet_id: str) -> Raw:
+    def default_route(self, subnet_id: str) -> Route:
         for route in self.route_table_for(subnet_id).get("Routes", []):
             if route.get("DestinationCidrBlock") == "0.0.0.0/0":
                 return route
         return {}
 
-    def nat_gateway(self, nat_id: str) -> Raw:
+    def nat_gateway(self, nat_id: str) -> NatGateway:
         for nat in self.nat_gateways:
             if nat["NatGatewayId"] == nat_id:
                 return nat
         return {}
 
-    def security_group(self, group_id: str) -> Raw:
+    def security_group(self, group_id: str) -> SecurityGroup:
         for sg in self.security_groups:
             if sg["GroupId"] == group_id:
                 return sg
         return {}
 
-    def security_group_named(self, suffix: str) -> Raw:
+    def security_group_named(self, suffix: str) -> SecurityGroup:
         """The group whose Name tag or GroupName ends with ``suffix`` (e.g. ``-db-sg``)."""
         for sg in self.security_groups:
             names = (sg.get("GroupName", ""), tags_of(sg).get("Name", ""))
@@ -71,7 +92,7 @@ class NetworkSection(Section):
                 return sg
         return {}
 
-    def default_routes(self, subnet_id: str) -> list[Raw]:
+    def default_routes(self, subnet_id: str) -> list[Route]:
         """Every route of the subnet's table towards the whole internet (0.0.0.0/0 and ::/0)."""
         return [
             r
@@ -84,12 +105,12 @@ class NetworkSection(Section):
         return str(zone) if zone else None
 
     @property
-    def live_nat_gateways(self) -> list[Raw]:
+    def live_nat_gateways(self) -> list[NatGateway]:
         """NAT gateways that exist or are coming up (AWS lists deleted ones for about an hour)."""
         return [n for n in self.nat_gateways if n.get("State") in ("pending", "available")]
 
     @property
-    def default_security_group(self) -> Raw:
+    def default_security_group(self) -> SecurityGroup:
         """The VPC's default security group (every VPC has one, named ``default``)."""
         for sg in self.security_groups:
             if sg.get("GroupName") == "default":
@@ -108,23 +129,21 @@ class NetworkSection(Section):
 
 
 def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
-    ec2 = aws.client("ec2")
+    ec2: EC2Client = aws.client("ec2")
     vpc_id = outputs.VPCId
     by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
     s = NetworkSection(public_subnet_ids=outputs.PublicSubnetIds, private_subnet_ids=outputs.PrivateSubnetIds)
 
-    def vpc_attr(name: str) -> bool | None:
-        key = name[0].upper() + name[1:]
-        value = attempt(
-            s,
-            f"ec2:DescribeVpcAttribute({name})",
-            lambda: ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=name)[key]["Value"],
-            None,
-        )
-        return None if value is None else bool(value)
+    def vpc_attr(name: Literal["enableDnsSupport", "enableDnsHostnames"]) -> bool | None:
+        def read() -> bool | None:
+            answer = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=name)
+            value = answer["EnableDnsSupport" if name == "enableDnsSupport" else "EnableDnsHostnames"]["Value"]
+            return None if value is None else bool(value)
+
+        return attempt(s, f"ec2:DescribeVpcAttribute({name})", read, None)
 
     with ThreadPoolExecutor(max_workers=11, thread_name_prefix="inventory-network") as pool:
-        f = {
+        f: dict[str, Future[Any]] = {
             "vpc": pool.submit(
                 attempt, s, "ec2:DescribeVpcs", lambda: ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"], []
             ),
@@ -182,7 +201,7 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
 WORLD_V4, WORLD_V6 = "0.0.0.0/0", "::/0"
 
 
-def rule_sources(permission: Raw) -> list[str]:
+def rule_sources(permission: IpPermission) -> list[str]:
     """Every source (or destination) of a rule: CIDRs, IPv6 CIDRs, groups and prefix lists."""
     return (
         [str(r.get("CidrIp")) for r in permission.get("IpRanges", [])]
@@ -192,11 +211,11 @@ def rule_sources(permission: Raw) -> list[str]:
     )
 
 
-def rule_open_to_world(permission: Raw) -> bool:
+def rule_open_to_world(permission: IpPermission) -> bool:
     return any(src in (WORLD_V4, WORLD_V6) for src in rule_sources(permission))
 
 
-def rule_ports(permission: Raw) -> tuple[int, int] | None:
+def rule_ports(permission: IpPermission) -> tuple[int, int] | None:
     """The rule's port range, or None when it covers every port (protocol -1, or no ports given)."""
     if str(permission.get("IpProtocol")) == "-1":
         return None
@@ -206,14 +225,14 @@ def rule_ports(permission: Raw) -> tuple[int, int] | None:
     return int(low), int(high)
 
 
-def rule_covers_port(permission: Raw, port: int) -> bool:
+def rule_covers_port(permission: IpPermission, port: int) -> bool:
     if str(permission.get("IpProtocol")) not in ("-1", "tcp", "6"):
         return False
     ports = rule_ports(permission)
     return ports is None or ports[0] <= port <= ports[1]
 
 
-def describe_rule(permission: Raw) -> str:
+def describe_rule(permission: IpPermission) -> str:
     """One rule in words, e.g. ``tcp 22-22 from 0.0.0.0/0``."""
     ports = rule_ports(permission)
     span = "all ports" if ports is None else f"{ports[0]}-{ports[1]}"

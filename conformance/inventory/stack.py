@@ -5,42 +5,49 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import botocore.exceptions
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, attempt, concurrently, paginate
+from conformance.inventory.base import Section, attempt, concurrently, nothing, paginate, reads
+from conformance.inventory.shapes import DriftDetection, ResourceDrift, StackResource
+
+if TYPE_CHECKING:
+    from types_boto3_cloudformation.client import CloudFormationClient
+    from types_boto3_cloudformation.literals import StackResourceDriftStatusType
+    from types_boto3_cloudformation.type_defs import (
+        StackResourceDriftTypeDef,
+        StackResourceSummaryTypeDef,
+        StackTypeDef,
+    )
 
 # Drift detection: CloudFormation compares each resource with its template (minutes on a large
 # stack on AWS, at once on the emulator). Polled with a deadline; past it the check that needs
 # the answer is a probe error, never a pass.
 DRIFT_POLL_SECONDS = {True: 0.1, False: 2.0}  # by "is the target emulated"
 DRIFT_DEADLINE_SECONDS = {True: 30.0, False: 300.0}
-DRIFT_KEYS = (
-    "LogicalResourceId",
-    "PhysicalResourceId",
-    "ResourceType",
-    "StackResourceDriftStatus",
-    "PropertyDifferences",
-)
 
 
 class StackSection(Section):
     name: str = ""
-    status: str = ""
-    status_reason: str = ""
-    termination_protection: bool = False
-    tags: dict[str, str] = Field(default_factory=dict)
-    parameters: dict[str, str] = Field(default_factory=dict)
-    resources: list[Raw] = Field(default_factory=list)
+    status: Annotated[str, reads("cloudformation:DescribeStacks")] = ""
+    status_reason: Annotated[str, reads("cloudformation:DescribeStacks")] = ""
+    termination_protection: Annotated[bool, reads("cloudformation:DescribeStacks")] = False
+    tags: Annotated[dict[str, str], reads("cloudformation:DescribeStacks")] = Field(default_factory=dict)
+    parameters: Annotated[dict[str, str], reads("cloudformation:DescribeStacks")] = Field(default_factory=dict)
+    resources: Annotated[list[StackResource], reads("cloudformation:ListStackResources")] = Field(default_factory=list)
     # DescribeStackDriftDetectionStatus's answer: StackDriftStatus, DetectionStatus, reason, count
-    drift_detection: Raw = Field(default_factory=dict)
+    drift_detection: Annotated[DriftDetection, reads("cloudformation:DetectStackDrift")] = Field(
+        default_factory=nothing
+    )
     # the resources drift detection found MODIFIED or DELETED, with their property differences
-    drifted_resources: list[Raw] = Field(default_factory=list)
+    drifted_resources: Annotated[
+        list[ResourceDrift], reads("cloudformation:DetectStackDrift", "cloudformation:DescribeStackResourceDrifts")
+    ] = Field(default_factory=list)
     # sha256 of the template body as deployed (GetTemplate, TemplateStage=Original)
-    template_sha256: str = ""
+    template_sha256: Annotated[str, reads("cloudformation:GetTemplate")] = ""
 
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -54,12 +61,12 @@ class StackSection(Section):
 
 def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | None = None) -> StackSection:
     """``described``: the stack as the deployer just described it (DescribeStacks is not repeated)."""
-    cfn = aws.client("cloudformation")
+    cfn: CloudFormationClient = aws.client("cloudformation")
     section = StackSection(name=stack_name)
 
     def description() -> None:
-        stacks: list[dict[str, Any]] = (
-            [described]
+        stacks: list[StackTypeDef] = (
+            [cast("StackTypeDef", described)]
             if described
             else attempt(
                 section,
@@ -81,7 +88,7 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
             section,
             "cloudformation:ListStackResources",
             lambda: [
-                {k: r.get(k, "") for k in ("LogicalResourceId", "PhysicalResourceId", "ResourceType", "ResourceStatus")}
+                _resource(r)
                 for r in paginate(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack_name)
             ],
             [],
@@ -89,13 +96,16 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
 
     def drift() -> None:
         section.drift_detection = attempt(
-            section, "cloudformation:DetectStackDrift", lambda: _detect_drift(cfn, stack_name, aws.is_emulated), {}
+            section,
+            "cloudformation:DetectStackDrift",
+            lambda: _detect_drift(cfn, stack_name, aws.is_emulated),
+            DriftDetection(),
         )
         if section.drift_detection.get("StackDriftStatus") == "DRIFTED":
             section.drifted_resources = attempt(
                 section,
                 "cloudformation:DescribeStackResourceDrifts",
-                lambda: [{k: d.get(k) for k in DRIFT_KEYS} for d in _resource_drifts(cfn, stack_name)],
+                lambda: [_drift(d) for d in _resource_drifts(cfn, stack_name)],
                 [],
             )
 
@@ -117,26 +127,62 @@ def template_digest(body: str | dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _resource_drifts(cfn: Any, stack_name: str) -> list[Raw]:
+def _resource(summary: StackResourceSummaryTypeDef) -> StackResource:
+    """The four keys of a StackResourceSummary the inventory keeps ('' when absent)."""
+    return {
+        "LogicalResourceId": summary.get("LogicalResourceId", ""),
+        "PhysicalResourceId": summary.get("PhysicalResourceId", ""),
+        "ResourceType": summary.get("ResourceType", ""),
+        "ResourceStatus": summary.get("ResourceStatus", ""),
+    }
+
+
+def _drift(drift: StackResourceDriftTypeDef) -> ResourceDrift:
+    """The keys of a StackResourceDrift the inventory keeps (None when absent)."""
+    return {
+        "LogicalResourceId": drift.get("LogicalResourceId"),
+        "PhysicalResourceId": drift.get("PhysicalResourceId"),
+        "ResourceType": drift.get("ResourceType"),
+        "StackResourceDriftStatus": drift.get("StackResourceDriftStatus"),
+        "PropertyDifferences": drift.get("PropertyDifferences"),
+    }
+
+
+def _resource_drifts(cfn: CloudFormationClient, stack_name: str) -> list[StackResourceDriftTypeDef]:
     """DescribeStackResourceDrifts has no boto3 paginator: follow NextToken by hand."""
-    found: list[Raw] = []
-    kwargs: dict[str, Any] = {"StackName": stack_name, "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]}
+    found: list[StackResourceDriftTypeDef] = []
+    drifted: list[StackResourceDriftStatusType] = ["MODIFIED", "DELETED"]
+    token = ""
     while True:
-        page = cfn.describe_stack_resource_drifts(**kwargs)
+        page = (
+            cfn.describe_stack_resource_drifts(StackName=stack_name, StackResourceDriftStatusFilters=drifted)
+            if not token
+            else cfn.describe_stack_resource_drifts(
+                StackName=stack_name, StackResourceDriftStatusFilters=drifted, NextToken=token
+            )
+        )
         found.extend(page.get("StackResourceDrifts", []))
-        if not page.get("NextToken"):
+        token = page.get("NextToken", "")
+        if not token:
             return found
-        kwargs["NextToken"] = page["NextToken"]
 
 
-def _detect_drift(cfn: Any, stack_name: str, emulated: bool) -> Raw:
+def _detect_drift(cfn: CloudFormationClient, stack_name: str, emulated: bool) -> DriftDetection:
     detection_id = cfn.detect_stack_drift(StackName=stack_name)["StackDriftDetectionId"]
     deadline = time.monotonic() + DRIFT_DEADLINE_SECONDS[emulated]
     while True:
         status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
         if status.get("DetectionStatus") != "DETECTION_IN_PROGRESS":
-            keys = ("StackDriftStatus", "DetectionStatus", "DetectionStatusReason", "DriftedStackResourceCount")
-            return {k: status[k] for k in keys if k in status}
+            kept = DriftDetection()
+            if "StackDriftStatus" in status:
+                kept["StackDriftStatus"] = status["StackDriftStatus"]
+            if "DetectionStatus" in status:
+                kept["DetectionStatus"] = status["DetectionStatus"]
+            if "DetectionStatusReason" in status:
+                kept["DetectionStatusReason"] = status["DetectionStatusReason"]
+            if "DriftedStackResourceCount" in status:
+                kept["DriftedStackResourceCount"] = status["DriftedStackResourceCount"]
+            return kept
         if time.monotonic() > deadline:
             waited = DRIFT_DEADLINE_SECONDS[emulated]
             raise botocore.exceptions.WaiterError(

@@ -3,39 +3,67 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Raw, Section, absent_on, attempt, concurrently, paginate
+from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
+from conformance.inventory.shapes import (
+    BucketVersioning,
+    EncryptionRule,
+    KeyMetadata,
+    LifecycleRule,
+    LogGroup,
+    OwnershipControlsRule,
+    PublicAccessBlock,
+    Subscription,
+)
 from conformance.keys import names_key
 from conformance.outputs import StackOutputs
+
+if TYPE_CHECKING:
+    from types_boto3_kms.client import KMSClient
+    from types_boto3_logs.client import CloudWatchLogsClient
+    from types_boto3_s3.client import S3Client
+    from types_boto3_s3.type_defs import ServerSideEncryptionByDefaultTypeDef
+    from types_boto3_sns.client import SNSClient
 
 
 class StorageSection(Section):
     bucket: str = ""
-    encryption: list[Raw] = Field(default_factory=list)  # ServerSideEncryptionConfiguration.Rules
-    versioning: Raw = Field(default_factory=dict)
-    public_access_block: Raw = Field(default_factory=dict)
-    policy: Raw = Field(default_factory=dict)
-    ownership: list[Raw] = Field(default_factory=list)
-    lifecycle: list[Raw] = Field(default_factory=list)
-    bucket_tags: dict[str, str] = Field(default_factory=dict)
-    key: Raw = Field(default_factory=dict)
-    key_rotation: bool | None = None
-    key_aliases: list[str] = Field(default_factory=list)
-    topic: Raw = Field(default_factory=dict)
-    subscriptions: list[Raw] = Field(default_factory=list)
-    log_groups: list[Raw] = Field(default_factory=list)
+    # ServerSideEncryptionConfiguration.Rules
+    encryption: Annotated[list[EncryptionRule], reads("s3:GetBucketEncryption")] = Field(default_factory=list)
+    # GetBucketVersioning's answer without its ResponseMetadata
+    versioning: Annotated[BucketVersioning, reads("s3:GetBucketVersioning")] = Field(default_factory=nothing)
+    public_access_block: Annotated[PublicAccessBlock, reads("s3:GetPublicAccessBlock")] = Field(default_factory=nothing)
+    # the bucket policy document (IAM policy grammar, not an API shape)
+    policy: Annotated[dict[str, Any], reads("s3:GetBucketPolicy")] = Field(default_factory=dict)
+    ownership: Annotated[list[OwnershipControlsRule], reads("s3:GetBucketOwnershipControls")] = Field(
+        default_factory=list
+    )
+    lifecycle: Annotated[list[LifecycleRule], reads("s3:GetBucketLifecycleConfiguration")] = Field(default_factory=list)
+    bucket_tags: Annotated[dict[str, str], reads("s3:GetBucketTagging")] = Field(default_factory=dict)
+    key: Annotated[KeyMetadata, reads("kms:DescribeKey")] = Field(default_factory=nothing)
+    key_rotation: Annotated[bool | None, reads("kms:GetKeyRotationStatus")] = None
+    key_aliases: Annotated[list[str], reads("kms:ListAliases")] = Field(default_factory=list)
+    # GetKeyPolicy(default)'s Policy (JSON text of the IAM policy grammar)
+    key_policy: Annotated[str, reads("kms:GetKeyPolicy")] = ""
+    # the topic's attributes (GetTopicAttributes' Attributes map: attribute name -> value)
+    topic: Annotated[dict[str, str], reads("sns:GetTopicAttributes")] = Field(default_factory=dict)
+    subscriptions: Annotated[list[Subscription], reads("sns:ListSubscriptionsByTopic")] = Field(default_factory=list)
+    log_groups: Annotated[list[LogGroup], reads("logs:DescribeLogGroups")] = Field(default_factory=list)
 
     @property
-    def default_encryption(self) -> Raw:
-        return (self.encryption[0] if self.encryption else {}).get("ApplyServerSideEncryptionByDefault", {})
+    def default_encryption(self) -> ServerSideEncryptionByDefaultTypeDef:
+        """The first rule's default encryption ({} when there is none)."""
+        none = cast("ServerSideEncryptionByDefaultTypeDef", {})
+        return self.encryption[0].get("ApplyServerSideEncryptionByDefault", none) if self.encryption else none
 
     @property
     def bucket_key_enabled(self) -> bool:
-        return bool((self.encryption[0] if self.encryption else {}).get("BucketKeyEnabled", False))
+        return bool(self.encryption[0].get("BucketKeyEnabled", False)) if self.encryption else False
 
     def is_environment_key(self, reported: str | None) -> bool:
         """True when ``reported`` (key id, key ARN, alias name or alias ARN) names the environment's key.
@@ -43,11 +71,9 @@ class StorageSection(Section):
         The key must exist (DescribeKey answered); an alias counts only if ListAliases lists it for
         this key.
         """
-        if reported and ":alias/" in reported:
-            reported = "alias/" + reported.split(":alias/", 1)[1]
         return names_key(reported, self.key, self.key_aliases)
 
-    def log_group(self, name: str) -> Raw | None:
+    def log_group(self, name: str) -> LogGroup | None:
         """The described log group of exactly that name, if it exists."""
         return next((g for g in self.log_groups if g.get("logGroupName") == name), None)
 
@@ -58,10 +84,10 @@ class StorageSection(Section):
 
 
 def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
-    s3 = aws.client("s3")
-    kms = aws.client("kms")
-    sns = aws.client("sns")
-    logs = aws.client("logs")
+    s3: S3Client = aws.client("s3")
+    kms: KMSClient = aws.client("kms")
+    sns: SNSClient = aws.client("sns")
+    logs: CloudWatchLogsClient = aws.client("logs")
     bucket = outputs.TransactionLogsBucket
     s = StorageSection(bucket=bucket)
     prefix = f"payments-{outputs.EnvironmentName}-{outputs.EnvironmentSuffix}"
@@ -77,7 +103,11 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
         )  # fmt: skip
 
     def versioning() -> None:
-        s.versioning = get("s3:GetBucketVersioning", lambda: _strip(s3.get_bucket_versioning(Bucket=bucket)), {})
+        s.versioning = get(
+            "s3:GetBucketVersioning",
+            lambda: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=bucket))),
+            {},
+        )
 
     def public_access_block() -> None:
         s.public_access_block = get(
@@ -127,6 +157,13 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             [],
         )
 
+    def key_policy() -> None:
+        s.key_policy = get(
+            "kms:GetKeyPolicy",
+            lambda: kms.get_key_policy(KeyId=outputs.KMSKeyArn, PolicyName="default")["Policy"],
+            "",
+        )
+
     def topic() -> None:
         s.topic = get(
             "sns:GetTopicAttributes",
@@ -151,10 +188,10 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         encryption, versioning, public_access_block, policy, ownership, lifecycle, bucket_tags,
-        key, key_rotation, key_aliases, topic, subscriptions, log_groups,
+        key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
 
 
-def _strip(response: dict[str, Any]) -> dict[str, Any]:
+def _strip(response: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}

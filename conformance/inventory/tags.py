@@ -10,12 +10,12 @@ with ``iam:ListRoleTags``, concurrently, once the stack section has listed them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from conformance.aws import AwsSession
-from conformance.inventory.base import Section, attempt, concurrently, paginate
+from conformance.inventory.base import Section, attempt, concurrently, paginate, reads
 
 if TYPE_CHECKING:
     from conformance.inventory.stack import StackSection
@@ -27,9 +27,11 @@ LOGICAL_ID_TAG = "aws:cloudformation:logical-id"
 
 class TagsSection(Section):
     # ARN → tags, for every resource GetResources lists as made by this stack
-    resources: dict[str, dict[str, str]] = Field(default_factory=dict)
+    resources: Annotated[dict[str, dict[str, str]], reads("tag:GetResources")] = Field(default_factory=dict)
     # the stack's IAM roles: role name (their physical id) → tags
-    roles: dict[str, dict[str, str]] = Field(default_factory=dict)
+    roles: Annotated[dict[str, dict[str, str]], reads("iam:ListRoleTags", "cloudformation:ListStackResources")] = Field(
+        default_factory=dict
+    )
 
     def by_logical_id(self) -> dict[str, tuple[str, dict[str, str]]]:
         """Logical id of the template → (ARN, tags) of the resource CloudFormation made for it."""

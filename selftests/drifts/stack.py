@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conformance.template import load_template
+from deploy.artifacts import ArtifactsBucket
 from selftests.drifts.registry import DriftContext, drift
 from selftests.emulator.platform import settled_stack
 
@@ -27,9 +28,11 @@ def drift_update_rolled_back(ctx: DriftContext) -> None:
         "Properties": {"TopicName": {"Fn::GetAtt": ["VPC", "NoSuchAttribute"]}},
     }
     described = cfn.describe_stacks(StackName=_stack(ctx))["Stacks"][0]
+    # compact JSON by TemplateURL, as the deployer sends it (deploy/artifacts.py)
+    url = ArtifactsBucket(ctx.aws, out=lambda _: None).upload_template(json.dumps(doc, separators=(",", ":")))
     cfn.update_stack(
         StackName=_stack(ctx),
-        TemplateBody=json.dumps(doc, separators=(",", ":")),  # compact, as the deployer sends it (size limit)
+        TemplateURL=url,
         Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in described["Parameters"]],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )

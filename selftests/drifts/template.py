@@ -140,3 +140,35 @@ def _cluster_deleted_with_stack(doc: Doc) -> Doc:
 def _hard_coded_zone(doc: Doc) -> Doc:
     doc["Resources"]["PublicSubnetA"]["Properties"]["AvailabilityZone"] = "us-east-1a"
     return doc
+
+
+@static(
+    "test_template_resource_policies_grant_nothing_outside_the_account",
+    'the key policy regains a statement allowing kms:Decrypt to {"AWS": "*"} under kms:CallerAccount',
+    id="template-key-policy-star-principal",
+    names="KMSKey: UseThroughServices allows kms:Decrypt to AWS:*",
+)
+def _key_policy_star(doc: Doc) -> Doc:
+    doc["Resources"]["KMSKey"]["Properties"]["KeyPolicy"]["Statement"].append(
+        {
+            "Sid": "UseThroughServices",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    )
+    return doc
+
+
+@static(
+    "test_template_resource_policies_grant_nothing_outside_the_account",
+    "the topic policy's CloudWatch statement loses its source conditions",
+    id="template-topic-policy-unbound-service",
+    names="AlarmTopicPolicy: AllowCloudWatchAlarmsToPublish allows sns:Publish to Service:cloudwatch.amazonaws.com",
+)
+def _topic_policy_unbound(doc: Doc) -> Doc:
+    for statement in doc["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        statement.pop("Condition", None)
+    return doc

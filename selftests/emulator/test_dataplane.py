@@ -742,12 +742,14 @@ def test_dataplane_reset_and_shutdown_leave_no_responder():
 # ---------------------------------------------------------------------------
 
 
-def _as_deployed(path: Path) -> str:
-    """The body the deployer sends: the YAML, or its compact JSON when the YAML is over the inline limit."""
+def _as_deployed(path: Path, endpoint_url: str) -> str:
+    """The TemplateURL the deployer sends: the compact JSON in the artifacts bucket (deploy/artifacts.py)."""
+    from conformance.aws import AwsSession
     from conformance.template import compact_json
+    from deploy.artifacts import ArtifactsBucket
 
-    body = path.read_text()
-    return body if len(body.encode()) <= 51200 else compact_json(path)
+    session = AwsSession(region="us-east-1", endpoint_url=endpoint_url)
+    return ArtifactsBucket(session, out=lambda _: None).upload_template(compact_json(path))
 
 
 @pytest.mark.skipif(not TEMPLATE.exists(), reason="deploy/template.yaml not written yet")
@@ -760,7 +762,7 @@ def test_dataplane_platform_template_dev_answers_through_its_load_balancer(aws, 
     try:
         cfn.create_stack(
             StackName=stack,
-            TemplateBody=_as_deployed(TEMPLATE),
+            TemplateURL=_as_deployed(TEMPLATE, emulator.endpoint_url),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=["CAPABILITY_NAMED_IAM"],
         )

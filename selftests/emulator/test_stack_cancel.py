@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+from conformance.aws import AwsSession
 from conformance.spec import load_environment
 from conformance.template import compact_json
+from deploy.artifacts import ArtifactsBucket
 from selftests.emulator.platform import settled_stack
 
 NAME = "payments-dev-cancel"
@@ -22,7 +24,10 @@ def test_delete_during_creation_cancels_it(emulator, aws):
     spec = load_environment("dev").with_overrides(suffix="cancel")
     cfn.create_stack(
         StackName=NAME,
-        TemplateBody=compact_json(),
+        # as the deployer sends it: by TemplateURL from the artifacts bucket
+        TemplateURL=ArtifactsBucket(
+            AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url), out=lambda _: None
+        ).upload_template(compact_json()),
         Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.model_dump().items()],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )

@@ -42,7 +42,7 @@ DRIFT_DETECTION_READS = {
     "cloudwatch:ListTagsForResource", "ec2:DescribeTags", "ecs:ListTagsForResource",
     "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeLoadBalancerAttributes",
     "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole",
-    "iam:ListRoleTags", "kms:GetKeyPolicy", "kms:ListResourceTags", "logs:ListTagsForResource",
+    "iam:ListRoleTags", "kms:ListResourceTags", "logs:ListTagsForResource",
     "rds:ListTagsForResource", "s3:GetBucketLogging", "s3:GetBucketNotification",
     "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource",
 }  # fmt: skip

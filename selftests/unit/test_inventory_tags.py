@@ -4,7 +4,10 @@ never an empty (untagged) answer."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from pydantic import ValidationError
 
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.tags import LOGICAL_ID_TAG, TagsSection
@@ -18,7 +21,7 @@ def _saved(**extra: object) -> dict[str, object]:
     outputs.update(PublicSubnetIds="subnet-a,subnet-b", PrivateSubnetIds="subnet-c,subnet-d")
     doc: dict[str, object] = {
         "environment": "dev", "stack_name": "payments-dev-x", "region": "us-east-1", "account": "000000000000",
-        "emulated": True, "outputs": outputs, **{section: {} for section in SECTIONS},
+        "outputs": outputs, **{section: {} for section in SECTIONS},
     }  # fmt: skip
     doc.update(extra)
     return doc
@@ -30,6 +33,14 @@ def test_an_inventory_saved_without_the_section_loads_and_cannot_observe_tags():
         _ = inv.tags.resources
     with pytest.raises(ProbeError, match="iam:ListRoleTags"):
         _ = inv.tags.roles
+
+
+def test_an_inventory_saved_with_the_retired_emulated_flag_loads():
+    saved = Inventory.model_validate(_saved()).model_dump(mode="json")
+    inv = Inventory.model_validate_json(json.dumps({**saved, "emulated": True}))
+    assert "emulated" not in inv.model_dump()
+    with pytest.raises(ValidationError, match="misspelt"):
+        Inventory.model_validate_json(json.dumps({**saved, "emulated": True, "misspelt": 1}))
 
 
 def test_a_saved_section_round_trips_and_maps_logical_ids():

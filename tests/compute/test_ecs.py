@@ -1,12 +1,21 @@
 """Compute suite: the ECS cluster, the Fargate service and where its tasks run."""
 
+from __future__ import annotations
+
 import ipaddress
 import re
+from typing import TYPE_CHECKING, Any
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+from conformance.inventory.shapes import ScalingActivity
+
+if TYPE_CHECKING:
+    from types_boto3_ecs.type_defs import DeploymentCircuitBreakerTypeDef
 
 
-def _service_name(inv) -> str:
+def _service_name(inv: Inventory) -> str:
     return inv.compute.service.get("serviceName") or inv.outputs.ECSServiceName
 
 
@@ -15,8 +24,7 @@ def _service_name(inv) -> str:
     controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.7.2"],
     rationale="An active cluster with Container Insights records task-level metrics, so failures are seen.",
 )
-def test_ecs_cluster_is_active_with_container_insights(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeClusters")
+def test_ecs_cluster_is_active_with_container_insights(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     cluster = inv.compute.cluster
     evidence.attach("DescribeClusters", cluster)
     name = inv.outputs.ECSClusterName
@@ -34,8 +42,7 @@ def test_ecs_cluster_is_active_with_container_insights(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.3.3"],
     rationale="The service is ACTIVE on the FARGATE launch type: no hosts of ours to harden or patch.",
 )
-def test_ecs_service_is_active_on_fargate(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices")
+def test_ecs_service_is_active_on_fargate(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     svc = inv.compute.service
     facts = {k: svc.get(k) for k in ("serviceArn", "status", "launchType", "capacityProviderStrategy")}
     evidence.attach("DescribeServices", facts)
@@ -54,8 +61,7 @@ def test_ecs_service_is_active_on_fargate(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
     rationale="The payment tasks live only in the private subnets, never in the internet-routed ones.",
 )
-def test_ecs_service_tasks_in_private_subnets_only(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+def test_ecs_service_tasks_in_private_subnets_only(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     cfg = inv.compute.service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
     private = set(inv.outputs.PrivateSubnetIds)
     tasks = inv.compute.task_subnet_ids
@@ -78,9 +84,7 @@ def test_ecs_service_tasks_in_private_subnets_only(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:1.4.4"],
     rationale="Tasks get no public IP, so nothing on the internet reaches them except through the load balancer.",
 )
-def test_ecs_service_tasks_have_no_public_ip(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
-    inv.network.require("ec2:DescribeNetworkInterfaces")
+def test_ecs_service_tasks_have_no_public_ip(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     cfg = inv.compute.service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
     enis = {e.get("NetworkInterfaceId"): e for e in inv.network.network_interfaces}
     public = {
@@ -103,8 +107,9 @@ def test_ecs_service_tasks_have_no_public_ip(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.10.1"],
     rationale="Every desired task runs, and the desired count stays within the environment's scaling range.",
 )
-def test_ecs_service_runs_desired_count_within_capacity(env_name, inv, spec, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+def test_ecs_service_runs_desired_count_within_capacity(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     svc = inv.compute.service
     running_tasks = [t.get("taskArn") for t in inv.compute.tasks if t.get("lastStatus") == "RUNNING"]
     facts = {k: svc.get(k) for k in ("desiredCount", "runningCount", "pendingCount")}
@@ -133,11 +138,14 @@ _SET_DESIRED = re.compile(r"desired count to (\d+)", re.I)
         "it (target tracking may move it within [Min, Max]); any other value is an unmanaged change."
     ),
 )
-def test_ecs_service_desired_count_as_specified_or_autoscaled(env_name, inv, spec, evidence):
-    inv.compute.require("ecs:DescribeServices", "application-autoscaling:DescribeScalingActivities")
+def test_ecs_service_desired_count_as_specified_or_autoscaled(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     desired = inv.compute.service.get("desiredCount")
     done = [a for a in inv.compute.scaling_activities if a.get("StatusCode") == "Successful"]
-    latest = max(done, key=lambda a: str(a.get("EndTime") or a.get("StartTime") or ""), default={})
+    latest: ScalingActivity | dict[str, Any] = max(
+        done, key=lambda a: str(a.get("EndTime") or a.get("StartTime") or ""), default={}
+    )
     match = _SET_DESIRED.search(str(latest.get("Description", "")))
     scaled_to = int(match.group(1)) if match else None
     evidence.attach(
@@ -157,10 +165,9 @@ def test_ecs_service_desired_count_as_specified_or_autoscaled(env_name, inv, spe
     controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
     rationale="A deployment that cannot become healthy is stopped and rolled back to the last working revision.",
 )
-def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices")
+def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     config = inv.compute.service.get("deploymentConfiguration", {})
-    breaker = config.get("deploymentCircuitBreaker") or {}
+    breaker: DeploymentCircuitBreakerTypeDef | dict[str, Any] = config.get("deploymentCircuitBreaker") or {}
     evidence.attach("deploymentConfiguration", config)
     assert breaker.get("enable") is True and breaker.get("rollback") is True, (
         f"ECS service {_service_name(inv)} has deployment circuit breaker enable={breaker.get('enable')} "
@@ -176,8 +183,9 @@ def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name, inv, eviden
         "healthy, so a rollout is not killed (and rolled back) while its tasks are still starting."
     ),
 )
-def test_ecs_service_health_check_grace_covers_target_group_warm_up(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices", "elasticloadbalancing:DescribeTargetGroups")
+def test_ecs_service_health_check_grace_covers_target_group_warm_up(
+    env_name: str, inv: Inventory, evidence: Evidence
+) -> None:
     grace = inv.compute.service.get("healthCheckGracePeriodSeconds") or 0
     tg = inv.compute.target_group
     interval, threshold = tg.get("HealthCheckIntervalSeconds", 30), tg.get("HealthyThresholdCount", 5)
@@ -202,8 +210,7 @@ def test_ecs_service_health_check_grace_covers_target_group_warm_up(env_name, in
         "inventory of in-scope components, cost and ownership reach the running copies of the application."
     ),
 )
-def test_ecs_service_tasks_carry_the_platform_tags(env_name, inv, spec, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
+def test_ecs_service_tasks_carry_the_platform_tags(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     expected = spec.platform_tags
     tasks = {
         str(t.get("taskArn", "")).rsplit("/", 1)[-1]: {x.get("key"): x.get("value") for x in t.get("tags", [])}
@@ -232,8 +239,7 @@ def test_ecs_service_tasks_carry_the_platform_tags(env_name, inv, spec, evidence
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
     rationale="Every address the load balancer sends traffic to is a task address inside a private subnet.",
 )
-def test_target_group_targets_are_private_addresses(env_name, inv, evidence):
-    inv.compute.require("elasticloadbalancing:DescribeTargetHealth")
+def test_target_group_targets_are_private_addresses(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     inv.network.require("ec2:DescribeSubnets")
     nets = {s: inv.network.subnet(s).get("CidrBlock") for s in inv.outputs.PrivateSubnetIds}
     private = [ipaddress.ip_network(c) for c in nets.values() if c]

@@ -1,8 +1,13 @@
 """Compute suite: the load balancer and what answers behind it."""
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
 from conformance.probes import HttpObservation, http_get
 
@@ -26,7 +31,9 @@ def get_through_load_balancer(ctx: ProbeContext) -> HttpObservation:
     controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],
     rationale="The payment service answers end to end through its internet-facing load balancer.",
 )
-def test_load_balancer_answers_http_200(env_name, inv, emulated, data_plane, evidence):
+def test_load_balancer_answers_http_200(
+    env_name: str, inv: Inventory, emulated: bool, data_plane: Callable[[], Any], evidence: Evidence
+) -> None:
     dns = inv.outputs.LoadBalancerDNS
     deadline = http_deadline(emulated)
     obs = data_plane()

@@ -1,16 +1,25 @@
 """Compute suite: the load balancer's placement, its listener and target group, and target health."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+
+if TYPE_CHECKING:
+    from types_boto3_elbv2.type_defs import ActionOutputTypeDef, ForwardActionConfigOutputTypeDef
 
 # A health check that tolerates 4xx/5xx or waits minutes to notice a dead task is no health check.
 MAX_DETECTION_SECONDS = 150
 
 
-def _lb_name(inv) -> str:
+def _lb_name(inv: Inventory) -> str:
     return inv.compute.load_balancer.get("LoadBalancerName") or inv.outputs.LoadBalancerArn
 
 
-def _tg_name(inv) -> str:
+def _tg_name(inv: Inventory) -> str:
     return inv.compute.target_group.get("TargetGroupName") or inv.outputs.TargetGroupArn
 
 
@@ -19,8 +28,7 @@ def _tg_name(inv) -> str:
     controls=["PCI-DSS-4.0:1.4.1"],
     rationale="The only internet entry point is an active, internet-facing application load balancer.",
 )
-def test_load_balancer_is_internet_facing_application(env_name, inv, evidence):
-    inv.compute.require("elasticloadbalancing:DescribeLoadBalancers")
+def test_load_balancer_is_internet_facing_application(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     lb = inv.compute.load_balancer
     facts = {k: lb.get(k) for k in ("LoadBalancerArn", "LoadBalancerName", "Scheme", "Type", "State")}
     evidence.attach("DescribeLoadBalancers", facts)
@@ -37,25 +45,27 @@ def test_load_balancer_is_internet_facing_application(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.4.1", "PCI-DSS-4.0:12.10.1"],
     rationale="The load balancer sits in exactly the public subnets and spans every AZ of the environment.",
 )
-def test_load_balancer_spans_public_subnets_in_every_az(env_name, inv, spec, evidence):
-    inv.compute.require("elasticloadbalancing:DescribeLoadBalancers")
+def test_load_balancer_spans_public_subnets_in_every_az(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     zones = {z.get("SubnetId"): z.get("ZoneName") for z in inv.compute.load_balancer.get("AvailabilityZones", [])}
     evidence.attach("AvailabilityZones", zones)
     public = set(inv.outputs.PublicSubnetIds)
     assert set(zones) == public, (
-        f"load balancer {_lb_name(inv)} is in subnets {sorted(zones)}, expected exactly the public subnets "
+        f"load balancer {_lb_name(inv)} is in subnets {sorted(zones, key=str)}, expected exactly the public subnets "
         f"{sorted(public)}"
     )
-    azs = sorted(set(zones.values()))
+    azs = sorted(set(zones.values()), key=str)
     assert len(azs) == spec.expectations.az_count, (
         f"load balancer {_lb_name(inv)} spans {len(azs)} AZ(s) {azs}, expected {spec.expectations.az_count}"
     )
 
 
-def _forward_targets(action: dict) -> set[str]:
+def _forward_targets(action: ActionOutputTypeDef) -> set[str | None]:
     if action.get("Type") != "forward":
         return set()
-    groups = {t.get("TargetGroupArn") for t in (action.get("ForwardConfig") or {}).get("TargetGroups", [])}
+    forward: ForwardActionConfigOutputTypeDef | dict[str, Any] = action.get("ForwardConfig") or {}
+    groups: set[str | None] = {t.get("TargetGroupArn") for t in forward.get("TargetGroups", [])}
     return ({action["TargetGroupArn"]} if action.get("TargetGroupArn") else set()) | groups
 
 
@@ -64,7 +74,7 @@ def _forward_targets(action: dict) -> set[str]:
     controls=["PCI-DSS-4.0:1.4.1", "PCI-DSS-4.0:1.3.1"],
     rationale="Each listener forwards only to the service's target group, which is the one the service registers in.",
 )
-def test_load_balancer_listener_forwards_only_to_service_tg(env_name, inv, evidence):
+def test_load_balancer_listener_forwards_only_to_service_tg(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     c = inv.compute
     c.require("elasticloadbalancing:DescribeListeners", "ecs:DescribeServices")
     tg = inv.outputs.TargetGroupArn
@@ -73,7 +83,8 @@ def test_load_balancer_listener_forwards_only_to_service_tg(env_name, inv, evide
     assert actions, f"load balancer {_lb_name(inv)} has no listener, expected one forwarding to {tg}"
     wrong = {
         f"{lst.get('Protocol')}:{lst.get('Port')}": [
-            f"{a.get('Type')} {sorted(_forward_targets(a)) or ''}".strip() for a in lst.get("DefaultActions", [])
+            f"{a.get('Type')} {sorted(_forward_targets(a), key=str) or ''}".strip()
+            for a in lst.get("DefaultActions", [])
         ]
         for lst in c.listeners
         if not lst.get("DefaultActions") or any(_forward_targets(a) != {tg} for a in lst.get("DefaultActions", []))
@@ -94,8 +105,7 @@ def test_load_balancer_listener_forwards_only_to_service_tg(env_name, inv, evide
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:10.7.2"],
     rationale="The ip target group health-checks over HTTP, accepts only 2xx/3xx and notices a dead task quickly.",
 )
-def test_target_group_is_ip_type_with_health_check(env_name, inv, evidence):
-    inv.compute.require("elasticloadbalancing:DescribeTargetGroups")
+def test_target_group_is_ip_type_with_health_check(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     tg = inv.compute.target_group
     keys = ("TargetType", "HealthCheckEnabled", "HealthCheckProtocol", "HealthCheckPath", "Matcher",
             "HealthCheckIntervalSeconds", "UnhealthyThresholdCount")  # fmt: skip
@@ -128,9 +138,8 @@ def test_target_group_is_ip_type_with_health_check(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:10.7.2"],
     rationale="The target group holds at least one healthy target per desired task, health-checked for real.",
 )
-def test_target_group_healthy_targets_cover_desired_count(env_name, inv, evidence):
+def test_target_group_healthy_targets_cover_desired_count(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     c = inv.compute
-    c.require("elasticloadbalancing:DescribeTargetHealth", "ecs:DescribeServices")
     evidence.attach("DescribeTargetHealth", c.target_health)
     desired = c.service.get("desiredCount", 0)
     healthy = c.healthy_targets

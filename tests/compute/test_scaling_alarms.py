@@ -1,6 +1,9 @@
 """Compute suite: application auto scaling and the platform's alarms."""
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+from conformance.inventory.shapes import ScalingPolicy
 
 # alarm name suffix -> (namespace, metric, dimension names)
 ALARMS = {
@@ -13,11 +16,11 @@ ALARMS = {
 }
 
 
-def _prefix(inv) -> str:
+def _prefix(inv: Inventory) -> str:
     return f"payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}-"
 
 
-def _dimension_values(inv) -> dict[str, str]:
+def _dimension_values(inv: Inventory) -> dict[str, str]:
     """What each dimension of the platform's alarms must point at (CloudWatch's own value forms)."""
     lb_arn, tg_arn = inv.outputs.LoadBalancerArn, inv.outputs.TargetGroupArn
     return {
@@ -29,7 +32,7 @@ def _dimension_values(inv) -> dict[str, str]:
     }
 
 
-def _service_resource_id(inv) -> str:
+def _service_resource_id(inv: Inventory) -> str:
     return f"service/{inv.outputs.ECSClusterName}/{inv.outputs.ECSServiceName.rsplit('/', 1)[-1]}"
 
 
@@ -38,8 +41,7 @@ def _service_resource_id(inv) -> str:
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.10.1"],
     rationale="The service is registered with Application Auto Scaling between the spec's Min and Max capacity.",
 )
-def test_service_scalable_target_matches_capacity(env_name, inv, spec, evidence):
-    inv.compute.require("application-autoscaling:DescribeScalableTargets")
+def test_service_scalable_target_matches_capacity(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     rid = _service_resource_id(inv)
     targets = [
         t for t in inv.compute.scalable_targets
@@ -59,15 +61,15 @@ def test_service_scalable_target_matches_capacity(env_name, inv, spec, evidence)
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.10.1"],
     rationale="A target-tracking policy on the service's average CPU adds tasks under load and removes them after.",
 )
-def test_service_scales_on_cpu_target_tracking(env_name, inv, evidence):
-    inv.compute.require("application-autoscaling:DescribeScalingPolicies")
+def test_service_scales_on_cpu_target_tracking(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     rid = _service_resource_id(inv)
     policies = [p for p in inv.compute.scaling_policies if p.get("ResourceId") == rid]
     evidence.attach("DescribeScalingPolicies", policies)
 
-    def on_cpu(p: dict) -> bool:
-        cfg = p.get("TargetTrackingScalingPolicyConfiguration") or {}
-        metric = (cfg.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType")
+    def on_cpu(p: ScalingPolicy) -> bool:
+        cfg = p.get("TargetTrackingScalingPolicyConfiguration")
+        predefined = cfg.get("PredefinedMetricSpecification") if cfg else None
+        metric = predefined.get("PredefinedMetricType") if predefined else None
         return p.get("PolicyType") == "TargetTrackingScaling" and metric == "ECSServiceAverageCPUUtilization"
 
     cpu = [p for p in policies if on_cpu(p)]
@@ -87,8 +89,7 @@ def test_service_scales_on_cpu_target_tracking(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:10.7.2", "PCI-DSS-4.0:12.10.5"],
     rationale="Alarms watch load balancer 5xx, unhealthy targets, service CPU and database CPU/connections.",
 )
-def test_platform_alarms_watch_their_metrics(env_name, inv, evidence):
-    inv.compute.require("cloudwatch:DescribeAlarms")
+def test_platform_alarms_watch_their_metrics(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     by_name = {a.get("AlarmName"): a for a in inv.compute.alarms}
     dims = _dimension_values(inv)
     evidence.attach("DescribeAlarms (metric, dimensions)", {
@@ -114,8 +115,7 @@ def test_platform_alarms_watch_their_metrics(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:10.7.2", "PCI-DSS-4.0:12.10.5"],
     rationale="Every platform alarm notifies the environment's on-call SNS topic, with its actions enabled.",
 )
-def test_platform_alarms_notify_alarm_topic(env_name, inv, evidence):
-    inv.compute.require("cloudwatch:DescribeAlarms")
+def test_platform_alarms_notify_alarm_topic(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     topic = inv.outputs.AlarmTopicArn
     wanted = [_prefix(inv) + s for s in ALARMS]
     alarms = [a for a in inv.compute.alarms if a.get("AlarmName") in wanted]

@@ -1,9 +1,18 @@
 """Compute suite: the task definition the service runs (logging, secrets, size)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+
+if TYPE_CHECKING:
+    from types_boto3_ecs.type_defs import LogConfigurationOutputTypeDef
 
 
-def _td_arn(inv) -> str:
+def _td_arn(inv: Inventory) -> str:
     return inv.compute.task_definition.get("taskDefinitionArn") or inv.compute.service.get("taskDefinition", "")
 
 
@@ -12,10 +21,11 @@ def _td_arn(inv) -> str:
     controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.5.1"],
     rationale="Every container logs through awslogs to the stack's own, retained and encrypted app log group.",
 )
-def test_task_definition_logs_to_stack_app_log_group(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
+def test_task_definition_logs_to_stack_app_log_group(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     want = f"payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}-app-logs"
-    observed = {c.get("name"): c.get("logConfiguration") or {} for c in inv.compute.containers}
+    observed: dict[str | None, LogConfigurationOutputTypeDef | dict[str, Any]] = {
+        c.get("name"): c.get("logConfiguration") or {} for c in inv.compute.containers
+    }
     evidence.attach("logConfiguration by container", observed)
     assert observed, f"task definition {_td_arn(inv)} has no containers, expected containers logging to {want}"
     wrong = {
@@ -37,8 +47,7 @@ def test_task_definition_logs_to_stack_app_log_group(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2"],
     rationale="No password, token or key sits in a container's plain environment, where any describe call shows it.",
 )
-def test_task_definition_environment_holds_no_secrets(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
+def test_task_definition_environment_holds_no_secrets(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     findings = inv.compute.plaintext_secret_findings
     names = {c.get("name"): [e.get("name") for e in c.get("environment") or []] for c in inv.compute.containers}
     evidence.attach("plain environment variable names and findings", {"names": names, "findings": findings})
@@ -54,8 +63,7 @@ def test_task_definition_environment_holds_no_secrets(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:8.6.2", "PCI-DSS-4.0:8.3.2"],
     rationale="The container gets the DB password only from the stack's KMS-encrypted Secrets Manager secret.",
 )
-def test_task_definition_db_password_from_stack_secret(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
+def test_task_definition_db_password_from_stack_secret(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     secret = inv.outputs.DBSecretArn
     secrets = [(c.get("name"), s) for c in inv.compute.containers for s in c.get("secrets") or []]
     evidence.attach("container secrets", [{"container": n, **s} for n, s in secrets])
@@ -80,8 +88,7 @@ def test_task_definition_db_password_from_stack_secret(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:2.2.1"],
     rationale="Tasks get the CPU and memory the environment's spec declares (TaskCpu, TaskMemory).",
 )
-def test_task_definition_cpu_memory_as_specified(env_name, inv, spec, evidence):
-    inv.compute.require("ecs:DescribeServices", "ecs:DescribeTaskDefinition")
+def test_task_definition_cpu_memory_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     td = inv.compute.task_definition
     observed = {"cpu": str(td.get("cpu")), "memory": str(td.get("memory"))}
     want = {"cpu": str(spec.parameters.TaskCpu), "memory": str(spec.parameters.TaskMemory)}

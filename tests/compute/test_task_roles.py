@@ -1,6 +1,8 @@
 """Compute suite: least privilege of the task role and the task execution role."""
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 
 
 def _as_list(value) -> list:
@@ -25,8 +27,9 @@ def wildcard_admin_statements(document: dict) -> list[dict]:
     controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:7.2.2", "CIS-AWS-3.0:1.16"],
     rationale="Neither the task role nor the execution role may allow every action on every resource.",
 )
-def test_task_roles_grant_no_wildcard_action_on_wildcard_resource(env_name, inv, evidence):
-    inv.compute.require("ecs:DescribeTaskDefinition", "iam:GetRolePolicy")
+def test_task_roles_grant_no_wildcard_action_on_wildcard_resource(
+    env_name: str, inv: Inventory, evidence: Evidence
+) -> None:
     roles = inv.compute.role_policies
     evidence.attach("role policies", roles)
     td = inv.compute.task_definition

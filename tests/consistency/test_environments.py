@@ -13,14 +13,19 @@ import json
 import re
 from collections.abc import Iterable
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.checks import check
+from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.base import tags_of
+from conformance.inventory.shapes import EcsService, IpPermission, SecurityGroup
 from conformance.inventory.tags import LOGICAL_ID_TAG
 from conformance.spec import EnvironmentSpec
 from conformance.template import load_template
+
+if TYPE_CHECKING:
+    from types_boto3_ecs.type_defs import NetworkConfigurationOutputTypeDef
 
 
 @check(
@@ -28,7 +33,7 @@ from conformance.template import load_template
     controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
     rationale="Environment address spaces never overlap, so they stay separable and can be peered.",
 )
-def test_environment_cidrs_are_disjoint(inventories, evidence):
+def test_environment_cidrs_are_disjoint(inventories: dict[str, Inventory], evidence: Evidence) -> None:
     cidrs = {env: inv.network.cidr for env, inv in inventories.items()}
     evidence.attach("VPC CIDRs", cidrs)
     assert all(cidrs.values()), f"some environments have no VPC CIDR observed: {cidrs}"
@@ -129,6 +134,13 @@ class _Normaliser:
         return value
 
 
+def _key_ref(inv: Inventory, norm: _Normaliser, reported: Any) -> str:
+    """A key reference as the environment's key when it names it in any form (ARN, id, alias), else as text."""
+    if inv.storage.is_environment_key(str(reported) if reported else None):
+        return "<environment-key>"
+    return norm.text(str(reported or "<none>"))
+
+
 def _component(name: str, prefix: str) -> str:
     return name[len(prefix) + 1 :] if name.startswith(prefix + "-") else name
 
@@ -137,7 +149,13 @@ def _stack_ids(inv: Inventory) -> set[str]:
     return {str(r.get("PhysicalResourceId", "")) for r in inv.stack.resources}
 
 
-def _stack_security_groups(inv: Inventory) -> list[dict[str, Any]]:
+def _public_ip(svc: EcsService) -> str | None:
+    network: NetworkConfigurationOutputTypeDef = svc.get("networkConfiguration") or {}
+    awsvpc = network.get("awsvpcConfiguration")
+    return awsvpc.get("assignPublicIp") if awsvpc else None
+
+
+def _stack_security_groups(inv: Inventory) -> list[SecurityGroup]:
     """The groups the stack declares (AWS::EC2::SecurityGroup): not the VPC's default group, which a
     custom resource of the stack names as its physical id (the network suite judges that one)."""
     ids = set(inv.stack.physical_ids("AWS::EC2::SecurityGroup"))
@@ -150,7 +168,7 @@ def _sg_rules(inv: Inventory, spec: EnvironmentSpec, norm: _Normaliser) -> dict[
     groups = _stack_security_groups(inv)
     role_of = {sg["GroupId"]: _component(str(sg.get("GroupName", "")), prefix) for sg in groups}
 
-    def rules(perms: Iterable[dict[str, Any]]) -> list[str]:
+    def rules(perms: Iterable[IpPermission]) -> list[str]:
         out = []
         for p in perms:
             ports = f"{p.get('IpProtocol')}:{p.get('FromPort', 'all')}-{p.get('ToPort', 'all')}"
@@ -193,7 +211,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             "spec": storage.key.get("KeySpec"),
         },
         "log_groups": {
-            _component(str(g.get("logGroupName", "")), prefix): {"kms": norm.text(str(g.get("kmsKeyId", "<none>")))}
+            _component(str(g.get("logGroupName", "")), prefix): {"kms": _key_ref(inv, norm, g.get("kmsKeyId"))}
             for g in storage.log_groups
             if str(g.get("logGroupName", "")).startswith(prefix)
         },
@@ -219,7 +237,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             "engine": db.get("Engine"),
             "engine_version": db.get("EngineVersion"),
             "storage_encrypted": db.get("StorageEncrypted"),
-            "kms_key": norm.text(str(db.get("KmsKeyId", "<none>"))),
+            "kms_key": _key_ref(inv, norm, db.get("KmsKeyId")),
             "log_exports": sorted(db.get("EnabledCloudwatchLogsExports") or []),
             "iam_auth": db.get("IAMDatabaseAuthenticationEnabled"),
             "instance_engines": sorted(
@@ -227,7 +245,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
             ),
             "instances_public": sorted({bool(i.get("PubliclyAccessible")) for i in inv.database.instances}),
         },
-        "secret_kms": norm.text(str(inv.database.secret.get("KmsKeyId", "<none>"))),
+        "secret_kms": _key_ref(inv, norm, inv.database.secret.get("KmsKeyId")),
     }
 
 
@@ -239,7 +257,7 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1"],
     rationale="Every environment runs the very template that was reviewed, so what staging proves holds for prod.",
 )
-def test_every_environment_runs_the_same_template(inventories, evidence):
+def test_every_environment_runs_the_same_template(inventories: dict[str, Inventory], evidence: Evidence) -> None:
     digests = {env: inv.stack.template_sha256 for env, inv in inventories.items()}
     evidence.attach("template sha256 (GetTemplate, Original) by environment", digests)
     missing = sorted(env for env, d in digests.items() if not d)
@@ -258,7 +276,7 @@ def test_every_environment_runs_the_same_template(inventories, evidence):
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.5.1"],
     rationale="Each environment holds the same kinds and numbers of resources, so none lacks or adds a component.",
 )
-def test_every_environment_has_the_same_resources(inventories, evidence):
+def test_every_environment_has_the_same_resources(inventories: dict[str, Inventory], evidence: Evidence) -> None:
     counts = {env: inv.stack.resource_counts() for env, inv in inventories.items()}
     evidence.attach("resource counts by type and environment", counts)
     problems = []
@@ -331,7 +349,7 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
     controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:2.2.1"],
     rationale="Every resource is named payments-<env>-<suffix>-<component>, so its environment shows wherever it does.",
 )
-def test_resource_names_follow_the_convention(inventories, specs, evidence):
+def test_resource_names_follow_the_convention(inventories: dict[str, Inventory], specs, evidence: Evidence) -> None:
     problems, seen = [], {}
     for env, inv in inventories.items():
         spec = specs[env]
@@ -358,7 +376,7 @@ def _tagged_resources(inv: Inventory) -> dict[str, dict[str, str]]:
     controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:2.2.1"],
     rationale="Every taggable resource carries the five platform tags with its environment's values (owner, cost).",
 )
-def test_every_resource_carries_the_platform_tags(inventories, specs, evidence):
+def test_every_resource_carries_the_platform_tags(inventories: dict[str, Inventory], specs, evidence: Evidence) -> None:
     problems, covered, unlisted = [], {}, {}
     for env, inv in inventories.items():
         expected = specs[env].platform_tags
@@ -385,7 +403,9 @@ def test_every_resource_carries_the_platform_tags(inventories, specs, evidence):
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:10.2.1"],
     rationale="Encryption, logging, network rules and the database engine are identical everywhere, so none is weaker.",
 )
-def test_security_settings_are_identical_everywhere(inventories, specs, evidence):
+def test_security_settings_are_identical_everywhere(
+    inventories: dict[str, Inventory], specs, evidence: Evidence
+) -> None:
     views = {env: _flat(_same_everywhere_view(inv, specs[env])) for env, inv in inventories.items()}
     evidence.attach("normalised view by environment", views)
     problems = []
@@ -476,9 +496,7 @@ def _configuration_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, Any]
             "grace period": svc.get("healthCheckGracePeriodSeconds"),
             "propagate tags": svc.get("propagateTags"),
             "deployment": norm(svc.get("deploymentConfiguration")),
-            "public ip": ((svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}).get(
-                "assignPublicIp"
-            ),
+            "public ip": _public_ip(svc),
         },
         "task definition": {
             "network mode": td.get("networkMode"),
@@ -546,7 +564,7 @@ def _which_log_groups(inv: Inventory, spec: EnvironmentSpec, attribute: str, dec
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
     rationale="Environments differ only where their files declare it (sizes, retention, protection); else it is drift.",
 )
-def test_environments_differ_only_as_declared(inventories, specs, evidence):
+def test_environments_differ_only_as_declared(inventories: dict[str, Inventory], specs, evidence: Evidence) -> None:
     problems = []
     declared_differences: dict[str, dict[str, Any]] = {}
     views: dict[str, dict[str, Any]] = {}

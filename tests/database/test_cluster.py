@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from conformance.checks import check
-from conformance.keys import names_key
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 from conformance.plugin import emulator_limit
 
 NAME_PATTERN = "payments-{env}-{suffix}-aurora"
@@ -19,9 +20,10 @@ NAME_PATTERN = "payments-{env}-{suffix}-aurora"
     controls=["PCI-DSS-4.0:6.4.1", "CIS-AWS-3.0:2.3.1"],
     rationale="The Aurora MySQL cluster is available and runs the engine and version the environment specifies.",
 )
-def test_aurora_cluster_available_with_specified_engine(env_name, inv, spec, evidence):
+def test_aurora_cluster_available_with_specified_engine(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters")
     c = db.cluster
     evidence.attach("DescribeDBClusters", c)
     name = inv.outputs.AuroraClusterIdentifier
@@ -36,9 +38,10 @@ def test_aurora_cluster_available_with_specified_engine(env_name, inv, spec, evi
     controls=["PCI-DSS-4.0:12.10.1", "CIS-AWS-3.0:2.3.3"],
     rationale="One writer and at least one reader, in different AZs, so an AZ failure leaves a copy to fail over to.",
 )
-def test_aurora_has_one_writer_and_readers_in_other_azs(env_name, inv, spec, evidence):
+def test_aurora_has_one_writer_and_readers_in_other_azs(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     db = inv.database
-    db.require("rds:DescribeDBClusters", "rds:DescribeDBInstances")
     name = inv.outputs.AuroraClusterIdentifier
     members = {i["DBInstanceIdentifier"]: i.get("AvailabilityZone") for i in db.instances}
     evidence.attach("cluster members", {"members": db.cluster.get("DBClusterMembers", []), "zones": members})
@@ -60,7 +63,7 @@ def test_aurora_has_one_writer_and_readers_in_other_azs(env_name, inv, spec, evi
     controls=["PCI-DSS-4.0:12.10.1"],
     rationale="Distinct writer and reader endpoints on port 3306, as the stack hands them to the application.",
 )
-def test_aurora_endpoints_distinct_on_mysql_port(env_name, inv, evidence):
+def test_aurora_endpoints_distinct_on_mysql_port(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     c = inv.database.cluster
     inv.database.require("rds:DescribeDBClusters")
     observed = {"Endpoint": c.get("Endpoint"), "ReaderEndpoint": c.get("ReaderEndpoint"), "Port": c.get("Port")}
@@ -84,7 +87,9 @@ def test_aurora_endpoints_distinct_on_mysql_port(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
     rationale="The database endpoints resolve only to private addresses inside the environment's VPC.",
 )
-def test_aurora_endpoints_resolve_inside_the_vpc(env_name, inv, emulated, evidence):
+def test_aurora_endpoints_resolve_inside_the_vpc(
+    env_name: str, inv: Inventory, emulated: bool, evidence: Evidence
+) -> None:
     emulator_limit(emulated, "the emulator serves no DNS for RDS endpoints")
     vpc = ipaddress.ip_network(inv.network.cidr)
     resolved = {}
@@ -101,8 +106,7 @@ def test_aurora_endpoints_resolve_inside_the_vpc(env_name, inv, emulated, eviden
     controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:2.3.3"],
     rationale="No database instance is reachable from the internet.",
 )
-def test_aurora_instances_not_publicly_accessible(env_name, inv, evidence):
-    inv.database.require("rds:DescribeDBInstances")
+def test_aurora_instances_not_publicly_accessible(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     flags = {i["DBInstanceIdentifier"]: i.get("PubliclyAccessible") for i in inv.database.instances}
     evidence.attach("PubliclyAccessible", flags)
     public = [i for i, on in flags.items() if on is not False]
@@ -114,8 +118,9 @@ def test_aurora_instances_not_publicly_accessible(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:3.5.1", "CIS-AWS-3.0:2.3.1"],
     rationale="Every instance stores data encrypted and runs the instance class the environment specifies.",
 )
-def test_aurora_instances_encrypted_with_specified_class(env_name, inv, spec, evidence):
-    inv.database.require("rds:DescribeDBInstances")
+def test_aurora_instances_encrypted_with_specified_class(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
     facts = {
         i["DBInstanceIdentifier"]: (i.get("StorageEncrypted"), i.get("DBInstanceClass")) for i in inv.database.instances
     }
@@ -130,9 +135,8 @@ def test_aurora_instances_encrypted_with_specified_class(env_name, inv, spec, ev
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
     rationale="The database lives only in the private subnets, across the environment's AZs.",
 )
-def test_aurora_subnet_group_private_only(env_name, inv, spec, evidence):
+def test_aurora_subnet_group_private_only(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     db = inv.database
-    db.require("rds:DescribeDBSubnetGroups")
     subnets = {
         s["SubnetIdentifier"]: s.get("SubnetAvailabilityZone", {}).get("Name")
         for s in db.subnet_group.get("Subnets", [])
@@ -150,8 +154,7 @@ def test_aurora_subnet_group_private_only(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:10.5.1"],
     rationale="Automated backups are kept for the days the environment specifies.",
 )
-def test_aurora_backup_retention_as_specified(env_name, inv, spec, evidence):
-    inv.database.require("rds:DescribeDBClusters")
+def test_aurora_backup_retention_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     days = inv.database.cluster.get("BackupRetentionPeriod")
     evidence.attach("BackupRetentionPeriod", days)
     assert days == spec.parameters.BackupRetentionDays, (
@@ -165,8 +168,7 @@ def test_aurora_backup_retention_as_specified(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:12.10.1"],
     rationale="Deletion protection is on exactly where the environment specifies it.",
 )
-def test_aurora_deletion_protection_as_specified(env_name, inv, spec, evidence):
-    inv.database.require("rds:DescribeDBClusters")
+def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     on = inv.database.cluster.get("DeletionProtection")
     want = spec.parameters.DeletionProtection == "true"
     evidence.attach("DeletionProtection", on)
@@ -180,8 +182,7 @@ def test_aurora_deletion_protection_as_specified(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.1"],
     rationale="The audit, error and slow-query logs are exported to CloudWatch Logs.",
 )
-def test_aurora_log_exports_enabled(env_name, inv, evidence):
-    inv.database.require("rds:DescribeDBClusters")
+def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     exports = set(inv.database.cluster.get("EnabledCloudwatchLogsExports") or [])
     evidence.attach("EnabledCloudwatchLogsExports", sorted(exports))
     missing = {"audit", "error", "slowquery"} - exports
@@ -196,13 +197,14 @@ def test_aurora_log_exports_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:3.6.1"],
     rationale="The master password is generated: 32 characters of every class, encrypted with the environment key.",
 )
-def test_master_secret_generated_and_encrypted_with_environment_key(env_name, inv, evidence):
+def test_master_secret_generated_and_encrypted_with_environment_key(
+    env_name: str, inv: Inventory, evidence: Evidence
+) -> None:
     db = inv.database
-    db.require("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")
     facts = db.secret_facts
     arn = inv.outputs.DBSecretArn
     evidence.attach("secret (derived facts only)", {"KmsKeyId": db.secret.get("KmsKeyId"), **facts.model_dump()})
-    assert names_key(db.secret.get("KmsKeyId"), inv.storage.key), (
+    assert inv.storage.is_environment_key(db.secret.get("KmsKeyId")), (
         f"secret {arn} is encrypted with {db.secret.get('KmsKeyId') or 'the AWS managed key'}, "
         f"expected the environment key {inv.storage.key.get('Arn')}"
     )
@@ -223,8 +225,7 @@ def test_master_secret_generated_and_encrypted_with_environment_key(env_name, in
     controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:3.6.1"],
     rationale="The stack takes no password parameter: the database password comes only from the generated secret.",
 )
-def test_stack_has_no_password_parameter(env_name, inv, evidence):
-    inv.stack.require("cloudformation:DescribeStacks")
+def test_stack_has_no_password_parameter(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     names = sorted(inv.stack.parameters)
     evidence.attach("stack parameters", names)
     suspicious = [n for n in names if any(w in n.lower() for w in ("password", "passwd", "secret", "masteruser"))]

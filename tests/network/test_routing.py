@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+from conformance.inventory.shapes import Route
 
 
-def _target(route: dict) -> str:
-    for key in ("NatGatewayId", "GatewayId", "EgressOnlyInternetGatewayId", "NetworkInterfaceId",
-                "TransitGatewayId", "VpcPeeringConnectionId", "InstanceId"):  # fmt: skip
-        if route.get(key):
-            return str(route[key])
-    return "nothing"
+def _target(route: Route) -> str:
+    target = (
+        route.get("NatGatewayId") or route.get("GatewayId") or route.get("EgressOnlyInternetGatewayId")
+        or route.get("NetworkInterfaceId") or route.get("TransitGatewayId") or route.get("VpcPeeringConnectionId")
+        or route.get("InstanceId")
+    )  # fmt: skip
+    return str(target) if target else "nothing"
 
 
-def _describe(route: dict) -> str:
+def _describe(route: Route) -> str:
     destination = route.get("DestinationCidrBlock") or route.get("DestinationIpv6CidrBlock")
     return f"{destination} -> {_target(route)} ({route.get('State', 'unknown state')})"
 
@@ -25,7 +30,7 @@ def _describe(route: dict) -> str:
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
     rationale="Public subnets reach the internet only through the internet gateway attached to this VPC.",
 )
-def test_public_subnets_route_to_attached_internet_gateway(env_name, inv, evidence):
+def test_public_subnets_route_to_attached_internet_gateway(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
     net.require("ec2:DescribeRouteTables", "ec2:DescribeInternetGateways")
     igws = sorted(
@@ -49,11 +54,12 @@ def test_public_subnets_route_to_attached_internet_gateway(env_name, inv, eviden
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:1.4.1"],
     rationale="Private subnets reach the internet only via an available NAT gateway that holds an Elastic IP.",
 )
-def test_private_subnets_route_only_through_available_nat(env_name, inv, evidence):
+def test_private_subnets_route_only_through_available_nat(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
     net.require("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeAddresses")
     addresses = {a.get("AllocationId"): a for a in net.addresses}
-    observed = {}
+    net.require("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeSubnets")
+    observed: dict[str, dict[str, Any]] = {}
     for subnet_id in net.private_subnet_ids:
         table = net.route_table_for(subnet_id)
         routes = net.default_routes(subnet_id)
@@ -95,9 +101,8 @@ def test_private_subnets_route_only_through_available_nat(env_name, inv, evidenc
     controls=["PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:12.10.1"],
     rationale="Each private subnet leaves through the NAT gateway in a public subnet of its own AZ, so AZs fail alone.",
 )
-def test_private_subnets_use_nat_in_own_az(env_name, inv, evidence):
+def test_private_subnets_use_nat_in_own_az(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeSubnets")
     observed = {}
     for subnet_id in net.private_subnet_ids:
         route = net.default_route(subnet_id)
@@ -121,9 +126,8 @@ def test_private_subnets_use_nat_in_own_az(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:1.2.1"],
     rationale="Exactly one available NAT gateway sits in each AZ's public subnet: no single AZ carries all egress.",
 )
-def test_one_nat_gateway_per_az(env_name, inv, spec, evidence):
+def test_one_nat_gateway_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeNatGateways", "ec2:DescribeSubnets")
     zones = sorted(z for z in (net.zone_of(s) for s in net.public_subnet_ids) if z)
     live = net.live_nat_gateways
     per_zone = Counter(net.zone_of(str(n.get("SubnetId"))) for n in live)

@@ -6,13 +6,26 @@ import ipaddress
 from itertools import combinations
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
+
+
+def _inside(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network, vpc: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> bool:
+    """``net`` lies inside ``vpc`` (of the same IP version)."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(vpc, ipaddress.IPv4Network):
+        return net.subnet_of(vpc)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(vpc, ipaddress.IPv6Network):
+        return net.subnet_of(vpc)
+    return False
 
 
 def _zones(net, subnet_ids: list[str]) -> dict[str, str | None]:
     return {sid: net.zone_of(sid) for sid in subnet_ids}
 
 
-def _assert_one_per_az(inv, kind: str, zones: dict[str, str | None], want: int) -> None:
+def _assert_one_per_az(inv: Inventory, kind: str, zones: dict[str, str | None], want: int) -> None:
     placed = sorted(z for z in zones.values() if z)
     missing = [sid for sid, z in zones.items() if not z]
     assert not missing, f"{kind} subnets {', '.join(missing)} of VPC {inv.outputs.VPCId} were not found"
@@ -27,7 +40,7 @@ def _assert_one_per_az(inv, kind: str, zones: dict[str, str | None], want: int) 
     controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
     rationale="One public subnet in each of the environment's AZs keeps the load balancer and NAT up when an AZ fails.",
 )
-def test_public_subnets_one_per_az(env_name, inv, spec, evidence):
+def test_public_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     net = inv.network
     net.require("ec2:DescribeSubnets")
     zones = _zones(net, net.public_subnet_ids)
@@ -40,7 +53,7 @@ def test_public_subnets_one_per_az(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
     rationale="One private subnet beside each public one keeps the application and database tiers up per AZ.",
 )
-def test_private_subnets_one_per_az(env_name, inv, spec, evidence):
+def test_private_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     net = inv.network
     net.require("ec2:DescribeSubnets")
     zones = _zones(net, net.private_subnet_ids)
@@ -49,7 +62,7 @@ def test_private_subnets_one_per_az(env_name, inv, spec, evidence):
     _assert_one_per_az(inv, "private", zones, spec.expectations.az_count)
     unpaired = sorted({z for z in zones.values() if z} ^ public)
     assert not unpaired, (
-        f"VPC {inv.outputs.VPCId}: private subnets span {sorted(set(zones.values()))} but public subnets span "
+        f"VPC {inv.outputs.VPCId}: private subnets span {sorted(set(zones.values()), key=str)} but public subnets span "
         f"{sorted(public)}; AZs {unpaired} lack one of the pair, expected a public and a private subnet in every AZ"
     )
 
@@ -59,14 +72,14 @@ def test_private_subnets_one_per_az(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
     rationale="Every subnet lies inside the environment's VPC CIDR and no two overlap, so segmentation rules hold.",
 )
-def test_subnets_inside_vpc_cidr_without_overlap(env_name, inv, spec, evidence):
+def test_subnets_inside_vpc_cidr_without_overlap(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     net = inv.network
     net.require("ec2:DescribeSubnets", "ec2:DescribeVpcs")
     vpc = ipaddress.ip_network(spec.parameters.VpcCidr)
     cidrs = {s["SubnetId"]: ipaddress.ip_network(s["CidrBlock"]) for s in net.subnets}
     evidence.attach("subnet CIDRs", {"VPC": str(vpc), "subnets": {k: str(v) for k, v in cidrs.items()}})
     assert cidrs, f"VPC {inv.outputs.VPCId} has no subnets, expected {2 * spec.expectations.az_count}"
-    outside = [f"{sid} ({c})" for sid, c in sorted(cidrs.items()) if c.version != vpc.version or not c.subnet_of(vpc)]
+    outside = [f"{sid} ({c})" for sid, c in sorted(cidrs.items()) if not _inside(c, vpc)]
     assert not outside, (
         f"subnets of VPC {inv.outputs.VPCId} lie outside the environment's CIDR {vpc}: {', '.join(outside)}; "
         "expected every subnet inside it"
@@ -85,7 +98,7 @@ def test_subnets_inside_vpc_cidr_without_overlap(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
     rationale="Nothing launched in a private subnet gets a public address by default.",
 )
-def test_private_subnets_assign_no_public_ip(env_name, inv, evidence):
+def test_private_subnets_assign_no_public_ip(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
     net.require("ec2:DescribeSubnets")
     flags = {s: net.subnet(s).get("MapPublicIpOnLaunch") for s in net.private_subnet_ids}

@@ -1,6 +1,8 @@
 """Network suite: the VPC, its addressing and its name resolution."""
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 
 
 @check(
@@ -8,8 +10,7 @@ from conformance.checks import check
     controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
     rationale="Each environment owns its declared, non-overlapping address space so it can be segmented and peered.",
 )
-def test_vpc_cidr_matches_environment(env_name, inv, spec, evidence):
-    inv.network.require("ec2:DescribeVpcs")
+def test_vpc_cidr_matches_environment(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     vpc = inv.network.vpc
     evidence.attach("DescribeVpcs", vpc)
     assert vpc, f"VPC {inv.outputs.VPCId} of {inv.stack_name} was not found"
@@ -24,9 +25,8 @@ def test_vpc_cidr_matches_environment(env_name, inv, spec, evidence):
     controls=["PCI-DSS-4.0:1.2.1"],
     rationale="The VPC resolver is on, so tasks reach AWS APIs, the database endpoints and each other by name.",
 )
-def test_vpc_dns_support_enabled(env_name, inv, evidence):
+def test_vpc_dns_support_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeVpcAttribute(enableDnsSupport)")
     evidence.attach("DescribeVpcAttribute(enableDnsSupport)", {"enableDnsSupport": net.dns_support})
     assert net.dns_support is True, (
         f"VPC {inv.outputs.VPCId} of {inv.stack_name} has DNS support {net.dns_support}, expected it enabled"
@@ -38,9 +38,8 @@ def test_vpc_dns_support_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.2.1"],
     rationale="DNS hostnames are on, so private endpoints and interfaces in the VPC get resolvable names.",
 )
-def test_vpc_dns_hostnames_enabled(env_name, inv, evidence):
+def test_vpc_dns_hostnames_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     net = inv.network
-    net.require("ec2:DescribeVpcAttribute(enableDnsHostnames)")
     evidence.attach("DescribeVpcAttribute(enableDnsHostnames)", {"enableDnsHostnames": net.dns_hostnames})
     assert net.dns_hostnames is True, (
         f"VPC {inv.outputs.VPCId} of {inv.stack_name} has DNS hostnames {net.dns_hostnames}, expected them enabled"

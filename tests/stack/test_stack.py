@@ -1,7 +1,9 @@
 """Stack suite: the environment's CloudFormation stack is settled, protected as specified, and in sync."""
 
 from conformance.checks import check
-from conformance.inventory import ProbeError
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory, ProbeError
+from conformance.inventory.shapes import ResourceDrift
 
 COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 MEANING = {
@@ -15,8 +17,7 @@ MEANING = {
     controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:2.2.1"],
     rationale="The stack's last operation succeeded: the environment runs the template it was last given.",
 )
-def test_stack_status_is_complete(env_name, inv, evidence):
-    inv.stack.require("cloudformation:DescribeStacks")
+def test_stack_status_is_complete(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     stack = inv.stack
     evidence.attach("DescribeStacks", {"StackName": stack.name, "StackStatus": stack.status,
                                        "StackStatusReason": stack.status_reason})  # fmt: skip
@@ -33,8 +34,7 @@ def test_stack_status_is_complete(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
     rationale="Staging and prod stacks cannot be deleted by a stray command; dev's may be, as its file says.",
 )
-def test_stack_termination_protection_as_specified(env_name, inv, spec, evidence):
-    inv.stack.require("cloudformation:DescribeStacks")
+def test_stack_termination_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     expected = spec.expectations.termination_protection
     actual = inv.stack.termination_protection
     evidence.attach("termination protection", {"stack": inv.stack.name, "observed": actual, "expected": expected})
@@ -44,12 +44,12 @@ def test_stack_termination_protection_as_specified(env_name, inv, spec, evidence
     )
 
 
-def _difference(d: dict) -> str:
+def _difference(d: ResourceDrift) -> str:
     changes = [
         f"{p.get('PropertyPath')} expected {p.get('ExpectedValue')} actual {p.get('ActualValue')}"
         for p in d.get("PropertyDifferences") or []
     ]
-    what = "; ".join(changes) or d.get("StackResourceDriftStatus", "").lower()
+    what = "; ".join(changes) or (d.get("StackResourceDriftStatus") or "").lower()
     return f"{d.get('LogicalResourceId')} ({d.get('ResourceType')} {d.get('PhysicalResourceId')}): {what}"
 
 
@@ -61,8 +61,7 @@ def _difference(d: dict) -> str:
         "what its reviewed template says, not what someone clicked."
     ),
 )
-def test_stack_in_sync_with_its_template(env_name, inv, evidence):
-    inv.stack.require("cloudformation:DetectStackDrift")
+def test_stack_in_sync_with_its_template(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     detection = inv.stack.drift_detection
     drifted = inv.stack.drifted_resources
     evidence.attach("drift detection", {"status": detection, "drifted resources": drifted})

@@ -1,6 +1,8 @@
 """Storage suite: the transaction-logs bucket's configuration, as S3 reports it."""
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 from tests.storage.policy import tls_deny_coverage
 
 PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -12,7 +14,7 @@ LOG_RETENTION_FLOOR_DAYS = 365  # PCI DSS 10.5.1: audit log history for at least
     controls=["PCI-DSS-4.0:3.5.1"],
     rationale="Transaction logs are encrypted at rest with the environment's customer-managed key.",
 )
-def test_transaction_bucket_encrypts_with_environment_key(env_name, inv, evidence):
+def test_transaction_bucket_encrypts_with_environment_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     storage = inv.storage
     storage.require("s3:GetBucketEncryption", "kms:DescribeKey", "kms:ListAliases")
     evidence.attach("GetBucketEncryption", storage.encryption)
@@ -29,9 +31,8 @@ def test_transaction_bucket_encrypts_with_environment_key(env_name, inv, evidenc
     controls=["PCI-DSS-4.0:3.6.1"],
     rationale="An S3 bucket key keeps the environment key's use (and its CloudTrail volume) bounded.",
 )
-def test_transaction_bucket_uses_bucket_key(env_name, inv, evidence):
+def test_transaction_bucket_uses_bucket_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     storage = inv.storage
-    storage.require("s3:GetBucketEncryption")
     evidence.attach("GetBucketEncryption", storage.encryption)
     assert storage.bucket_key_enabled, (
         f"bucket {storage.bucket} has BucketKeyEnabled {storage.bucket_key_enabled} in its default encryption, "
@@ -44,8 +45,7 @@ def test_transaction_bucket_uses_bucket_key(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:10.5.1"],
     rationale="Versioning keeps every transaction log recoverable after an overwrite or delete.",
 )
-def test_transaction_bucket_versioning_enabled(env_name, inv, evidence):
-    inv.storage.require("s3:GetBucketVersioning")
+def test_transaction_bucket_versioning_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     evidence.attach("GetBucketVersioning", inv.storage.versioning)
     status = inv.storage.versioning.get("Status") or "never enabled"
     assert status == "Enabled", f"bucket {inv.storage.bucket} has versioning {status}, expected Enabled"
@@ -56,8 +56,7 @@ def test_transaction_bucket_versioning_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:2.1.4"],
     rationale="All four public-access blocks keep the bucket from ever being made public.",
 )
-def test_transaction_bucket_blocks_all_public_access(env_name, inv, evidence):
-    inv.storage.require("s3:GetPublicAccessBlock")
+def test_transaction_bucket_blocks_all_public_access(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     block = inv.storage.public_access_block
     evidence.attach("GetPublicAccessBlock", block)
     off = [k for k in PUBLIC_ACCESS_BLOCKS if block.get(k) is not True]
@@ -73,9 +72,8 @@ def test_transaction_bucket_blocks_all_public_access(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:4.2.1", "CIS-AWS-3.0:2.1.1"],
     rationale="The bucket policy explicitly denies every request, on bucket and objects, made without TLS.",
 )
-def test_transaction_bucket_policy_denies_insecure_transport(env_name, inv, evidence):
+def test_transaction_bucket_policy_denies_insecure_transport(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     storage = inv.storage
-    storage.require("s3:GetBucketPolicy")
     partition = inv.outputs.KMSKeyArn.split(":")[1] if inv.outputs.KMSKeyArn.count(":") > 1 else "aws"
     bucket_arn = f"arn:{partition}:s3:::{storage.bucket}"
     coverage = tls_deny_coverage(storage.policy, bucket_arn)
@@ -104,8 +102,7 @@ def _statements(policy: dict) -> list[dict]:
     controls=["PCI-DSS-4.0:7.2.1"],
     rationale="The bucket owner owns every object and ACLs are disabled, so only policies grant access.",
 )
-def test_transaction_bucket_owner_enforced(env_name, inv, evidence):
-    inv.storage.require("s3:GetBucketOwnershipControls")
+def test_transaction_bucket_owner_enforced(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     rules = inv.storage.ownership
     evidence.attach("GetBucketOwnershipControls", rules)
     owners = [r.get("ObjectOwnership") for r in rules]
@@ -119,8 +116,7 @@ def test_transaction_bucket_owner_enforced(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:3.2.1", "PCI-DSS-4.0:10.5.1"],
     rationale="Enabled lifecycle rules bound how long superseded log versions are kept and age old data out.",
 )
-def test_transaction_bucket_lifecycle_rules_enabled(env_name, inv, evidence):
-    inv.storage.require("s3:GetBucketLifecycleConfiguration")
+def test_transaction_bucket_lifecycle_rules_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     rules = inv.storage.lifecycle
     evidence.attach("GetBucketLifecycleConfiguration", rules)
     status = {str(r.get("ID") or f"rule {i}"): r.get("Status") for i, r in enumerate(rules)}
@@ -140,8 +136,7 @@ def test_transaction_bucket_lifecycle_rules_enabled(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:10.5.1"],
     rationale="No lifecycle rule deletes current transaction logs before twelve months.",
 )
-def test_transaction_bucket_lifecycle_keeps_logs_a_year(env_name, inv, evidence):
-    inv.storage.require("s3:GetBucketLifecycleConfiguration")
+def test_transaction_bucket_lifecycle_keeps_logs_a_year(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     rules = inv.storage.lifecycle
     evidence.attach("GetBucketLifecycleConfiguration", rules)
     early = {}

@@ -2,14 +2,16 @@
 stack declares (those two, and e.g. the CIS 5.4 custom resource's) is encrypted and kept as specified."""
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 
 
-def _required(inv) -> list[str]:
+def _required(inv: Inventory) -> list[str]:
     prefix = f"payments-{inv.outputs.EnvironmentName}-{inv.outputs.EnvironmentSuffix}"
     return [f"{prefix}-app-logs", f"{prefix}-flow-logs"]
 
 
-def _names(inv) -> list[str]:
+def _names(inv: Inventory) -> list[str]:
     """The required groups and every other AWS::Logs::LogGroup of the stack."""
     declared = sorted(n for n in inv.stack.physical_ids("AWS::Logs::LogGroup") if n)
     return list(dict.fromkeys(_required(inv) + declared))
@@ -20,9 +22,8 @@ def _names(inv) -> list[str]:
     controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.7"],
     rationale="The application and VPC flow logs have their log groups to land in.",
 )
-def test_log_groups_exist(env_name, inv, evidence):
+def test_log_groups_exist(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("logs:DescribeLogGroups")
     evidence.attach("DescribeLogGroups", [g.get("logGroupName") for g in st.log_groups])
     missing = [n for n in _required(inv) if st.log_group(n) is None]
     assert not missing, (
@@ -36,7 +37,7 @@ def test_log_groups_exist(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:3.5.1"],
     rationale="Every log group of the stack (application, flow logs, functions) is encrypted with the environment key.",
 )
-def test_log_groups_encrypted_with_environment_key(env_name, inv, evidence):
+def test_log_groups_encrypted_with_environment_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     st = inv.storage
     st.require("logs:DescribeLogGroups", "kms:DescribeKey", "kms:ListAliases")
     groups = {n: st.log_group(n) for n in _names(inv)}
@@ -59,9 +60,8 @@ def test_log_groups_encrypted_with_environment_key(env_name, inv, evidence):
     controls=["PCI-DSS-4.0:10.5.1"],
     rationale="Every log group of the stack is kept exactly as long as the environment specifies.",
 )
-def test_log_groups_keep_specified_retention(env_name, inv, spec, evidence):
+def test_log_groups_keep_specified_retention(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("logs:DescribeLogGroups")
     want = spec.expectations.log_retention_days
     groups = {n: st.log_group(n) for n in _names(inv)}
     evidence.attach("DescribeLogGroups", {n: g and g.get("retentionInDays") for n, g in groups.items()})

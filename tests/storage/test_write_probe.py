@@ -5,9 +5,14 @@ and removes exactly that key's versions, so the probes of several environments s
 and run on whichever workers are free (grouping them cost three sequential round trips).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from conformance.checks import check
+from conformance.evidence import Evidence
+from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
 from tests.storage.probe import WriteProbeResult, write_probe
 
@@ -22,7 +27,9 @@ def write_and_read_back(ctx: ProbeContext) -> WriteProbeResult:
     controls=["PCI-DSS-4.0:3.5.1"],
     rationale="An object written without encryption headers is stored with SSE-KMS under the environment key.",
 )
-def test_transaction_bucket_stores_new_objects_with_environment_key(env_name, inv, data_plane, evidence):
+def test_transaction_bucket_stores_new_objects_with_environment_key(
+    env_name: str, inv: Inventory, data_plane: Callable[[], Any], evidence: Evidence
+) -> None:
     storage = inv.storage
     storage.require("kms:DescribeKey", "kms:ListAliases")
     result: WriteProbeResult = data_plane()

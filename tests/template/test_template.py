@@ -9,8 +9,10 @@ from typing import Any
 import yaml
 
 from conformance.checks import check
+from conformance.evidence import Evidence
 from conformance.inventory.compute import credential_kind, secret_reason
 from conformance.outputs import StackOutputs
+from conformance.policies import outside_grants
 from conformance.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
 
 # Resources that hold data or keys: their fate on deletion and on replacement is declared, not defaulted.
@@ -46,7 +48,7 @@ def _strings(node: Any) -> list[str]:
     controls=["PCI-DSS-4.0:6.2.4", "PCI-DSS-4.0:6.5.1"],
     rationale="cfn-lint (AWS's CloudFormation linter) finds no error, warning or informational finding.",
 )
-def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence):
+def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence: Evidence) -> None:
     evidence.attach("cfn-lint findings", {"template": str(template_path), "findings": cfn_lint_findings})
     shown = "; ".join(
         f"{f['rule']} at {f['path'] or 'line ' + str(f['line'])}: {f['message']}" for f in cfn_lint_findings[:10]
@@ -59,9 +61,12 @@ def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence):
 @check(
     severity="high",
     controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2"],
-    rationale="No parameter carries a secret (NoEcho or a password-like name): secrets never pass through a stack.",
+    rationale=(
+        "No parameter carries a secret (NoEcho, a password-like name in any spelling, or used as a password "
+        "property such as MasterUserPassword): secrets never pass through a stack."
+    ),
 )
-def test_template_declares_no_secret_parameter(template, evidence):
+def test_template_declares_no_secret_parameter(template, evidence: Evidence) -> None:
     params = template.get("Parameters") or {}
     evidence.attach("parameters", {name: {k: v for k, v in p.items() if k != "Default"} for name, p in params.items()})
     used_as_secret = _parameters_in_secret_properties(template)
@@ -160,7 +165,7 @@ def _secret_findings(template: dict[str, Any]) -> list[str]:
         "SecureString); no literal secret or credential appears anywhere in the template."
     ),
 )
-def test_template_secrets_only_through_dynamic_references(template, evidence):
+def test_template_secrets_only_through_dynamic_references(template, evidence: Evidence) -> None:
     findings = _secret_findings(template)
     references = sorted(
         {m.group(0) for s in _strings(template.get("Resources")) for m in DYNAMIC_REFERENCE.finditer(s)}
@@ -188,7 +193,7 @@ def _environment_parameter_names() -> dict[str, set[str]]:
         "falls back to a silent default, nothing is sent that the template ignores."
     ),
 )
-def test_template_parameters_match_environment_files_and_deployer(template, evidence):
+def test_template_parameters_match_environment_files_and_deployer(template, evidence: Evidence) -> None:
     declared = set((template.get("Parameters") or {}).keys())
     sources = {"the deployer (conformance/spec.py TemplateParameters)": set(TemplateParameters.model_fields)}
     sources |= _environment_parameter_names()
@@ -208,7 +213,7 @@ def test_template_parameters_match_environment_files_and_deployer(template, evid
     controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
     rationale="Every output of the platform's contract is declared: the suite and its users can find each part.",
 )
-def test_template_declares_every_contract_output(template, evidence):
+def test_template_declares_every_contract_output(template, evidence: Evidence) -> None:
     declared = set((template.get("Outputs") or {}).keys())
     contract = set(StackOutputs.model_fields)
     evidence.attach("outputs", {"declared": sorted(declared), "contract": sorted(contract)})
@@ -226,7 +231,7 @@ def test_template_declares_every_contract_output(template, evidence):
         "database cluster) keep their data when the stack goes or the resource is replaced."
     ),
 )
-def test_template_stateful_resources_declare_deletion_policies(template, evidence):
+def test_template_stateful_resources_declare_deletion_policies(template, evidence: Evidence) -> None:
     stateful = {lid: r for lid, r in (template.get("Resources") or {}).items() if (r or {}).get("Type") in STATEFUL}
     policies = {
         lid: {"Type": r["Type"]} | {k: r.get(k) for k in ("DeletionPolicy", "UpdateReplacePolicy")}
@@ -251,7 +256,7 @@ def test_template_stateful_resources_declare_deletion_policies(template, evidenc
     controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
     rationale="No availability zone is written into the template: zones come from Fn::GetAZs, so any region works.",
 )
-def test_template_hardcodes_no_availability_zone(template, evidence):
+def test_template_hardcodes_no_availability_zone(template, evidence: Evidence) -> None:
     nodes = list(_walk(template.get("Resources") or {}, "Resources"))
     found = sorted(f"{path} = {value}" for path, value in nodes if isinstance(value, str) and AZ_NAME.search(value))
     literal_zones = sorted(
@@ -266,4 +271,71 @@ def test_template_hardcodes_no_availability_zone(template, evidence):
     assert not found and not literal_zones, (
         f"template hard-codes availability zones: {'; '.join(found + literal_zones)}; expected Fn::Select over "
         "Fn::GetAZs"
+    )
+
+
+# Resource-based policies the template may declare: (resource type, property holding the document).
+RESOURCE_POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
+    "AWS::Logs::ResourcePolicy": "PolicyDocument",
+}
+TEMPLATE_ACCOUNT = "123456789012"  # stands for ${AWS::AccountId} while the document is read
+PSEUDO = {"AWS::AccountId": TEMPLATE_ACCOUNT, "AWS::Partition": "aws", "AWS::Region": "us-east-1"}
+
+
+def _resolved(node: Any) -> Any:
+    """A policy document with its intrinsics resolved far enough to read principals and conditions."""
+    if isinstance(node, list):
+        return [_resolved(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((fn, arg),) = node.items()
+        if fn == "Ref":
+            return PSEUDO.get(str(arg), f"<{arg}>")
+        if fn == "Fn::GetAtt":
+            return f"<{'.'.join(arg) if isinstance(arg, list) else arg}>"
+        if fn == "Fn::Sub":
+            text, names = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            return re.sub(
+                r"\$\{([^}!][^}]*)\}",
+                lambda m: (
+                    str(_resolved(names[m.group(1)]))
+                    if m.group(1) in names
+                    else PSEUDO.get(m.group(1), f"<{m.group(1)}>")
+                ),
+                str(text),
+            )
+        if fn == "Fn::Join":
+            return str(arg[0]).join(str(_resolved(v)) for v in arg[1])
+        if fn.startswith("Fn::"):
+            return f"<{fn}>"
+    return {k: _resolved(v) for k, v in node.items()}
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:3.6.1", "PCI-DSS-4.0:6.5.1"],
+    rationale=(
+        'No resource policy the template declares grants anything to "*" or another account (AWS services only '
+        "under a source condition), so the deployed policies start least-privilege."
+    ),
+)
+def test_template_resource_policies_grant_nothing_outside_the_account(template, evidence: Evidence) -> None:
+    declared = {
+        lid: _resolved((r.get("Properties") or {}).get(RESOURCE_POLICIES[r.get("Type")]))
+        for lid, r in (template.get("Resources") or {}).items()
+        if (r or {}).get("Type") in RESOURCE_POLICIES
+    }
+    evidence.attach("resource policies (intrinsics resolved, account 123456789012)", declared)
+    findings = [
+        f"{lid}: {grant}" for lid, doc in sorted(declared.items()) for grant in outside_grants(doc, TEMPLATE_ACCOUNT)
+    ]
+    assert not findings, (
+        f"the template's resource policies grant outside the account: {'; '.join(findings)}; expected the "
+        "account's root principal and AWS services under aws:SourceAccount, aws:SourceArn or kms:ViaService"
     )

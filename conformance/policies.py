@@ -1,0 +1,167 @@
+"""Read a resource-based policy for what it grants outside the account.
+
+A resource policy (a KMS key policy, a secret's resource policy, a bucket policy, an SNS topic
+policy) names its grantees itself, so it can open a resource to the world or to another
+account without any IAM policy of ours saying so. :func:`outside_grants` lists every
+``Allow`` statement whose grantee is not provably inside ``account``:
+
+* ``"*"`` or ``{"AWS": "*"}`` (everyone, whatever the condition: an account-wide grant is
+  written with the account's root principal, which IAM policies then delegate);
+* an account id or an IAM/STS ARN of another account (``arn:<partition>:iam::<id>:...``,
+  ``arn:<partition>:sts::<id>:...``); anything else in ``AWS`` (e.g. the unique id AWS leaves
+  in place of a deleted role) cannot be placed in an account and counts as outside;
+* ``Federated`` and ``CanonicalUser`` grantees (identities outside IAM's account model);
+* an AWS service principal (``{"Service": "logs.<region>.amazonaws.com"}``) *without* a
+  condition binding the request to this account: ``aws:SourceAccount`` / ``aws:SourceOwner``
+  / ``kms:CallerAccount`` equal to the account, ``aws:SourceArn`` or
+  ``kms:EncryptionContext:aws:logs:arn`` naming an ARN of the account, or ``kms:ViaService``
+  (the request came through that service on behalf of a caller the key policy already
+  admits), under a ``String*`` / ``Arn*`` operator that is neither negated nor ``IfExists``;
+* ``NotPrincipal`` in an ``Allow`` (everyone but the listed principals).
+
+``Deny`` statements take nothing away from the account's protection and are never findings.
+The grammar follows the IAM JSON policy reference: ``Statement`` is one object or a list;
+``Principal``, ``Action`` and condition values are a string or a list; condition keys are
+case-insensitive, operators are not. This is a small reader of that grammar rather than a
+third-party parser: the libraries that read resource policies for exposure (policyuniverse,
+last released 2023) are no longer maintained, and parliament lints identity policies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+# arn:<partition>:iam::<account>:<root|user/..|role/..>  and  arn:<partition>:sts::<account>:assumed-role/..
+_PRINCIPAL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):.+$")
+_SERVICE_RE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(?:\.cn)?$")
+# operators whose match binds the key to the given values (no negation, no "absent is fine")
+_BINDING_OPERATORS = {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike"}
+_ACCOUNT_KEYS = ("aws:sourceaccount", "aws:sourceowner", "kms:calleraccount")
+_ARN_KEYS = ("aws:sourcearn", "kms:encryptioncontext:aws:logs:arn")
+_VIA_SERVICE = "kms:viaservice"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One grantee of one ``Allow`` statement that is not provably inside the account."""
+
+    statement: str  # the Sid, or "statement <index>"
+    principal: str  # as the policy names it, e.g. "AWS:*", "AWS:111122223333", "Service:sns.amazonaws.com"
+    actions: tuple[str, ...]
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.statement} allows {', '.join(self.actions) or 'no action'} to {self.principal} ({self.reason})"
+
+
+class PolicyError(ValueError):
+    """The document is not a policy (not JSON, no Statement list of objects)."""
+
+
+def parse(policy: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The policy document as a dict ({} for none); raises PolicyError when it is not a policy."""
+    if policy in (None, "", {}):
+        return {}
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except ValueError as exc:
+            raise PolicyError(f"the policy is not JSON: {exc}") from None
+    if not isinstance(policy, dict):
+        raise PolicyError(f"the policy is a {type(policy).__name__}, not a JSON object")
+    statements = policy.get("Statement")
+    if not isinstance(statements, (dict, list)) or not all(isinstance(s, dict) for s in _as_list(statements)):
+        raise PolicyError("the policy has no Statement object or list of objects")
+    return policy
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def account_of(principal_arn_or_id: str) -> str | None:
+    """The account an AWS principal (account id, IAM or STS ARN) belongs to; None when it names none."""
+    value = principal_arn_or_id.strip()
+    if _ACCOUNT_RE.match(value):
+        return value
+    match = _PRINCIPAL_ARN_RE.match(value)
+    return match.group(1) if match else None
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = str(arn).split(":")
+    return parts[4] if len(parts) >= 6 and parts[0] == "arn" and _ACCOUNT_RE.match(parts[4]) else None
+
+
+def _binds_to_account(condition: Any, account: str) -> bool:
+    """True when one condition test pins the request's source to ``account`` (see the module docstring)."""
+    if not isinstance(condition, dict):
+        return False
+    for operator, block in condition.items():
+        if str(operator) not in _BINDING_OPERATORS or not isinstance(block, dict):
+            continue
+        for key, value in block.items():
+            values = [str(v) for v in _as_list(value)]
+            if not values:
+                continue
+            name = str(key).lower()
+            if name in _ACCOUNT_KEYS and all(v == account for v in values):
+                return True
+            if name in _ARN_KEYS and all(_arn_account(v) == account for v in values):
+                return True
+            if name == _VIA_SERVICE and all(_SERVICE_RE.match(v) for v in values):
+                return True
+    return False
+
+
+def _principals(principal: Any) -> list[tuple[str, str]]:
+    """(kind, value) pairs of a Principal element; ``"*"`` is ("AWS", "*")."""
+    if principal == "*":
+        return [("AWS", "*")]
+    if isinstance(principal, dict):
+        return [(str(kind), str(v)) for kind, values in principal.items() for v in _as_list(values)]
+    return [("?", str(principal))]
+
+
+def outside_grants(policy: str | dict[str, Any] | None, account: str) -> list[Grant]:
+    """Every grantee of an ``Allow`` statement of ``policy`` that is not provably inside ``account``."""
+    found: list[Grant] = []
+    for index, st in enumerate(_as_list(parse(policy).get("Statement"))):
+        if st.get("Effect") != "Allow":
+            continue  # Deny (or a malformed effect IAM rejects) grants nothing
+        sid = str(st.get("Sid") or f"statement {index}")
+        actions = tuple(str(a) for a in _as_list(st.get("Action"))) or tuple(
+            f"everything but {a}" for a in _as_list(st.get("NotAction"))
+        )
+        if "NotPrincipal" in st:
+            shown = ", ".join(f"{k}:{v}" for k, v in _principals(st["NotPrincipal"]))
+            found.append(Grant(sid, f"everyone but {shown}", actions, "NotPrincipal in an Allow statement"))
+            continue
+        bound = _binds_to_account(st.get("Condition"), account)
+        for kind, value in _principals(st.get("Principal")):
+            label = f"{kind}:{value}"
+            if kind == "AWS":
+                if value == "*":
+                    found.append(Grant(sid, label, actions, "everyone; name the account's root principal instead"))
+                    continue
+                owner = account_of(value)
+                if owner is None:
+                    found.append(Grant(sid, label, actions, "a principal that names no account"))
+                elif owner != account:
+                    found.append(Grant(sid, label, actions, f"account {owner}, not {account}"))
+            elif kind == "Service":
+                if not _SERVICE_RE.match(value):
+                    found.append(Grant(sid, label, actions, "not an AWS service principal"))
+                elif not bound:
+                    found.append(
+                        Grant(sid, label, actions, f"a service principal with no condition binding it to {account}")
+                    )
+            else:
+                found.append(Grant(sid, label, actions, f"a {kind} principal, outside the account's IAM"))
+    return found
