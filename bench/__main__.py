@@ -24,8 +24,8 @@ from typing import Any
 
 import requests
 
-from conformance.aws import AwsSession
-from conformance.spec import ENVIRONMENTS_DIR, load_environment
+from core.aws import AwsSession
+from core.spec import ENVIRONMENTS_DIR, load_environment
 from deploy.deployer import Deployer
 from emulator.launcher import Emulator, free_port
 
@@ -319,7 +319,7 @@ def render(r: dict[str, Any]) -> str:
         "environment every read that does not need another's answer is in flight at the same time "
         "(the longest chain of dependent calls, not the number of calls, sets the inventory's time).",
         "- **Cheap clients.** One botocore model loader per process, whose first loads happen once "
-        "however many threads ask (`conformance/aws.py`); environments that would build identical "
+        "however many threads ask (`core/aws.py`); environments that would build identical "
         "clients (same service, region, endpoint, profile, configuration) share one, each counting "
         "its own calls; the run's clients are created while the emulator boots.",
         "- **Probes overlap.** The data-plane checks run first, the writing one first, and each is "

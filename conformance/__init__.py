@@ -1,8 +1,11 @@
-"""Shared library of the payments platform conformance suite.
+"""The conformance suite on top of ``core`` and ``deploy``: inventory, checks, the pytest plugin.
 
-Modules: ``errors`` (exception hierarchy and exit codes), ``spec`` (environment
-specifications), ``aws`` (sessions and clients), ``outputs`` (the stack's typed outputs),
-``plugin`` (the pytest plugin that ``conftest.py`` loads).
+Modules: ``inventory`` (collected once per environment), ``checks`` (metadata registry),
+``probes`` and ``prefetch`` (bounded data-plane probes), ``evidence`` (redacted attachments),
+``settings`` (what a run points at), ``state`` (the run state and the typed stash keys every
+process reads), ``metrics`` (the run's API-call and timing files), ``plugin`` (options, fixtures,
+parametrisation: every process), ``controller`` (the controller process only: deploy or attach,
+collect, tear down), ``reporting`` (Allure labels and redacted reports), ``scheduling`` (xdist).
 """
 
 __version__ = "0.1.0"

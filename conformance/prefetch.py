@@ -21,11 +21,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conformance.aws import AwsSession
 from conformance.inventory import Inventory
-from conformance.run import RunState
+from core.aws import AwsSession
+
+if TYPE_CHECKING:  # conformance.state holds the Prefetcher's stash key: no import at run time
+    from conformance.state import RunState
 
 # A writing probe left running when the process ends is waited for at most this long: its own
 # calls are bounded (botocore timeouts, 5 attempts), this only caps a probe stuck past them.

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from conformance.endpoint import probe_endpoint
-from conformance.errors import EndpointUnreachable
 from conformance.inventory.base import ProbeError
+from core.endpoint import probe_endpoint
+from core.errors import EndpointUnreachable
 
 
 @dataclass

@@ -12,7 +12,7 @@ Loaded by the root ``conftest.py`` next to ``conformance.plugin``.
   (in CI) and ``conformance-run-<run id>.json`` into the Allure results at session finish.
 * Nothing secret is written: log records are redacted as they are created, and each test
   report's exception, long representation and captured output are redacted before the
-  terminal, JUnit XML and Allure read them (see ``conformance.evidence``).
+  terminal, JUnit XML and Allure read them (see ``core.redaction``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ import pytest
 
 from conformance import __version__
 from conformance.checks import meta_of
-from conformance.evidence import install_log_redaction, redact_text, register_environment_secrets
 from conformance.inventory import ProbeError
 from conformance.report.controls import control
+from conformance.report.metadata import write_results_metadata
+from conformance.scheduling import is_crash_report
+from conformance.state import SETTINGS, STATE, is_worker
+from core.redaction import install_log_redaction, redact_text, register_environment_secrets
 
 EPIC = "payments platform conformance"
 CROSS_ENVIRONMENT = "all"
@@ -43,42 +46,6 @@ ALLURE_SEVERITY = {
     "medium": allure.severity_level.NORMAL,
     "low": allure.severity_level.MINOR,
 }
-
-CATEGORIES: list[dict[str, Any]] = [
-    {
-        "name": "Non-conformance (the platform is wrong)",
-        "description": "A check observed the platform and it does not conform.",
-        "matchedStatuses": ["failed"],
-    },
-    {
-        "name": "Probe errors (the suite could not observe)",
-        "description": "Throttling, access denied, timeouts, an unreachable endpoint: no verdict on the platform.",
-        "matchedStatuses": ["broken"],
-        "messageRegex": "(?s).*ProbeError.*",
-    },
-    {
-        "name": "Worker crashed (the suite could not observe)",
-        "description": "The xdist worker running the check died (OOM, segfault): the check was not judged.",
-        "matchedStatuses": ["broken"],
-        "messageRegex": "(?s).*crashed while running.*",
-    },
-    {
-        "name": "Emulator limits",
-        "description": "The offline emulator cannot serve this probe; on AWS it runs.",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": "(?s).*emulator limit:.*",
-    },
-    {
-        "name": "Suite defects",
-        "description": "The check itself raised an unexpected error: fix the suite.",
-        "matchedStatuses": ["broken"],
-        "messageRegex": "(?s)(?!.*ProbeError)(?!.*crashed while running).*",
-    },
-]
-
-
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
 
 
 def environment_of(item: pytest.Item) -> str:
@@ -196,9 +163,7 @@ def _git_commit() -> str:
 
 
 def run_facts(config: pytest.Config) -> dict[str, Any] | None:
-    """What the run was pointed at, from the plugin's run state (None when nothing was prepared)."""
-    from conformance.plugin import SETTINGS, STATE
-
+    """What the run was pointed at, from the run state (None when nothing was prepared)."""
     if STATE not in config.stash:
         return None
     state = config.stash[STATE]
@@ -219,61 +184,9 @@ def run_facts(config: pytest.Config) -> dict[str, Any] | None:
     }
 
 
-def environment_properties(runs: list[dict[str, Any]]) -> str:
-    """Allure's environment.properties for one or more runs (the nightly merges one per environment)."""
-    envs: dict[str, dict[str, str]] = {}
-    for run in runs:
-        envs.update(run["environments"])
-    names = list(envs)
-
-    def join(values: list[str]) -> str:
-        return ", ".join(dict.fromkeys(v for v in values if v))
-
-    rows = {
-        "environment": join(names),
-        "target": join([r["target"] for r in runs]),
-        "region": join([envs[n]["region"] for n in names]),
-        "account": join([envs[n]["account"] for n in names]),
-        "stack": join([envs[n]["stack"] for n in names]),
-        "template.sha256": join([r["template_sha256"] for r in runs]),
-        "template.version": join([r["template_version"] for r in runs]),
-        "suite.version": join([r["suite_version"] for r in runs]),
-        "git.commit": join([r["git_commit"] for r in runs]),
-        "run.id": join([r["run_id"] for r in runs]),
-    }
-    for n in names:
-        rows[f"{n}.stack"] = envs[n]["stack"]
-        rows[f"{n}.region"] = envs[n]["region"]
-        rows[f"{n}.account"] = envs[n]["account"]
-    return "".join(f"{k}={_escape(v)}\n" for k, v in rows.items())
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("=", "\\=").replace(":", "\\:")
-
-
-def write_results_metadata(alluredir: Path, runs: list[dict[str, Any]]) -> None:
-    alluredir.mkdir(parents=True, exist_ok=True)
-    (alluredir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2))
-    if runs:
-        (alluredir / "environment.properties").write_text(redact_text(environment_properties(runs)))
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        keys = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-        server, repo, run_id = (os.environ.get(k, "") for k in keys)
-        executor = {
-            "name": "GitHub Actions",
-            "type": "github",
-            "buildName": f"{os.environ.get('GITHUB_WORKFLOW', '')} #{os.environ.get('GITHUB_RUN_NUMBER', '')}",
-            "buildUrl": f"{server}/{repo}/actions/runs/{run_id}",
-        }
-        (alluredir / "executor.json").write_text(json.dumps(executor, indent=2))
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """A check lost with a crashed xdist worker has no result of its own (the worker died before
     writing it): the controller writes a *broken* one, so the report names it too."""
-    from conformance.scheduling import is_crash_report
-
     if not is_crash_report(report):
         return
     config = getattr(getattr(report, "node", None), "config", None)  # the dead worker's xdist controller
@@ -311,7 +224,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     alluredir = getattr(config.option, "allure_report_dir", None)
-    if _is_worker(config) or not alluredir:
+    if is_worker(config) or not alluredir:
         return
     facts = run_facts(config)
     path = Path(alluredir)

@@ -8,7 +8,7 @@ region without room for the stack's Elastic IPs (preflight, nothing created) or 
 left resources behind,
 4 usage error or refused operation (prod teardown, another run holding the stack's lock).
 Errors are one sentence on stderr; nothing is created, changed or deleted by accident.
-``up`` and ``down`` hold the stack's lock (conformance.lock) while they change it.
+``up`` and ``down`` hold the stack's lock (core.lock) while they change it.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import os
 import sys
 from pathlib import Path
 
-from conformance.aws import AwsSession, ensure_reachable
-from conformance.endpoint import AWS_FAILURES, failure_sentence
-from conformance.errors import ConformanceError, ExitCode, RefusedError, UsageError
-from conformance.inputs import check_endpoint_url, check_template
-from conformance.lock import LockKeeper, StackLock
-from conformance.spec import TEMPLATE_PATH, EnvironmentSpec, available_environments, load_environment
+from core.aws import AwsSession, ensure_reachable
+from core.endpoint import AWS_FAILURES, failure_sentence
+from core.errors import ConformanceError, ExitCode, RefusedError, UsageError
+from core.inputs import check_endpoint_url, check_template
+from core.lock import LockKeeper, StackLock
+from core.spec import TEMPLATE_PATH, EnvironmentSpec, available_environments, load_environment
 from deploy.deployer import Deployer
 from deploy.preflight import AUTO, resolve_auto_region
 
@@ -98,7 +98,7 @@ def run(argv: list[str] | None = None) -> int:
             return ExitCode.USAGE
         deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True), template_path=args.template)
         if args.command in ("up", "down"):
-            # the stack's lock, as a deploying pytest run takes it (conformance.lock): one change at a time
+            # the stack's lock, as a deploying pytest run takes it (core.lock): one change at a time
             lock = StackLock(aws, spec.stack_name, deployer.run_id, out=deployer.out)
             lock.acquire()
             keeper = LockKeeper([lock]).start()

@@ -29,8 +29,9 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import DeploymentFailed, RefusedError
+from core.aws import AwsSession, error_code
+from core.errors import DeploymentFailed, RefusedError
+from deploy.tags import CREATOR_TAG, CREATOR_VALUE
 
 BUCKET_PREFIX = "payments-conformance-artifacts"
 KEY_PREFIX = "templates/"
@@ -146,8 +147,6 @@ class ArtifactsBucket:
             raise DeploymentFailed(f"could not create the artifacts bucket {name}: {exc}") from None
 
     def _harden(self, name: str, owner: str) -> None:
-        from deploy.deployer import CREATOR_TAG, CREATOR_VALUE
-
         s3, expected = self.s3, {"Bucket": name, "ExpectedBucketOwner": owner}
         s3.put_bucket_ownership_controls(
             **expected, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}

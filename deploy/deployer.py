@@ -21,7 +21,6 @@ Safety rules, each with a self-test:
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -32,22 +31,19 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import (
+from core.aws import AwsSession, error_code
+from core.errors import (
     DeploymentFailed,
-    InfrastructureError,
     RefusedError,
     StackStateError,
-    UsageError,
 )
-from conformance.outputs import StackOutputs
-from conformance.spec import TEMPLATE_PATH, EnvironmentSpec
-from conformance.template import compact_json, load_template, template_sha256
+from core.outputs import StackOutputs
+from core.runid import new_run_id
+from core.spec import TEMPLATE_PATH, EnvironmentSpec
+from core.template import compact_json, load_template, template_sha256
 from deploy.artifacts import ArtifactsBucket
+from deploy.tags import CREATOR_TAG, CREATOR_VALUE, RUN_ID_TAG
 
-CREATOR_TAG = "payments-conformance:created-by"
-CREATOR_VALUE = "payments-conformance-suite"
-RUN_ID_TAG = "payments-conformance:run-id"
 TEMPLATE_HASH_TAG = "payments-conformance:template-sha256"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
 
@@ -82,10 +78,6 @@ FIXES = {
 CANCELLED = ("Resource creation cancelled", "Resource update cancelled", "Resource creation Initiated")
 
 Printer = Callable[[str], None]
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
@@ -514,9 +506,3 @@ class Deployer:
                     s3.delete_objects(Bucket=physical, Delete={"Objects": objs, "Quiet": True})
             s3.delete_bucket(Bucket=physical)
             self.out(f"{self.stack_name}: purged retained bucket {physical}")
-
-
-def describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, InfrastructureError | UsageError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

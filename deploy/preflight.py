@@ -23,10 +23,10 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import InfrastructureError
-from conformance.spec import TEMPLATE_PATH, EnvironmentSpec
-from conformance.template import load_template
+from core.aws import AwsSession, error_code
+from core.errors import InfrastructureError
+from core.spec import TEMPLATE_PATH, EnvironmentSpec
+from core.template import load_template
 
 EIP_QUOTA = ("ec2", "L-0263D0A3")  # "EC2-VPC Elastic IPs", per region
 AWS_DEFAULT_EIP_QUOTA = 5

@@ -16,8 +16,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import InfrastructureError
+from core.aws import AwsSession, error_code
+from core.errors import InfrastructureError
 
 
 class TeardownIncomplete(InfrastructureError):

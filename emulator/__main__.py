@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from conformance.errors import ConformanceError, ExitCode
+from emulator.errors import EmulatorError, ExitCode
 from emulator.launcher import Emulator
 
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         emu = Emulator(port=args.port).start()
-    except ConformanceError as exc:
+    except EmulatorError as exc:
         print(f"emulator: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     try:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(0.5):
             if emu._proc is None or emu._proc.poll() is not None:
                 print("emulator: the emulator process exited; see its log.", file=sys.stderr)
-                return ExitCode.CANNOT_OBSERVE
+                return ExitCode.CANNOT_START
     finally:
         emu.stop()
     print("emulator stopped", flush=True)

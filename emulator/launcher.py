@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from conformance.errors import EmulatorError
+from emulator.errors import EmulatorError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_DIR = Path(__file__).resolve().parent

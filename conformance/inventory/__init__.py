@@ -20,7 +20,6 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import ProbeError, Section
 from conformance.inventory.compute import ComputeSection, collect_compute
 from conformance.inventory.database import DatabaseSection, collect_database
@@ -28,7 +27,8 @@ from conformance.inventory.network import NetworkSection, collect_network
 from conformance.inventory.stack import StackSection, collect_stack
 from conformance.inventory.storage import StorageSection, collect_storage
 from conformance.inventory.tags import TagsSection, collect_tags, not_collected
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 __all__ = ["Inventory", "ProbeError", "Section", "collect"]
 

@@ -10,8 +10,8 @@ from typing import Any, ClassVar, TypeVar
 import botocore.exceptions
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from conformance.aws import error_code
-from conformance.errors import ConformanceError, ExitCode
+from core.aws import error_code
+from core.errors import ConformanceError, ExitCode
 
 T = TypeVar("T")
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
     ContainerDefinition,
@@ -29,7 +28,8 @@ from conformance.inventory.shapes import (
     Task,
     TaskDefinition,
 )
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.client import ApplicationAutoScalingClient

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, reads
 from conformance.inventory.shapes import DBCluster, DBInstance, DBSubnetGroup, Secret
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 if TYPE_CHECKING:
     from types_boto3_rds.client import RDSClient

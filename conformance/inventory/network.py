@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
-from conformance.inventory.base import Section, attempt, nothing, paginate, reads, tags_of
+from conformance.inventory.base import Section, attempt, nothing, paginate, reads
 from conformance.inventory.shapes import (
     Address,
     FlowLog,
@@ -23,7 +21,8 @@ from conformance.inventory.shapes import (
     Subnet,
     Vpc,
 )
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 if TYPE_CHECKING:
     from types_boto3_ec2.client import EC2Client
@@ -84,14 +83,6 @@ class NetworkSection(Section):
                 return sg
         return {}
 
-    def security_group_named(self, suffix: str) -> SecurityGroup:
-        """The group whose Name tag or GroupName ends with ``suffix`` (e.g. ``-db-sg``)."""
-        for sg in self.security_groups:
-            names = (sg.get("GroupName", ""), tags_of(sg).get("Name", ""))
-            if any(n.endswith(suffix) for n in names):
-                return sg
-        return {}
-
     def default_routes(self, subnet_id: str) -> list[Route]:
         """Every route of the subnet's table towards the whole internet (0.0.0.0/0 and ::/0)."""
         return [
@@ -120,12 +111,6 @@ class NetworkSection(Section):
     @property
     def cidr(self) -> str:
         return str(self.vpc.get("CidrBlock", ""))
-
-    def inside_vpc(self, address: str) -> bool:
-        try:
-            return ipaddress.ip_address(address) in ipaddress.ip_network(self.cidr)
-        except ValueError:
-            return False
 
 
 def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import botocore.exceptions
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import DriftDetection, ResourceDrift, StackResource
+from core.aws import AwsSession
 
 if TYPE_CHECKING:
     from types_boto3_cloudformation.client import CloudFormationClient

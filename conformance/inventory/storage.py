@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
     BucketVersioning,
@@ -21,7 +20,8 @@ from conformance.inventory.shapes import (
     Subscription,
 )
 from conformance.keys import names_key
-from conformance.outputs import StackOutputs
+from core.aws import AwsSession
+from core.outputs import StackOutputs
 
 if TYPE_CHECKING:
     from types_boto3_kms.client import KMSClient

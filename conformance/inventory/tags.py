@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
-from conformance.aws import AwsSession
 from conformance.inventory.base import Section, attempt, concurrently, paginate, reads
+from core.aws import AwsSession
 
 if TYPE_CHECKING:
     from conformance.inventory.stack import StackSection

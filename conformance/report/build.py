@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from conformance.report.matrix import write_matrix
-from conformance.reporting import write_results_metadata
-from conformance.spec import REPO_ROOT
+from conformance.report.metadata import write_results_metadata
+from core.spec import REPO_ROOT
 
 ALLURE = REPO_ROOT / "node_modules" / ".bin" / "allure"
 BUILD = REPO_ROOT / "build"

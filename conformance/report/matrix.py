@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conformance.checks import REGISTRY, CheckMeta
 from conformance.report.controls import control
-from conformance.spec import REPO_ROOT
+from core.spec import REPO_ROOT
 
 ENV_ORDER = ("dev", "staging", "prod", "all")
 # worst first: a control's status per environment is the worst of its checks'

@@ -74,7 +74,7 @@ def main() -> None:
     asyncio.set_event_loop(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
-    loop.run_until_complete(serve(app, config, shutdown_trigger=shutdown.wait))  # type: ignore[arg-type]
+    loop.run_until_complete(serve(app, config, shutdown_trigger=shutdown.wait))
     leftovers.clean_up()  # Lambda workers and this emulator's TMPDIR, whoever stopped it
 
 

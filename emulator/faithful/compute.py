@@ -13,7 +13,7 @@ Gaps in MiniStack 1.5.33 that this closes (measured against the platform templat
    ``targetgroup/<name>/<id>``, the value CloudWatch's ``TargetGroup`` dimension takes. Alarms
    on a target group's metrics were therefore created on a dimension AWS would never report.
 
-(The task definition's ``secrets`` from CloudFormation are ``ecs_taskdefs.py``'s.)
+(The task definition's ``secrets`` from CloudFormation are ``taskdefs.py``'s.)
 """
 
 from __future__ import annotations

@@ -31,15 +31,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from faithful._ministack import resource_handlers
 from faithful.kms import key_arn
 from ministack.services import rds as _rds
 from ministack.services.cloudformation import provisioners as _prov
 
 _orig: dict[str, Any] = {}
-
-
-def _tags_of(props: dict) -> list[dict]:
-    return [{"Key": str(k), "Value": str(v)} for k, v in _prov._tag_map(props.get("Tags")).items()]
 
 
 def _sync_tags(arn: str, old_props: dict, new_props: dict, resource_type: str) -> None:
@@ -258,7 +255,7 @@ def install() -> None:
     _prov._rds_db_instance_create = _instance_create
     _prov._rds_db_instance_update = _instance_update
     _prov._rds_db_instance_delete = _instance_delete
-    handlers = _prov._RESOURCE_HANDLERS
+    handlers = resource_handlers()
     handlers["AWS::RDS::DBCluster"].update(create=_cluster_create, update=_cluster_update)
     handlers["AWS::RDS::DBInstance"].update(create=_instance_create, update=_instance_update, delete=_instance_delete)
     # The cluster is taggable on AWS and gets the stack-level and aws:cloudformation:* tags.

@@ -28,9 +28,8 @@ Gaps in MiniStack 1.5.33 that this closes (measured, see docs/emulator.md "Data 
    all targets when none is healthy, as an ALB does.
 6. ``DescribeNetworkInterfaces`` ignored ``Filters`` (so ``group-id`` could not link a
    security group to the tasks using it) and unknown ids.
-7. CloudFormation passed a ``Ref`` to a Number parameter to ECS as a string, so an
-   ``AWS::ECS::Service`` with ``DesiredCount: !Ref DesiredCount`` failed to create; the ECS
-   handlers now get integers where the resource schema has integers.
+(A ``Ref`` to a Number parameter reaching ECS as a string is ``types.py``'s: every resource
+provider gets its schema's types there.)
 
 Test-only control routes (never used by the conformance checks):
 ``GET /_faithful/dataplane`` lists responders and their threads;
@@ -52,6 +51,7 @@ import ssl
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 from xml.sax.saxutils import escape as _esc
 
 log = logging.getLogger("faithful.dataplane")
@@ -77,9 +77,10 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.0"  # one request per connection: nothing lingers after a stop
     timeout = 5  # a stalled client cannot hold the responder's only thread
+    server: _Server
 
     def _answer(self, with_body: bool) -> None:
-        body = self.server.body  # type: ignore[attr-defined]
+        body = self.server.body
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -101,17 +102,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
-    def log_message(self, format, *args):  # BaseHTTPRequestHandler's signature
-        log.debug("responder %s: " + format, self.server.server_address[1], *args)
+    def log_message(self, format: str, *args: Any) -> None:  # BaseHTTPRequestHandler's signature
+        log.debug("responder %s: " + format, self.server.server_port, *args)
 
 
 class _Server(HTTPServer):
     allow_reuse_address = False
+    body: bytes = b""  # what every GET answers
 
-    def server_bind(self):
+    def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name (getfqdn), which can stall offline.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
 
 class _Responder:
@@ -166,7 +169,7 @@ class _Responder:
         if self.alive:
             return
         server = _Server(("127.0.0.1", 0), _Handler)
-        server.body = self.body  # type: ignore[attr-defined]
+        server.body = self.body
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -738,7 +741,7 @@ def _describe_network_interfaces(p):
                 f"The networkInterface ID '{eni_id}' does not exist",
                 400,
             )
-    sample = {"Groups": []}
+    sample: dict[str, Any] = {"Groups": []}
     for name in filters:
         if not (name.startswith("tag:") or name in ("tag-key", "tag-value")) and _eni_values(sample, name) is None:
             return ec2._error("InvalidParameterValue", f"The filter '{name}' is invalid", 400)
@@ -782,70 +785,6 @@ def _wrap_ec2() -> None:
 
     ec2._eni_fields_xml = _eni_fields_xml
     ec2._ACTION_MAP["DescribeNetworkInterfaces"] = _describe_network_interfaces
-
-
-# ---------------------------------------------------------------------------
-# CloudFormation: numbers from Number parameters reach ECS as numbers
-# ---------------------------------------------------------------------------
-
-
-def _as_int(value):
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return value
-
-
-def _ints(record, *keys):
-    if isinstance(record, dict):
-        for key in keys:
-            if key in record:
-                record[key] = _as_int(record[key])
-
-
-def _service_props(props: dict) -> dict:
-    """Gap 7: a ``Ref`` to a Number parameter is a string; the resource schema makes it an integer.
-
-    MiniStack passed ``DesiredCount: "1"`` through, and its scheduler then failed on
-    ``"1" - 0`` ("unsupported operand type(s) for -: 'str' and 'int'"): no service.
-    """
-    props = json.loads(json.dumps(props))
-    _ints(props, "DesiredCount", "HealthCheckGracePeriodSeconds")
-    for lb in props.get("LoadBalancers") or []:
-        _ints(lb, "ContainerPort")
-    _ints(props.get("DeploymentConfiguration"), "MaximumPercent", "MinimumHealthyPercent")
-    for item in props.get("CapacityProviderStrategy") or []:
-        _ints(item, "Base", "Weight")
-    return props
-
-
-def _task_definition_props(props: dict) -> dict:
-    """The same for a task definition's container ports and sizes (the ECS API's integers)."""
-    props = json.loads(json.dumps(props))
-    for container in props.get("ContainerDefinitions") or []:
-        _ints(container, "Cpu", "Memory", "MemoryReservation")
-        for mapping in container.get("PortMappings") or []:
-            _ints(mapping, "ContainerPort", "HostPort")
-        _ints(container.get("HealthCheck"), "Interval", "Retries", "StartPeriod", "Timeout")
-    return props
-
-
-def _wrap_cloudformation() -> None:
-    from ministack.services.cloudformation import provisioners
-
-    for rtype, coerce in (
-        ("AWS::ECS::Service", _service_props),
-        ("AWS::ECS::TaskDefinition", _task_definition_props),
-    ):
-        handler = provisioners._RESOURCE_HANDLERS[rtype]
-        create, update = handler["create"], handler["update"]
-
-        def _create(logical_id, props, stack_name, _create=create, _coerce=coerce):
-            return _create(logical_id, _coerce(props), stack_name)
-
-        def _update(physical_id, old_props, new_props, *args, _update=update, _coerce=coerce, **kwargs):
-            return _update(physical_id, _coerce(old_props), _coerce(new_props), *args, **kwargs)
-
-        handler["create"], handler["update"] = _create, _update
 
 
 # ---------------------------------------------------------------------------
@@ -895,7 +834,6 @@ def install() -> None:
     _wrap_ecs()
     _wrap_alb()
     _wrap_ec2()
-    _wrap_cloudformation()
     _wrap_app()
     atexit.register(_stop_all)
     _installed = True

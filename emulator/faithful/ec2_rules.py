@@ -39,8 +39,8 @@ def _atoms(rule: dict) -> set[tuple]:
     """One (protocol, from, to, peer) per peer of a rule: what AWS counts as one rule."""
     proto = str(rule.get("IpProtocol", "-1")).lower()
     proto = _PROTOCOLS.get(proto, proto)
-    ports = (None, None) if proto == "-1" else (rule.get("FromPort"), rule.get("ToPort"))
-    ports = tuple(None if p is None else int(p) for p in ports)
+    raw = (None, None) if proto == "-1" else (rule.get("FromPort"), rule.get("ToPort"))
+    ports = tuple(None if p is None else int(p) for p in raw)
     peers = (
         [("cidr", r.get("CidrIp")) for r in rule.get("IpRanges") or []]
         + [("cidr6", r.get("CidrIpv6")) for r in rule.get("Ipv6Ranges") or []]

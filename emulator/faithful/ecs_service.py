@@ -21,6 +21,8 @@ import contextvars
 import logging
 from typing import Any
 
+from faithful._ministack import resource_handlers
+
 log = logging.getLogger("faithful.ecs_service")
 
 _installed = False
@@ -104,7 +106,7 @@ def _wrap_update_service() -> None:
             )
         members = [m for m in ("propagateTags", "enableECSManagedTags") if m in data]
         svc = _service_of(ecs, data.get("cluster", "default"), str(data.get("service", "")).rsplit("/", 1)[-1])
-        before = {m: svc.get(m) for m in members} if svc is not None else {}
+        before: dict[str, Any] = {m: svc.get(m) for m in members} if svc is not None else {}
         if svc is not None:  # set first: a forced deployment launches its tasks inside the call
             svc.update({m: data[m] for m in members})
         response = original(data)
@@ -139,9 +141,8 @@ def _wrap_run_task() -> None:
 def _wrap_cloudformation() -> None:
     """Gap 1 (CloudFormation): the provisioner's create and update carry the three settings."""
     from ministack.services import ecs
-    from ministack.services.cloudformation import provisioners
 
-    handler = provisioners._RESOURCE_HANDLERS["AWS::ECS::Service"]
+    handler = resource_handlers()["AWS::ECS::Service"]
     create, update = handler["create"], handler["update"]
 
     def _create(logical_id: str, props: dict[str, Any], stack_name: str, *args: Any, **kwargs: Any) -> Any:

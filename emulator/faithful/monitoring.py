@@ -34,6 +34,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from botocore.session import get_session
+from faithful._ministack import resource_handlers
 from ministack.core.responses import new_uuid
 from ministack.services import cloudwatch as _cw
 from ministack.services import cloudwatch_logs as _logs
@@ -284,6 +285,6 @@ def install() -> None:
     _prov._sns_create = _topic_create
     _prov._sns_update = _topic_update
     _prov._sns_sub_create = _sub_create
-    handlers = _prov._RESOURCE_HANDLERS
+    handlers = resource_handlers()
     handlers["AWS::SNS::Topic"].update(create=_topic_create, update=_topic_update)
     handlers["AWS::SNS::Subscription"].update(create=_sub_create)

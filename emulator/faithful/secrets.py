@@ -27,6 +27,7 @@ import secrets as _random
 import string
 from typing import Any
 
+from faithful._ministack import resource_handlers
 from ministack.services import secretsmanager as _sm
 from ministack.services.cloudformation import drift as _drift
 from ministack.services.cloudformation import provisioners as _prov
@@ -136,12 +137,13 @@ def install() -> None:
     _prov._sm_secret_create = _secret_create
     _prov._sm_secret_delete = _secret_delete
     _prov._sm_secret_update = _secret_update
-    _prov._RESOURCE_HANDLERS["AWS::SecretsManager::Secret"].update(
+    resource_handlers()["AWS::SecretsManager::Secret"].update(
         create=_secret_create, update=_secret_update, delete=_secret_delete
     )
     _prov._sm_target_connection = _target_connection
     # The keys an attachment owns: removed again when it is deleted.
-    _prov._SM_TARGET_KEYS = (*_prov._SM_TARGET_KEYS, "dbClusterIdentifier", "dbInstanceIdentifier")
+    # (MiniStack's literal is inferred as a tuple of exactly four keys: it is any number of them.)
+    _prov._SM_TARGET_KEYS = (*_prov._SM_TARGET_KEYS, "dbClusterIdentifier", "dbInstanceIdentifier")  # type: ignore[assignment]
     _drift._read_secret = _read_secret
     _reader, props = _drift._DRIFT_READERS["AWS::SecretsManager::Secret"]
     _drift._DRIFT_READERS["AWS::SecretsManager::Secret"] = (_read_secret, props)

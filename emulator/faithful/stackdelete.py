@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 
+from faithful._ministack import resource_handlers
+
 log = logging.getLogger("faithful.stackdelete")
 
 NOT_EMPTY = "The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Error Code: BucketNotEmpty)"
@@ -20,9 +22,8 @@ NOT_EMPTY = "The bucket you tried to delete is not empty (Service: S3, Status Co
 
 def install() -> None:
     from ministack.services import s3 as _s3
-    from ministack.services.cloudformation import provisioners as _prov
 
-    handler = _prov._RESOURCE_HANDLERS["AWS::S3::Bucket"]
+    handler = resource_handlers()["AWS::S3::Bucket"]
     original = handler["delete"]
 
     def delete(physical_id, props):

@@ -28,6 +28,7 @@ from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from defusedxml.ElementTree import fromstring
+from faithful._ministack import resource_handlers
 from faithful.kms import key_arn
 from ministack.services import s3 as _s3
 from ministack.services.cloudformation import provisioners as _prov
@@ -266,11 +267,12 @@ def install() -> None:
     )
     _prov._s3_create = _bucket_create
     _prov._s3_update = _bucket_update
-    _prov._RESOURCE_HANDLERS["AWS::S3::Bucket"].update(create=_bucket_create, update=_bucket_update)
+    resource_handlers()["AWS::S3::Bucket"].update(create=_bucket_create, update=_bucket_update)
     _prov._STACK_TAG_PROPERTY.setdefault("AWS::S3::Bucket", ("Tags", "list"))
     _s3._bucket_default_sse_headers = _bucket_default_sse_headers
     _s3._resolve_sse_write_headers = _resolve_sse_write_headers
     # The bucket-key flag is stored with the object's other SSE headers (reported by
     # HEAD/GET, dropped by a copy that re-encrypts), like the rest of _SSE_STORED_HEADERS.
     if _BUCKET_KEY not in _s3._SSE_STORED_HEADERS:
-        _s3._SSE_STORED_HEADERS = (*_s3._SSE_STORED_HEADERS, _BUCKET_KEY)
+        # MiniStack's literal is inferred as a tuple of exactly four names: it is any number of them.
+        _s3._SSE_STORED_HEADERS = (*_s3._SSE_STORED_HEADERS, _BUCKET_KEY)  # type: ignore[assignment]

@@ -4,9 +4,9 @@ Gaps in MiniStack 1.5.33 that this closes (measured on ``AWS::ECS::TaskDefinitio
 
 1. The container definitions were camel-cased only at the top level and in five lists, so
    every other nested member kept CloudFormation's PascalCase and was invisible to boto3:
-   ``secrets`` came back as ``[{}, {}]`` (``ecs_taskdefs.py`` fixes a few more lists), and
-   ``linuxParameters``, ``repositoryCredentials``, ``resourceRequirements``,
-   ``environmentFiles``, ``firelensConfiguration`` and the like still do. Here the container
+   ``secrets`` came back as ``[{}, {}]``, and so did ``linuxParameters``,
+   ``repositoryCredentials``, ``resourceRequirements``, ``environmentFiles``,
+   ``firelensConfiguration`` and the like. Here the container
    definitions are rebuilt from the template properties with every structure key
    camel-cased as the ECS API names it, keeping the user's keys of maps (``options`` of
    ``logConfiguration``, ``dockerLabels``, ...).

@@ -68,7 +68,8 @@ def locate(url: str) -> tuple[str, str, str | None] | None:
         return None
     if not bucket or not key:
         return None
-    version = (parse_qs(parts.query).get("versionId") or [None])[0]
+    versions = parse_qs(parts.query).get("versionId")
+    version = versions[0] if versions else None
     return bucket, unquote(key), version
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from faithful._ministack import resource_handlers
 from ministack.services import sns as _sns
 from ministack.services.cloudformation import provisioners as _prov
 
@@ -115,8 +116,8 @@ def install() -> None:
         policy_update=_prov._sns_topic_policy_update,
     )
     _prov._sns_create = _sns_create
-    _prov._RESOURCE_HANDLERS["AWS::SNS::Topic"]["create"] = _sns_create
+    resource_handlers()["AWS::SNS::Topic"]["create"] = _sns_create
     _sns._create_topic = _create_topic
     _prov._sns_topic_policy_delete = _topic_policy_delete
     _prov._sns_topic_policy_update = _topic_policy_update
-    _prov._RESOURCE_HANDLERS["AWS::SNS::TopicPolicy"].update(delete=_topic_policy_delete, update=_topic_policy_update)
+    resource_handlers()["AWS::SNS::TopicPolicy"].update(delete=_topic_policy_delete, update=_topic_policy_update)

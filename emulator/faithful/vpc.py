@@ -22,6 +22,8 @@ import ipaddress
 import itertools
 import logging
 
+from faithful._ministack import resource_handlers
+
 log = logging.getLogger("faithful.vpc")
 
 _EIP_POOL = itertools.count(10)  # 203.0.113.0/24 and 198.51.100.0/24: documentation ranges
@@ -47,7 +49,7 @@ def install() -> None:
     from ministack.services import ec2
     from ministack.services.cloudformation import provisioners as prov
 
-    handlers = prov._RESOURCE_HANDLERS
+    handlers = resource_handlers()
 
     # ---------------------------------------------------------------- Elastic IP
     def eip_create(logical_id, props, stack_name):
@@ -264,7 +266,7 @@ def install() -> None:
     ec2._ACTION_MAP["DescribeFlowLogs"] = describe_flow_logs
 
     # ---------------------------------------------------------------- standalone SG rules
-    def _rule(props: dict, direction: str) -> dict:
+    def _rule(props: dict) -> dict:
         keys = {"SourceSecurityGroupId", "DestinationSecurityGroupId", "CidrIp", "CidrIpv6", "Description",
                 "IpProtocol", "FromPort", "ToPort", "SourcePrefixListId", "DestinationPrefixListId",
                 "SourceSecurityGroupName", "SourceSecurityGroupOwnerId"}  # fmt: skip
@@ -276,7 +278,7 @@ def install() -> None:
             group = ec2._security_groups.get(group_id)
             if group is None:
                 raise ValueError(f"The security group '{group_id}' does not exist")
-            rule = _rule(props, store_key)
+            rule = _rule(props)
             group.setdefault(store_key, []).append(rule)
             rule_id = f"sgr-{_hex(17)}"
             return rule_id, {"Id": rule_id}
@@ -285,7 +287,7 @@ def install() -> None:
             group = ec2._security_groups.get(props.get("GroupId", ""))
             if group is None:
                 return
-            rule = _rule(props, store_key)
+            rule = _rule(props)
             perms = group.get(store_key, [])
             if rule in perms:
                 perms.remove(rule)

@@ -21,6 +21,8 @@ import logging
 import secrets
 from typing import Any
 
+from faithful._ministack import resource_handlers
+
 log = logging.getLogger("faithful.vpc_defaults")
 
 
@@ -35,7 +37,7 @@ def install() -> None:
     from ministack.services import ec2
     from ministack.services.cloudformation import provisioners as prov
 
-    handlers = prov._RESOURCE_HANDLERS
+    handlers = resource_handlers()
 
     # ---------------------------------------------------------------- default security group
     def _add_default_ingress(vpc_id: str) -> None:
@@ -69,8 +71,9 @@ def install() -> None:
 
     # ---------------------------------------------------------------- secondary CIDRs
     def _cidrs(vpc: dict) -> list[ipaddress.IPv4Network]:
-        nets = [ipaddress.ip_network(vpc["CidrBlock"], strict=False)]
-        nets += [ipaddress.ip_network(c, strict=False) for _, c in vpc.get("_secondary_cidrs", [])]
+        """The VPC's IPv4 blocks (IPv6 blocks are associated through other parameters)."""
+        nets = [ipaddress.IPv4Network(vpc["CidrBlock"], strict=False)]
+        nets += [ipaddress.IPv4Network(c, strict=False) for _, c in vpc.get("_secondary_cidrs", [])]
         return nets
 
     def associate_vpc_cidr_block(params):
@@ -79,7 +82,7 @@ def install() -> None:
         if vpc is None:
             return ec2._error("InvalidVpcID.NotFound", f"The vpc ID '{vpc_id}' does not exist", 400)
         try:
-            net = ipaddress.ip_network(cidr)
+            net = ipaddress.IPv4Network(cidr)  # the IPv4 block: an IPv6 one has parameters of its own
         except ValueError:
             return ec2._error("InvalidParameterValue", f"Value ({cidr}) for parameter cidrBlock is invalid.", 400)
         if not 16 <= net.prefixlen <= 28:
@@ -126,7 +129,7 @@ def install() -> None:
             net = ipaddress.ip_network(cidr)
         except ValueError:
             return "InvalidParameterValue", f"Value ({cidr}) for parameter cidrBlock is invalid."
-        if not any(net.version == v.version and net.subnet_of(v) for v in _cidrs(vpc)):
+        if not (isinstance(net, ipaddress.IPv4Network) and any(net.subnet_of(v) for v in _cidrs(vpc))):
             return "InvalidSubnet.Range", f"The CIDR '{cidr}' is invalid."
         for subnet in ec2._subnets.values():
             if subnet.get("VpcId") == vpc_id and net.overlaps(ipaddress.ip_network(subnet["CidrBlock"], strict=False)):

@@ -1,6 +1,6 @@
 """Two runs at once against the same environment (an endpoint started elsewhere, as on AWS).
 
-Deploy mode: the first run holds the stack's lock (conformance.lock); the second refuses
+Deploy mode: the first run holds the stack's lock (core.lock); the second refuses
 before any change, exit 4, naming the first (run id, user@host, pid, start time), and the
 first finishes green. Attach mode takes no lock: both read at once and both pass (the S3
 write probe writes under a key unique to each run).

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from conformance.aws import AwsSession
 from conformance.inventory.stack import template_digest
-from conformance.outputs import OUTPUT_KEYS
-from conformance.spec import load_environment
-from conformance.template import compact_json
+from core.aws import AwsSession
+from core.outputs import OUTPUT_KEYS
+from core.spec import load_environment
+from core.template import compact_json
 from deploy.artifacts import (
     EXPIRE_DAYS,
     MAX_TEMPLATE_BODY,

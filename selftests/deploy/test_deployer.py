@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from conformance.aws import AwsSession
-from conformance.errors import DeploymentFailed, RefusedError, StackStateError
-from conformance.spec import load_environment
+from core.aws import AwsSession
+from core.errors import DeploymentFailed, RefusedError, StackStateError
+from core.spec import load_environment
 from deploy.deployer import CREATOR_TAG, RUN_ID_TAG, Deployer
 from selftests.emulator.platform import settled_stack
 
@@ -156,7 +156,7 @@ def test_failed_create_lists_failed_resources_root_cause_first(session, tmp_path
     """A variant of the real template with one resource that cannot be created."""
     import json
 
-    from conformance.template import load_template
+    from core.template import load_template
 
     doc = json.loads(json.dumps(load_template()))
     doc["Resources"]["Broken"] = {

@@ -1,4 +1,4 @@
-"""The stack lock (conformance.lock) against the real emulator's SSM: take, refuse, replace stale, release."""
+"""The stack lock (core.lock) against the real emulator's SSM: take, refuse, replace stale, release."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from conformance.aws import AwsSession
-from conformance.lock import LOCK_PREFIX, Holder, LockKeeper, StackLock, StackLocked
+from core.aws import AwsSession
+from core.lock import LOCK_PREFIX, Holder, LockKeeper, StackLock, StackLocked
 
 STACK = "payments-dev-locktest"
 

@@ -13,8 +13,8 @@ import sys
 import boto3
 import pytest
 
-from conformance.aws import AwsSession
-from conformance.spec import load_environment
+from core.aws import AwsSession
+from core.spec import load_environment
 from deploy.deployer import Deployer
 from deploy.preflight import QuotaExhausted, template_needs
 from selftests.cli.test_bad_input import REPO, _env

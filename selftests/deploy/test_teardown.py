@@ -15,9 +15,9 @@ import sys
 import boto3
 import pytest
 
-from conformance.aws import AwsSession
-from conformance.spec import load_environment
-from conformance.template import load_template
+from core.aws import AwsSession
+from core.spec import load_environment
+from core.template import load_template
 from deploy.deployer import Deployer
 from deploy.teardown import TeardownIncomplete
 from selftests.cli.test_bad_input import REPO, _env

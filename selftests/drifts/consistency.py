@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conformance.template import load_template
+from core.template import load_template
 from deploy.deployer import Deployer
 from selftests.drifts.registry import DriftContext, drift
 

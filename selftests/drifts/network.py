@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from selftests.drifts.registry import DriftContext, drift, noop
@@ -51,9 +52,16 @@ def _in_first_az(resource: str) -> Any:
     return change
 
 
-def _stray_subnet(ctx: DriftContext) -> str:
-    subnets = _ec2(ctx).describe_subnets(Filters=[{"Name": "cidr-block", "Values": [STRAY_SUBNET_CIDR]}])["Subnets"]
-    return subnets[0]["SubnetId"] if subnets else STRAY_SUBNET_CIDR
+def _subnet_with(ctx: DriftContext, cidr: str) -> str:
+    """How the check names the VPC's subnet with ``cidr``: ``subnet-... (cidr)``."""
+    by = [{"Name": "vpc-id", "Values": [ctx.outputs.VPCId]}, {"Name": "cidr-block", "Values": [cidr]}]
+    subnets = _ec2(ctx).describe_subnets(Filters=by)["Subnets"]
+    return f"{subnets[0]['SubnetId'] if subnets else '<no subnet>'} ({cidr})"
+
+
+def _free_block(ctx: DriftContext) -> str:
+    """The last /24 of the VPC's CIDR: inside the environment's address space, used by none of the stack's subnets."""
+    return str(list(ipaddress.ip_network(ctx.outputs.VpcCidr).subnets(new_prefix=24))[-1])
 
 
 def _allow(ctx: DriftContext, component: str, port: int, **source: Any) -> None:
@@ -137,15 +145,25 @@ def drift_private_subnets_same_az(ctx: DriftContext) -> None:
 
 
 @drift(
-    "test_subnets_inside_vpc_cidr_without_overlap",
+    "test_subnets_are_the_stacks_inside_vpc_cidr",
     f"a secondary CIDR {SECONDARY_CIDR} is associated with the VPC and a subnet {STRAY_SUBNET_CIDR} created in it",
     id="net-subnet-outside-environment-cidr",
-    names=_stray_subnet,
+    names=lambda ctx: f"outside the environment's CIDR {ctx.outputs.VpcCidr}: {_subnet_with(ctx, STRAY_SUBNET_CIDR)}",
 )
 def drift_subnet_outside_environment_cidr(ctx: DriftContext) -> None:
     ec2 = _ec2(ctx)
     ec2.associate_vpc_cidr_block(VpcId=ctx.outputs.VPCId, CidrBlock=SECONDARY_CIDR)
     ec2.create_subnet(VpcId=ctx.outputs.VPCId, CidrBlock=STRAY_SUBNET_CIDR)
+
+
+@drift(
+    "test_subnets_are_the_stacks_inside_vpc_cidr",
+    "a subnet is created by hand in a free block of the VPC's own CIDR (inside the address space, not the stack's)",
+    id="net-subnet-not-the-stacks",
+    names=lambda ctx: f": {_subnet_with(ctx, _free_block(ctx))}",
+)
+def drift_subnet_not_the_stacks(ctx: DriftContext) -> None:
+    _ec2(ctx).create_subnet(VpcId=ctx.outputs.VPCId, CidrBlock=_free_block(ctx))
 
 
 @drift(

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.aws import AwsSession
-from conformance.outputs import StackOutputs
-from conformance.spec import EnvironmentSpec
+from core.aws import AwsSession
+from core.outputs import StackOutputs
+from core.spec import EnvironmentSpec
 
 
 @dataclass
@@ -28,6 +28,15 @@ class DriftContext:
         return self.aws.client(service)
 
 
+def stack_name(ctx: DriftContext) -> str:
+    """The default of a drift's ``names``: the drifted environment's stack name.
+
+    Every name the stack gives a resource starts with it (``payments-dev-drift-...``); a drift
+    whose check names the resource by an id (``vpc-...``, ``sg-...``) says so with ``names``.
+    """
+    return ctx.spec.stack_name
+
+
 @dataclass(frozen=True)
 class Drift:
     id: str
@@ -35,8 +44,9 @@ class Drift:
     description: str  # one line: what is broken
     apply: Callable[[DriftContext], None] | None = None  # through the AWS API on a deployed stack
     env: str = "dev"
-    # what the failure message must contain; default: computed by `names` from the outputs
-    names: Callable[[DriftContext], str] | None = None
+    # what the failure message must contain, computed from the drifted environment (default: its
+    # stack name, see stack_name); a static drift (deploy=False) has no environment and must give it
+    names: Callable[[DriftContext], str] = stack_name
     # variant parameters (deployed instead of the environment's) for what the API cannot change
     parameters: dict[str, Any] = field(default_factory=dict)
     # variant template: a function from the template document to a changed one
@@ -76,8 +86,10 @@ def drift(
         did = id or fn.__name__.removeprefix("drift_").replace("_", "-")
         if did in DRIFTS:
             raise ValueError(f"drift id {did} is registered twice")
+        if names is None and not deploy:
+            raise ValueError(f"drift {did} deploys no stack, so it must say what the failure names (names=)")
         DRIFTS[did] = Drift(
-            id=did, check=check, description=description, apply=fn, env=env, names=names,
+            id=did, check=check, description=description, apply=fn, env=env, names=names or stack_name,
             parameters=dict(parameters or {}), template=template, pytest_args=pytest_args, deploy=deploy,
             apply_env=apply_env,
         )  # fmt: skip

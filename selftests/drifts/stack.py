@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conformance.template import load_template
+from core.template import load_template
 from deploy.artifacts import ArtifactsBucket
 from selftests.drifts.registry import DriftContext, drift
 from selftests.emulator.platform import settled_stack

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from conformance.aws import AwsSession
 from conformance.checks import REGISTRY
-from conformance.spec import load_environment
-from conformance.template import load_template
+from core.aws import AwsSession
+from core.spec import load_environment
+from core.template import load_template
 from deploy.deployer import Deployer
-from selftests.drifts.registry import AWS_ONLY_CHECKS, DRIFTS, DriftContext, load_all
-from selftests.drifts.runner import run_suite
+from selftests.drifts.registry import AWS_ONLY_CHECKS, DRIFTS, Drift, DriftContext, drift, load_all, stack_name
+from selftests.drifts.runner import assert_caught, run_suite
 
 load_all()
 SUFFIX = "drift"
@@ -68,6 +68,26 @@ def test_every_check_has_a_drift():
     assert not unknown, f"drifts naming checks that do not exist: {', '.join(unknown)}"
 
 
+def test_a_drift_names_the_stack_unless_it_says_otherwise():
+    """``names`` defaults to the environment's stack name; a drift that deploys nothing must give it."""
+    assert all(callable(d.names) for d in DRIFTS.values())
+
+    def apply(ctx: DriftContext) -> None: ...
+
+    try:
+        drift("test_vpc_cidr_matches_environment", "a drift without names", id="self-test-default-names")(apply)
+        d = DRIFTS["self-test-default-names"]
+        assert d.names is stack_name
+        spec = load_environment("dev").with_overrides(suffix=SUFFIX)
+        ctx = DriftContext(env="dev", spec=spec, outputs=None, aws=None, workdir=Path())  # type: ignore[arg-type]
+        assert d.names(ctx) == f"payments-dev-{SUFFIX}"
+        with pytest.raises(ValueError, match="must say what the failure names"):
+            drift("test_vpc_cidr_matches_environment", "static", id="self-test-static", deploy=False)(apply)
+    finally:
+        DRIFTS.pop("self-test-default-names", None)
+        DRIFTS.pop("self-test-static", None)
+
+
 def test_good_deployment_passes_every_check(emulator, tmp_path):
     emulator.reset()
     envs = ["dev", "staging", "prod"]
@@ -78,6 +98,31 @@ def test_good_deployment_passes_every_check(emulator, tmp_path):
     assert not bad, f"the good deployment fails checks: {json.dumps(bad, indent=1)}"
     skipped = {name: r.message for name, r in results.items() if r.outcome == "skipped"}
     assert all("emulator limit" in m for m in skipped.values()), skipped
+    assert code == 0, output[-3000:]
+
+
+def test_consistency_suite_reads_the_runs_template(emulator, tmp_path):
+    """--template reaches the consistency suite: a template declaring another alarm threshold for dev
+    (deployed, and given to the run) is what the run judges by, not deploy/template.yaml."""
+    check = "test_environments_differ_only_as_declared"
+
+    def raise_dev_threshold(doc: dict[str, Any]) -> dict[str, Any]:
+        doc["Mappings"]["EnvironmentConfig"]["dev"]["DBConnectionsAlarmThreshold"] += 5
+        return doc
+
+    variant = Drift(id="variant-threshold", check=check, description="dev's threshold +5", template=raise_dev_threshold)
+    emulator.reset()
+    envs = ["dev", "staging", "prod"]
+    contexts, template = _deploy(emulator, envs, tmp_path, variant)
+    prefix = f"payments-dev-{SUFFIX}"
+    alarms = contexts["dev"].client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    wanted = load_template()["Mappings"]["EnvironmentConfig"]["dev"]["DBConnectionsAlarmThreshold"] + 5
+    assert [a["Threshold"] for a in alarms if a["AlarmName"] == f"{prefix}-db-connections"] == [wanted]
+    code, results, output = run_suite(
+        endpoint_url=emulator.endpoint_url, envs=envs, suffix=SUFFIX, workdir=tmp_path,
+        extra_args=("tests/consistency",), template=template,
+    )  # fmt: skip
+    assert results[check].outcome == "passed", results[check].message[:1000] or output[-3000:]
     assert code == 0, output[-3000:]
 
 
@@ -102,17 +147,6 @@ def test_drift_is_caught(drift_id, emulator, tmp_path, drift_outcomes):
         endpoint_url=emulator.endpoint_url, envs=envs, suffix=SUFFIX, workdir=tmp_path,
         extra_args=suite_args, template=template,
     )  # fmt: skip
-    wanted = [name for name in results if name == d.check or name.startswith(f"{d.check}[")]
-    targeted = [n for n in wanted if n == d.check or n == f"{d.check}[{envs[0]}]"] or wanted
-    assert targeted, f"drift {d.id}: check {d.check} did not run; output:\n{output[-3000:]}"
-    failed = [results[n] for n in targeted if results[n].outcome == "failed"]
-    drift_outcomes[d.id] = bool(failed)
-    assert failed, (
-        f"drift {d.id} ({d.description}) was not caught: {d.check} {', '.join(results[n].outcome for n in targeted)}"
-    )
-    if d.names is not None and (ctx is not None or not d.deploy):
-        name = d.names(ctx)  # type: ignore[arg-type]  # a static drift's names ignores the (absent) context
-        assert any(name in r.message for r in failed), (
-            f"drift {d.id}: {d.check} failed without naming {name}: {failed[0].message.splitlines()[0]}"
-        )
-    assert code in (1, 3), f"drift {d.id}: exit code {code}, expected 1 (non-conformance)"
+    drift_outcomes[d.id] = False
+    assert_caught(d, code, results, output, ctx)
+    drift_outcomes[d.id] = True

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conformance.aws import AwsSession
-from conformance.outputs import StackOutputs
-from conformance.spec import load_environment
+from core.aws import AwsSession
+from core.outputs import StackOutputs
+from core.spec import load_environment
 from deploy.deployer import Deployer
 
 

@@ -744,8 +744,8 @@ def test_dataplane_reset_and_shutdown_leave_no_responder():
 
 def _as_deployed(path: Path, endpoint_url: str) -> str:
     """The TemplateURL the deployer sends: the compact JSON in the artifacts bucket (deploy/artifacts.py)."""
-    from conformance.aws import AwsSession
-    from conformance.template import compact_json
+    from core.aws import AwsSession
+    from core.template import compact_json
     from deploy.artifacts import ArtifactsBucket
 
     session = AwsSession(region="us-east-1", endpoint_url=endpoint_url)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conformance.template import load_template
+from core.template import load_template
 
 
 def _handler_module() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conformance.errors import EmulatorError
+from emulator.errors import EmulatorError
 from emulator.launcher import Emulator, free_port
 
 REPO = Path(__file__).resolve().parents[2]

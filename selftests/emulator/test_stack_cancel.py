@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from conformance.aws import AwsSession
-from conformance.spec import load_environment
-from conformance.template import compact_json
+from core.aws import AwsSession
+from core.spec import load_environment
+from core.template import compact_json
 from deploy.artifacts import ArtifactsBucket
 from selftests.emulator.platform import settled_stack
 

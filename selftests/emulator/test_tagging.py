@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conformance.spec import load_environment
+from core.spec import load_environment
 from selftests.emulator.platform import deploy_platform
 
 STACK = "payments-dev-ext"

@@ -111,7 +111,7 @@ def test_load_balancer_reports_each_subnet_in_its_own_zone(platform, aws):
 
 
 def test_task_definition_keeps_container_secrets(platform, aws):
-    """emulator/faithful/ecs_taskdefs.py: the container's secrets keep name and valueFrom."""
+    """emulator/faithful/taskdefs.py: the container's secrets keep name and valueFrom."""
     ecs = aws("ecs")
     (service,) = ecs.describe_services(cluster=platform.ECSClusterName, services=[platform.ECSServiceName])["services"]
     td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]

@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.aws import AwsSession
-from conformance.spec import load_environment
+from core.aws import AwsSession
+from core.spec import load_environment
 from deploy.deployer import Deployer
 from selftests.faults.hostile import DyingProxy, HostileServer
 
 REPO = Path(__file__).resolve().parents[2]
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:pytest_httpserver", "-n", "0", "-q"]
 DEPLOY = [sys.executable, "-m", "deploy"]
-# the first request's wall deadline (conformance.endpoint.PROBE_SECONDS, 15 s), plus interpreter
+# the first request's wall deadline (core.endpoint.PROBE_SECONDS, 15 s), plus interpreter
 # start-up and a loaded machine's slack
 BOUND_SECONDS = 15.0 + 15.0
 

@@ -22,9 +22,9 @@ import os
 
 import boto3
 
-from conformance.aws import AwsSession
+from core.aws import AwsSession
 from conformance.checks import check
-from conformance.evidence import watch_secrets
+from core.redaction import watch_secrets
 
 log = logging.getLogger("payments.canary")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.catalogue import OUTPUT, load_checks, render
 from conformance.checks import CheckDefinitionError, check
+from selftests.catalogue import OUTPUT, load_checks, render
 
 
 def test_every_check_has_valid_metadata_and_a_unique_id():

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.tags import LOGICAL_ID_TAG, TagsSection
-from conformance.outputs import OUTPUT_KEYS
+from core.outputs import OUTPUT_KEYS
 
 SECTIONS = ("stack", "network", "database", "compute", "storage")
 

@@ -1,5 +1,5 @@
 """deploy/preflight.py counts the Elastic IPs a template needs for an environment, honouring Conditions;
-conformance/aws.py reads PAYMENTS_READ_TIMEOUT."""
+core/aws.py reads PAYMENTS_READ_TIMEOUT."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from conformance.aws import client_config, read_timeout_setting
-from conformance.errors import UsageError
-from conformance.spec import load_environment
+from core.aws import client_config, read_timeout_setting
+from core.errors import UsageError
+from core.spec import load_environment
 from deploy.preflight import template_needs
 
 _TEMPLATE = textwrap.dedent(

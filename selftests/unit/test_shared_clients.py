@@ -1,12 +1,12 @@
 """Sessions share botocore clients where they would build identical ones, and each still counts
-exactly its own calls (conformance.aws): a real emulator, real calls, paginated ones included."""
+exactly its own calls (core.aws): a real emulator, real calls, paginated ones included."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from conformance import aws as aws_module
-from conformance.aws import AwsSession, CallLog
+from core import aws as aws_module
+from core.aws import AwsSession, CallLog
 
 
 def _shared(session: AwsSession, service: str) -> Any:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance.errors import ExitCode, SpecError
-from conformance.spec import ENVIRONMENTS_DIR, KNOWN_ENVIRONMENTS, TemplateParameters, load_environment
+from core.errors import ExitCode, SpecError
+from core.spec import ENVIRONMENTS_DIR, KNOWN_ENVIRONMENTS, TemplateParameters, load_environment
 
 
 @pytest.mark.parametrize("name", KNOWN_ENVIRONMENTS)
@@ -126,9 +126,9 @@ def test_a_deployment_name_must_belong_to_its_tier(tmp_path):
 
 
 def test_two_environments_on_one_stack_are_refused(tmp_path, monkeypatch):
-    from conformance import spec as spec_module
-    from conformance.errors import UsageError
-    from conformance.run import RunSettings
+    from conformance.settings import RunSettings
+    from core import spec as spec_module
+    from core.errors import UsageError
 
     _write(tmp_path, "dev", _dev())
     _write(tmp_path, "dev-copy", _dev() | {"name": "dev-copy"})  # same suffix: same stack name
@@ -140,8 +140,8 @@ def test_two_environments_on_one_stack_are_refused(tmp_path, monkeypatch):
 
 
 def test_teardown_refuses_every_prod_deployment():
-    from conformance.errors import UsageError
-    from conformance.run import RunSettings
+    from conformance.settings import RunSettings
+    from core.errors import UsageError
 
     with pytest.raises(UsageError, match="never deletes prod"):
         RunSettings.resolve(envs=["prod-eu"], emulator=True, endpoint_url=None, deploy=True, teardown=True)

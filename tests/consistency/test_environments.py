@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 from itertools import combinations
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conformance.checks import check
@@ -21,8 +22,8 @@ from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.base import tags_of
 from conformance.inventory.shapes import EcsService, IpPermission, SecurityGroup
 from conformance.inventory.tags import LOGICAL_ID_TAG
-from conformance.spec import EnvironmentSpec
-from conformance.template import load_template
+from core.spec import EnvironmentSpec
+from core.template import load_template
 
 if TYPE_CHECKING:
     from types_boto3_ecs.type_defs import NetworkConfigurationOutputTypeDef
@@ -418,10 +419,10 @@ def test_security_settings_are_identical_everywhere(
 DB_CONNECTIONS_ALARM = "db-connections"
 
 
-def _declared(spec: EnvironmentSpec) -> dict[str, Any]:
-    """What the environment file declares, and what the template's EnvironmentConfig mapping declares per tier."""
+def _declared(spec: EnvironmentSpec, template: dict[str, Any]) -> dict[str, Any]:
+    """What the environment file declares, and what the run's template's EnvironmentConfig mapping declares per tier."""
     p, e = spec.parameters, spec.expectations
-    mapping = (load_template().get("Mappings") or {}).get("EnvironmentConfig", {}).get(spec.tier, {})
+    mapping = (template.get("Mappings") or {}).get("EnvironmentConfig", {}).get(spec.tier, {})
     return {
         "DB connections alarm threshold": float(mapping.get("DBConnectionsAlarmThreshold", 0)),
         "task cpu": p.TaskCpu,
@@ -564,13 +565,16 @@ def _which_log_groups(inv: Inventory, spec: EnvironmentSpec, attribute: str, dec
     controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
     rationale="Environments differ only where their files declare it (sizes, retention, protection); else it is drift.",
 )
-def test_environments_differ_only_as_declared(inventories: dict[str, Inventory], specs, evidence: Evidence) -> None:
+def test_environments_differ_only_as_declared(
+    inventories: dict[str, Inventory], specs, template_path: Path, evidence: Evidence
+) -> None:
+    template = load_template(template_path)  # the template this run deploys (--template), as the template suite reads
     problems = []
     declared_differences: dict[str, dict[str, Any]] = {}
     views: dict[str, dict[str, Any]] = {}
     for env, inv in inventories.items():
         spec = specs[env]
-        declared, observed = _declared(spec), _observed_sizes(inv, spec)
+        declared, observed = _declared(spec, template), _observed_sizes(inv, spec)
         problems += [
             f"{env} {attribute} is {observed[attribute]}, its environment file declares {declared[attribute]}"
             + _which_log_groups(inv, spec, attribute, declared[attribute])

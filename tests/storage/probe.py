@@ -17,8 +17,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from conformance.aws import error_code
 from conformance.inventory import ProbeError
+from core.aws import error_code
 
 PREFIX = "conformance-probe"
 BODY = b"payments conformance write probe: no card data here\n"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conformance.template import load_template
+from core.template import load_template
 
 
 @pytest.fixture(scope="session")

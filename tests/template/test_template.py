@@ -11,9 +11,9 @@ import yaml
 from conformance.checks import check
 from conformance.evidence import Evidence
 from conformance.inventory.compute import credential_kind, secret_reason
-from conformance.outputs import StackOutputs
 from conformance.policies import outside_grants
-from conformance.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
+from core.outputs import StackOutputs
+from core.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
 
 # Resources that hold data or keys: their fate on deletion and on replacement is declared, not defaulted.
 STATEFUL = (
@@ -195,7 +195,7 @@ def _environment_parameter_names() -> dict[str, set[str]]:
 )
 def test_template_parameters_match_environment_files_and_deployer(template, evidence: Evidence) -> None:
     declared = set((template.get("Parameters") or {}).keys())
-    sources = {"the deployer (conformance/spec.py TemplateParameters)": set(TemplateParameters.model_fields)}
+    sources = {"the deployer (core/spec.py TemplateParameters)": set(TemplateParameters.model_fields)}
     sources |= _environment_parameter_names()
     evidence.attach("parameter names", {"template": sorted(declared)} | {k: sorted(v) for k, v in sources.items()})
     problems = [

@@ -68,7 +68,3 @@ class StackStateError(InfrastructureError):
 
 class DeploymentFailed(InfrastructureError):
     """A create, update or delete ended in failure; the message lists the failed resources."""
-
-
-class EmulatorError(InfrastructureError):
-    """The embedded emulator could not be installed, started or stopped."""

@@ -35,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 
 import botocore.exceptions
 
-from conformance.aws import AwsSession, error_code
-from conformance.errors import InfrastructureError, RefusedError
+from core.aws import AwsSession, error_code
+from core.errors import InfrastructureError, RefusedError
 
 AWS_ERRORS = (InfrastructureError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 LOCK_PREFIX = "/payments-conformance/locks/"

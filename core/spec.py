@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from conformance.errors import SpecError
+from core.errors import SpecError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # PAYMENTS_ENVIRONMENTS_DIR points the suite at another folder of environment files.
@@ -193,7 +193,7 @@ def available_environments(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
 
 
 # libyaml's safe loader when PyYAML has it (ten times faster; every process of a run loads each
-# environment file, and conformance.template the 50 kB template)
+# environment file, and core.template the 50 kB template)
 YAML_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from conformance.spec import TEMPLATE_PATH, YAML_SAFE_LOADER
+from core.spec import TEMPLATE_PATH, YAML_SAFE_LOADER
 
 
 class _CfnLoader(YAML_SAFE_LOADER):  # type: ignore[valid-type,misc]

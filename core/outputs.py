@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from conformance.errors import DeploymentFailed
+from core.errors import DeploymentFailed
 
 
 def _split(value: Any) -> Any:

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import botocore.exceptions
 import botocore.parsers
 
-from conformance.errors import EndpointUnreachable, UsageError
+from core.errors import EndpointUnreachable, UsageError
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ T = TypeVar("T")
 # room for a cold start (measured: a fault-injecting proxy's first answer took 5.7 s on a loaded
 # machine), none for an endpoint that never answers or trickles its answer.
 PROBE_SECONDS = 15.0
-# Connect timeout of every botocore client (conformance.aws.client_config).
+# Connect timeout of every botocore client (core.aws.client_config).
 CONNECT_SECONDS = 5.0
 _MAX_HEAD = 64 * 1024
 

@@ -26,9 +26,9 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from conformance.endpoint import CONNECT_SECONDS, Budget, NotAnApi, failure_sentence, guard, probe_endpoint
-from conformance.errors import CredentialsError, EndpointUnreachable, UsageError
-from conformance.evidence import watch_secrets
+from core.endpoint import CONNECT_SECONDS, Budget, NotAnApi, failure_sentence, guard, probe_endpoint
+from core.errors import CredentialsError, EndpointUnreachable, UsageError
+from core.redaction import watch_secrets
 
 USER_AGENT = "payments-conformance/0.1"
 # Credentials the emulator accepts; used only with an emulator endpoint, so a real
@@ -119,7 +119,7 @@ def client_config(*, max_attempts: int = 5, read_timeout: float | None = None) -
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=CONNECT_SECONDS,
         read_timeout=read_timeout,
-        # clients are shared by the environments of a region (conformance.aws): room for three
+        # clients are shared by the environments of a region (core.aws): room for three
         # environments' concurrent inventory reads on one client without discarding connections
         max_pool_connections=64,
         user_agent_extra=USER_AGENT,
@@ -207,7 +207,7 @@ def _log_after_call(**kwargs: Any) -> None:
 
 
 def _as(log: CallLog, fn: Callable[..., Any], client: Any = None, budget: Budget | None = None) -> Callable[..., Any]:
-    """fn, its calls counted in ``log``; an operation of ``client`` also bounded (conformance.endpoint.guard)."""
+    """fn, its calls counted in ``log``; an operation of ``client`` also bounded (core.endpoint.guard)."""
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -385,7 +385,7 @@ class AwsSession:
 
 def ensure_reachable(endpoint_url: str, timeout: float | None = None) -> None:
     """Fail fast, naming the URL and what it did, unless an endpoint answers like an AWS API
-    (conformance.endpoint.probe_endpoint: nothing listening, no answer, closed, too slow, HTML)."""
+    (core.endpoint.probe_endpoint: nothing listening, no answer, closed, too slow, HTML)."""
     if timeout is None:
         probe_endpoint(endpoint_url)
     else:

@@ -1,0 +1,551 @@
+"""The controller process's side of a run: prepare the platform once, tear down what it created.
+
+Registered as a plugin by ``conformance.plugin`` in the controller only (the process without
+xdist, or xdist's controller), as xdist registers its ``DSession``: workers never import this
+module, nor ``deploy`` or ``emulator`` through it. At session start :meth:`Controller.prepare`
+starts the embedded emulator if the run is offline, checks the endpoint and credentials, takes
+the stacks' locks (deploy mode), deploys or attaches to each environment's stack and collects
+its inventory (environments concurrently), and writes everything to the run directory that the
+workers read (``conformance.state``). At session finish :meth:`Controller.finish` tears down
+what this run created, when asked, releases the locks and stops the emulator, and the exit
+status follows docs/exit-codes.md.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions
+import pytest
+
+from conformance.inventory import collect
+from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
+from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
+from conformance.settings import AUTO_REGION, RunSettings
+from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, EnvState, RunState
+from core.aws import AwsSession, ensure_reachable
+from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
+from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
+from core.lock import LockKeeper, StackLock
+from core.outputs import StackOutputs
+from core.spec import EnvironmentSpec
+from core.template import template_sha256, template_version
+from deploy.deployer import Deployer
+
+if TYPE_CHECKING:  # imported when the run starts one (offline)
+    from emulator.launcher import Emulator
+
+Printer = Callable[[str], None]
+# After Ctrl-C or SIGTERM, how long the run watches the deletions it started before it exits.
+INTERRUPT_GRACE_SECONDS = 5.0
+# xdist workers start while the controller prepares the platform (deploy, inventory), which they
+# then wait for: started at a lower priority, their start-up (about half a second of CPU each)
+# takes the CPU the controller leaves, instead of slowing the preparation everyone waits on.
+# Measured, interleaved, at 100 ms latency on 2 cores: three environments with -n auto in 3.41 s
+# instead of 3.78 s. Only the workers xdist makes from -n; explicit --tx specs are the user's.
+WORKER_NICENESS = 10
+STATIC_SUITES = ("template",)
+
+
+@contextmanager
+def _deferred_interrupts() -> Iterator[threading.Event]:
+    """While the platform is prepared, Ctrl-C and SIGTERM only set a flag, checked at safe points.
+
+    Raised from a signal handler at an arbitrary line, KeyboardInterrupt can land inside the
+    thread pool's own locks and corrupt them (an INTERNALERROR instead of exit 2). Outside the
+    main thread, or for a signal the process ignores, nothing changes.
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, handler in previous.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, lambda *_: flag.set())
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            if handler not in (signal.SIG_IGN, None):
+                signal.signal(sig, handler)
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class Outcomes:
+    """Counts failed checks by kind where the exit code is decided (with or without xdist)."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.probe_errors = 0
+        self.crashed: list[str] = []  # checks whose xdist worker died while running them
+
+    def count(self, report: pytest.TestReport) -> None:
+        if not report.failed:
+            return
+        if is_crash_report(report):
+            self.crashed.append(report.nodeid)
+        elif ("conformance_outcome", "probe-error") in report.user_properties:
+            self.probe_errors += 1
+        else:
+            self.failures += 1
+
+    @property
+    def unobserved(self) -> int:
+        """Failed checks that observed nothing: probe errors and checks lost with a crashed worker."""
+        return self.probe_errors + len(self.crashed)
+
+
+class Controller:
+    """The run, seen from the controller: its pytest hooks and the platform's preparation and teardown.
+
+    Usable without pytest too (``prepare`` and ``finish``), with a printer for its progress lines.
+    """
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        *,
+        config: pytest.Config | None = None,
+        saved: RunState | None = None,
+        out: Printer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.saved = saved  # --from-run: the saved state to judge, nothing to deploy or collect
+        self._out_lock = threading.Lock()
+        self._raw_out = out or self._terminal_line
+        self.specs = settings.specs()
+        self.outcomes = Outcomes()
+        self.metrics = RunMetrics()
+        self.emulator: Emulator | None = None
+        self.endpoint: str | None = settings.endpoint_url.value
+        self.state: RunState | None = None
+        self._lock = threading.Lock()
+        self.accounts: dict[str, str] = {}
+        self.deployers: dict[str, Deployer] = {}
+        self.sessions: dict[str, AwsSession] = {}
+        self.locks: list[StackLock] = []
+        self.keeper: LockKeeper | None = None
+        self._prepared = False  # pytest_sessionstart prepared the platform: finish it at session finish
+        self._finished = False
+
+    # ------------------------------------------------------------ progress lines
+
+    def _terminal_line(self, line: str) -> None:
+        plugins = self.config.pluginmanager if self.config is not None else None
+        reporter = plugins.get_plugin("terminalreporter") if plugins else None
+        if reporter is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        capman = plugins.get_plugin("capturemanager") if plugins else None
+        with capman.global_and_fixture_disabled() if capman else nullcontext():
+            reporter.write_line(line)
+
+    def out(self, line: str) -> None:
+        """Progress lines from concurrent deployments, one whole line at a time."""
+        with self._out_lock:
+            self._raw_out(line)
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.run_dir / self.settings.run_id / "state.json"
+
+    # ------------------------------------------------------------ pytest hooks (controller only)
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        _lower_worker_priority(config)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: hand the run-state path to each worker."""
+        node.workerinput[WORKER_INPUT_KEY] = str(self.state_path)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """``--dist loadgroup`` without re-running a check that crashed its worker (the default
+        ``--dist load`` does not re-run it either; it sends checks in batches, measured faster)."""
+        if config.getvalue("dist") == "loadgroup":
+            return CrashOnceLoadGroupScheduling(config, log)
+        return None
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        s = self.settings
+        lines = [
+            f"conformance environments: {s.environments.show()}",
+            f"conformance target: {s.mode.show()}",
+        ]
+        if s.endpoint_url.value:
+            lines.append(f"conformance endpoint: {s.endpoint_url.show()}")
+        lines.append(f"conformance deploy: {s.deploy.show()}; teardown: {s.teardown.show()}")
+        for name, spec in s.specs().items():
+            region_src = "--region" if s.region else f"deploy/environments/{name}.yaml"
+            if s.region == AUTO_REGION:
+                first_of = ", ".join(spec.candidate_regions)
+                region_src = f"--region auto: the first of {first_of} with room, chosen before deploying"
+            lines.append(
+                f"conformance {name}: stack {spec.stack_name}, region {spec.region} (from {region_src}), "
+                f"account {spec.account_id or 'from the credentials'}"
+                + (f", profile {spec.profile}" if spec.profile else "")
+            )
+        lines.append(
+            f"conformance template: {s.template.value} version {template_version(s.template.value)}, "
+            f"sha256 {template_sha256(s.template.value)[:16]} (from {s.template.source})"
+        )
+        lines.append(f"conformance run id: {s.run_id}")
+        return lines
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> Any:
+        result = yield
+        config = session.config
+        if not _wants_platform(session):
+            return result
+        if self.saved is not None:  # --from-run: judge saved inventories, deploy and collect nothing
+            self.saved.run_id = self.settings.run_id
+            self.saved.save(self.state_path)
+            config.stash[STATE] = self.saved
+            config.stash[STATE_PATH] = self.state_path
+            return result
+        self._prepared = True
+        try:
+            try:
+                state = self.prepare()
+            except AWS_FAILURES as exc:  # not turned into a sentence by any step: what the endpoint did
+                raise observation_error(exc, self.endpoint) from None
+        except ConformanceError as exc:
+            for problem in self.finish():
+                self.out(f"teardown: {problem}")
+            pytest.exit(f"conformance: {exc}", returncode=int(exc.exit_code))
+        except KeyboardInterrupt:
+            # pytest calls no pytest_sessionfinish for an interrupt during pytest_sessionstart
+            for problem in self.finish(interrupted=True):
+                self.out(f"teardown: {problem}")
+            raise
+        config.stash[STATE] = state
+        config.stash[STATE_PATH] = self.state_path
+        for name, env in state.environments.items():
+            self.out(f"conformance {name}: stack {env.stack_name} in {env.region}, account {env.account} (from sts)")
+        return result
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.outcomes.count(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self._prepared:
+            return
+        problems = self.finish(interrupted=session.exitstatus == ExitCode.INTERRUPTED)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for problem in problems:
+            if reporter is not None:
+                reporter.write_line(f"conformance teardown: {problem}", red=True)
+        if problems and session.exitstatus == ExitCode.OK:
+            session.exitstatus = ExitCode.CANNOT_OBSERVE
+        if self.outcomes.unobserved and not self.outcomes.failures and session.exitstatus == ExitCode.NON_CONFORMANT:
+            session.exitstatus = ExitCode.CANNOT_OBSERVE
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.outcomes.crashed:
+            terminalreporter.write_sep("=", "checks lost with a crashed worker (not observed)", yellow=True)
+            for nodeid in self.outcomes.crashed:
+                terminalreporter.write_line(f"worker crashed: {nodeid}: not judged, run it again")
+
+    # ------------------------------------------------------------ preparing the platform
+
+    def prepare(self) -> RunState:
+        with _deferred_interrupts() as interrupted:
+            return self._prepare(interrupted)
+
+    def _prepare(self, interrupted: threading.Event) -> RunState:
+        started = time.perf_counter()
+        if self.settings.mode.value == "emulator":
+            from emulator.launcher import Emulator
+
+            self.emulator = Emulator(log_path=self.state_path.parent / "emulator.log")
+            self.endpoint = self.emulator.endpoint_url  # its port is chosen before it starts
+        self.sessions = {
+            n: AwsSession(region=s.region, endpoint_url=self.endpoint, profile=s.profile) for n, s in self.specs.items()
+        }
+        # create the clients the run will use while this process waits (the emulator booting,
+        # the first calls on the wire); environments that share a region share them
+        threading.Thread(target=self._warm, name="warm-clients", daemon=True).start()
+        if self.emulator is not None:
+            self._start_emulator(self.emulator, interrupted)
+            self.metrics.timed("emulator_start", time.perf_counter() - started)
+        elif self.endpoint:
+            ensure_reachable(self.endpoint)
+        run_dir = self.state_path.parent
+        run_dir.mkdir(parents=True, exist_ok=True)
+        names = list(self.specs)
+        if self.settings.region == AUTO_REGION:
+            self._auto_regions()
+        if self.settings.deploy.value and self.settings.mode.value != "emulator":
+            # before any change: every stack's lock (core.lock), or none and exit 4
+            self.accounts = self._each(names, self._claim_lock, interrupted, "taking the stacks' locks")
+            self.keeper = LockKeeper(self.locks).start()
+        envs = self._each(names, self._prepare_environment, interrupted, "deploying and collecting")
+        raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
+        self.state = RunState(
+            run_id=self.settings.run_id,
+            mode=self.settings.mode.value,
+            endpoint_url=self.endpoint,
+            template_sha256=template_sha256(self.settings.template.value),
+            template_version=template_version(self.settings.template.value),
+            template_path=str(self.settings.template.value),
+            environments=envs,
+            suffix=self.settings.suffix,
+            region=self.settings.region,
+        )
+        self.state.save(self.state_path)
+        self.metrics.timed("prepare_total", time.perf_counter() - started)
+        if self.emulator is not None:
+            self.metrics.timed("emulator_peak_rss_mb", peak_rss_mb(self.emulator.pid))
+        self.metrics.write_prepared(run_dir)
+        self.out(self.metrics.summary())
+        return self.state
+
+    def _start_emulator(self, emulator: Emulator, interrupted: threading.Event) -> None:
+        from emulator.errors import EmulatorError
+
+        try:
+            emulator.start()
+        except EmulatorError as exc:  # the emulator's own error, in the suite's contract: exit 3
+            raise InfrastructureError(str(exc)) from None
+        self.endpoint = emulator.endpoint_url
+        self.out(f"emulator: ready at {self.endpoint} (pid {emulator.pid})")
+        if interrupted.is_set():
+            raise KeyboardInterrupt("interrupted while starting the emulator")
+
+    def _warm(self) -> None:
+        for session in list(self.sessions.values()):
+            session.warm()
+
+    def _auto_regions(self) -> None:
+        """--region auto (deploy/preflight.py): each environment in the candidate region where its
+        stack already is, else the first with room for its Elastic IPs."""
+        from deploy.preflight import resolve_auto_region
+
+        for name, spec in list(self.specs.items()):
+            self._credentials(name, self.sessions[name])
+            region = resolve_auto_region(
+                spec, self.sessions[name], out=self.out, template_path=self.settings.template.value
+            )
+            if region != spec.region:
+                self.specs[name] = spec.with_overrides(region=region)
+                self.sessions[name] = AwsSession(region=region, endpoint_url=self.endpoint, profile=spec.profile)
+
+    def _claim_lock(self, name: str) -> str:
+        """The stack's lock (deploy mode); returns the account the credentials are for."""
+        account = self._credentials(name, self.sessions[name])
+        lock = StackLock(self.sessions[name], self.specs[name].stack_name, self.settings.run_id, out=self.out)
+        with self._lock:
+            self.locks.append(lock)
+        lock.acquire()
+        with self._lock:
+            if self._finished:  # interrupted meanwhile: finish() has released the others
+                lock.release()
+        return account
+
+    def _prepare_environment(self, name: str) -> EnvState:
+        """One environment: deploy or attach, then collect its inventory into the run directory."""
+        spec = self.specs[name]
+        aws = self.sessions[name]
+        deployer = Deployer(
+            spec, aws, run_id=self.settings.run_id, out=self.out, template_path=self.settings.template.value
+        )
+        t0 = time.perf_counter()
+        account, outputs = self._deploy(name, deployer) if self.settings.deploy.value else self._attach(name, deployer)
+        t1 = time.perf_counter()
+        # the observation's own repeats (the budget): a read before the deploy (the Elastic IP
+        # preflight) and the same read after it observe different states
+        observed_since = Counter(aws.call_log.requests)
+        aws.budget.start(f"the inventory of {name} ({spec.stack_name})")  # bounded as a whole (endpoint.py)
+        inventory = collect(
+            environment=name,
+            stack_name=spec.stack_name,
+            account=account,
+            aws=aws,
+            outputs=outputs,
+            described=deployer.described,
+        )
+        aws.budget.finish()  # past its deadline: one sentence, exit 3
+        self.metrics.timed(f"deploy:{name}", t1 - t0)
+        self.metrics.timed(f"inventory:{name}", time.perf_counter() - t1)
+        self.metrics.add_environment(name, aws.call_log, observed_since=observed_since)
+        path = self.state_path.parent / f"inventory-{name}.json"
+        path.write_text(inventory.model_dump_json(indent=1))
+        self.out(
+            f"{name}: inventory of {spec.stack_name} collected in {inventory.collected_seconds:.2f} s "
+            f"({sum(inventory.api_calls.values())} API calls)"
+        )
+        return EnvState(
+            name=name,
+            stack_name=spec.stack_name,
+            region=spec.region,
+            account=account,
+            inventory_path=str(path),
+            deployed_by_run=deployer.created_stack_id is not None,
+        )
+
+    def _deploy(self, name: str, deployer: Deployer) -> tuple[str, StackOutputs]:
+        # before anything that changes the account
+        account = self.accounts[name] if name in self.accounts else self._credentials(name, deployer.aws)
+        with self._lock:
+            self.deployers[name] = deployer
+        return account, deployer.up()
+
+    def _attach(self, name: str, deployer: Deployer) -> tuple[str, StackOutputs]:
+        # attach mode only reads: the stack is described while the credentials are checked, and
+        # a credentials problem is still the one reported
+        with ThreadPoolExecutor(1, thread_name_prefix=f"attach-{name}") as side:
+            described = side.submit(deployer.outputs)
+            account = self._credentials(name, deployer.aws)
+            outputs = described.result()
+        with self._lock:
+            self.deployers[name] = deployer
+        return account, outputs
+
+    def _credentials(self, name: str, aws: AwsSession) -> str:
+        account = aws.check_credentials()
+        spec: EnvironmentSpec = self.specs[name]
+        if spec.account_id and not aws.is_emulated and account != spec.account_id:
+            raise UsageError(
+                f"the credentials are for account {account} but {name} lives in {spec.account_id}; "
+                f"switch to that account's profile."
+            )
+        return account
+
+    def _each(self, names: list[str], fn: Callable[[str], Any], interrupted: threading.Event, what: str) -> Any:
+        """fn for every environment at once; the first error, or KeyboardInterrupt at the next safe point."""
+        pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare")
+        try:
+            futures = {n: pool.submit(fn, n) for n in names}
+            pending = set(futures.values())
+            while pending:
+                _, pending = wait(pending, timeout=0.2)
+                if interrupted.is_set():
+                    raise KeyboardInterrupt(f"interrupted while {what}")
+            return {n: f.result() for n, f in futures.items()}
+        finally:
+            # interrupted: stop waiting for work in flight (finish() abandons the deployers' polls)
+            pool.shutdown(wait=not interrupted.is_set(), cancel_futures=True)
+
+    # ------------------------------------------------------------ the end of the run
+
+    def finish(self, *, interrupted: bool = False) -> list[str]:
+        """Tear down what this run created when asked, release the locks, stop the emulator.
+
+        Idempotent. Returns problems as sentences. Interrupted (Ctrl-C, SIGTERM), it starts the
+        deletion of the stacks this run created (with --teardown) and watches it for at most
+        INTERRUPT_GRACE_SECONDS; a stack that existed before the run is never deleted.
+        """
+        with self._lock:
+            if self._finished:
+                return []
+            self._finished = True
+        problems: list[str] = []
+        try:
+            if interrupted:
+                with _deferred_interrupts():
+                    problems += self._delete_created_now()
+            elif self.settings.teardown.value and self.state is not None:
+                for name, deployer in self.deployers.items():
+                    if deployer.created_stack_id is None:
+                        self.out(f"{deployer.stack_name}: existed before this run; --teardown leaves it")
+                        continue
+                    try:
+                        deployer.down()
+                        deployer.left_behind()  # retained or failed resources: one message, exit 3
+                    except ConformanceError as exc:
+                        problems.append(f"{name}: {exc}")
+        finally:
+            if self.keeper is not None:
+                problems += self.keeper.stop()
+            elif self.locks:
+                problems += LockKeeper(self.locks).stop()
+            write_final_calls(self.state_path.parent, list(self.sessions.values()))
+            if self.emulator is not None:
+                self.emulator.stop()
+                self.emulator = None
+        return problems
+
+    def _delete_created_now(self) -> list[str]:
+        for deployer in self.deployers.values():
+            deployer.abandon()  # polls still running in the prepare threads stop at their next turn
+        if self.settings.mode.value == "emulator":
+            return []  # the offline rehearsal's emulator is discarded with everything in it
+        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
+        for deployer in self.deployers.values():  # a CreateStack still on the wire: wait for its answer
+            deployer.create_settled.wait(timeout=max(0.0, deadline - time.monotonic()))
+        problems: list[str] = []
+        for deployer in self.deployers.values():
+            if not deployer.create_settled.is_set():
+                problems.append(
+                    f"CreateStack for {deployer.stack_name} was still unanswered when the run stopped; "
+                    f"see `python -m deploy status --env {deployer.spec.name}` and delete it if it exists"
+                )
+        created = {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
+        if not created:
+            return problems
+        if not self.settings.teardown.value:
+            names = ", ".join(d.stack_name for d in created.values())
+            self.out(f"interrupted: {names} (created by this run) left in place: no --teardown")
+            return problems
+        started: dict[str, Deployer] = {}
+        for name, deployer in created.items():
+            try:
+                if deployer.start_deleting_created():
+                    started[name] = deployer
+            except (ConformanceError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+                problems.append(f"{name}: could not start deleting {deployer.stack_name}: {exc}")
+        gone: set[str] = set()
+        deadline = max(deadline, time.monotonic() + 2.0)
+        while started.keys() - gone and time.monotonic() < deadline:
+            for name in started.keys() - gone:
+                try:
+                    if started[name].state() is None:
+                        gone.add(name)
+                except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                    pass
+            time.sleep(0.25)
+        if started:
+            parts = [
+                f"{d.stack_name} ({'deleted' if n in gone else 'still deleting: python -m deploy status --env ' + n})"
+                for n, d in started.items()
+            ]
+            self.out(
+                f"interrupted: deletion started for the stacks this run created, not awaited past "
+                f"{INTERRUPT_GRACE_SECONDS:.0f} s: {', '.join(parts)}"
+            )
+        return problems
+
+
+def _lower_worker_priority(config: pytest.Config) -> None:
+    tx = getattr(config.option, "tx", None)
+    if tx and all(spec == "popen" for spec in tx):
+        config.option.tx = [f"popen//nice={WORKER_NICENESS}"] * len(tx)
+
+
+def _wants_platform(session: pytest.Session) -> bool:
+    """False for --collect-only and for runs that select only static suites (no stack needed)."""
+    config = session.config
+    if config.option.collectonly:
+        return False
+    tests_dir = Path(str(config.rootpath)) / "tests"
+    args = [Path(a.split("::", 1)[0]).resolve() for a in config.args]
+    static = [tests_dir / s for s in STATIC_SUITES]
+    return not args or not all(any(a == s or s in a.parents for s in static) for a in args)
