@@ -20,7 +20,7 @@ export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 # and pytest re-rewrote every test module, measured at about 0.3 s per process (docs/performance.md).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup conformance test selftests lint docs bench clean emulator
+.PHONY: help setup suite conformance test selftests lint docs bench clean emulator
 
 help: ## list the targets
 	@grep -hE '^[a-z/.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -31,6 +31,12 @@ $(UV):
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet --compile-bytecode
+	@touch $@ $(VENV)/.suite
+
+# The suite alone (no dev group: no linters, no Playwright): what a conformance run needs. Inexact,
+# so that a development venv keeps its dev group.
+$(VENV)/.suite: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet --compile-bytecode --no-dev --inexact
 	@touch $@
 
 $(EMU_VENV)/.synced: emulator/requirements.lock | $(UV)
@@ -38,13 +44,15 @@ $(EMU_VENV)/.synced: emulator/requirements.lock | $(UV)
 	$(UV) pip install --quiet --compile-bytecode --python $(EMU_VENV)/bin/python --require-hashes -r emulator/requirements.lock
 	@touch $@
 
-setup: $(VENV)/.synced $(EMU_VENV)/.synced ## install the suite and the emulator (pinned, idempotent)
+setup: $(VENV)/.synced $(EMU_VENV)/.synced ## install the suite, its dev tools and the emulator (pinned, idempotent)
+
+suite: $(VENV)/.suite ## install only the suite (no dev tools, no emulator): enough for a run against AWS
 
 emulator/requirements.lock: emulator/requirements.in | $(UV)
 	$(UV) pip compile $< --generate-hashes --python-version 3.11 --quiet -o $@ \
 	  --custom-compile-command "make emulator/requirements.lock"
 
-conformance: setup ## the offline rehearsal: emulator, deploy dev+staging+prod, run every suite, build the report
+conformance: suite $(EMU_VENV)/.synced ## the offline rehearsal: emulator, deploy dev+staging+prod, run every suite, build the report
 	rm -rf build/allure-results
 	status=0; $(VENV)/bin/pytest --junitxml=build/junit.xml || status=$$?; \
 	  $(MAKE) --no-print-directory report || status=$$((status ? status : 3)); exit $$status
@@ -63,7 +71,7 @@ lint: setup ## ruff, mypy, the import layers (lint-imports) and cfn-lint (warnin
 
 test: lint selftests conformance ## everything that proves the suite works (CI runs this)
 
-emulator: setup ## run the emulator in the foreground for attach mode
+emulator: suite $(EMU_VENV)/.synced ## run the emulator in the foreground for attach mode
 	$(PY) -m emulator
 
 docs: setup ## regenerate docs/checks.md from the check registry and the drift catalogue

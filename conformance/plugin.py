@@ -92,6 +92,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "inventory-<env>.json; repeatable) instead of collecting: no AWS call (the nightly's consistency job)",
     )  # fmt: skip
     group.addoption(
+        "--no-write-probe", action="store_true", dest="conformance_no_write_probe",
+        help="make no write at all: the S3 write probe (the suite's one write) is not run, and its check "
+        "is reported as not run with that reason",
+    )  # fmt: skip
+    group.addoption(
         "--run-dir",
         dest="conformance_run_dir",
         metavar="DIR",
@@ -115,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     atexit.unregister(_skip_final_collection)  # once per process, however many sessions it runs
     atexit.register(_skip_final_collection)
     config.addinivalue_line("markers", "conformance_check(meta): a conformance check with its metadata")
-    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, S3 write)")
+    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, DNS, S3 write)")
     config.stash[CALLS] = CallLog()
     config.stash[PREFETCH] = Prefetcher()
     if is_worker(config):  # the controller prepared the platform: read its run directory
@@ -203,16 +208,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the checks by environment
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_write = config.getoption("conformance_no_write_probe", False)
     for item in items:
         meta = meta_of(item)
         if meta is not None:
             item.add_marker(pytest.mark.suite(meta.suite))
+        if no_write and _writes(item):
+            item.add_marker(pytest.mark.skip(reason=NO_WRITE_PROBE))
     # The data-plane probes wait on the network (the S3 write probe's three calls, an HTTP GET through
     # the load balancer): run them first, the longest (writing) ones first, so that under xdist they
     # overlap each other (each is started while the check before it runs, conformance.prefetch) and
     # the other checks, instead of being what the last worker is still waiting on. The order of
     # everything else is kept; no check depends on another's order.
     items.sort(key=_schedule_rank)
+
+
+NO_WRITE_PROBE = "not run: --no-write-probe turned the S3 write probe (the suite's one write) off"
+
+
+def _writes(item: pytest.Item) -> bool:
+    mark = item.get_closest_marker("data_plane")
+    return mark is not None and bool(mark.kwargs.get("writes"))
 
 
 def _schedule_rank(item: pytest.Item) -> int:
@@ -273,6 +289,8 @@ def _probe_of(item: pytest.Item) -> tuple[Probe, bool] | None:
     mark = item.get_closest_marker("data_plane")
     if mark is None or mark.kwargs.get("probe") is None:
         return None
+    if mark.kwargs.get("writes") and item.config.getoption("conformance_no_write_probe", False):
+        return None  # --no-write-probe: never started, not even one check early
     return mark.kwargs["probe"], bool(mark.kwargs.get("writes", False))
 
 

@@ -17,6 +17,7 @@ Loaded by the root ``conftest.py`` next to ``conformance.plugin``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -27,25 +28,32 @@ from typing import Any
 
 import allure
 import pytest
+from _pytest.junitxml import xml_key  # what record_testsuite_property uses: the run's properties
 
 from conformance import __version__
 from conformance.checks import meta_of
+from conformance.evidence import set_observation
 from conformance.inventory import ProbeError
 from conformance.report.controls import control
-from conformance.report.metadata import write_results_metadata
+from conformance.report.metadata import EMULATOR_NOTICE, write_results_metadata
 from conformance.scheduling import is_crash_report
-from conformance.state import SETTINGS, STATE, is_worker
-from core.redaction import install_log_redaction, redact_text, register_environment_secrets
+from conformance.state import SETTINGS, STATE, STATE_PATH, is_worker
+from core.redaction import (
+    install_log_redaction,
+    open_sealed_secrets,
+    redact_text,
+    register_environment_secrets,
+    seal_secrets,
+    url_has_credentials,
+)
+from core.spec import REPO_ROOT
+from core.template import template_sha256, template_version
 
 EPIC = "payments platform conformance"
 CROSS_ENVIRONMENT = "all"
-# Allure's severities for the checks' own (critical, high, medium, low)
-ALLURE_SEVERITY = {
-    "critical": allure.severity_level.BLOCKER,
-    "high": allure.severity_level.CRITICAL,
-    "medium": allure.severity_level.NORMAL,
-    "low": allure.severity_level.MINOR,
-}
+# A check's severity is its own word (critical, high, medium, low), on one scale from the check to
+# the report: Allure's own scale (blocker, critical, normal, minor) is not used, since mapping onto
+# it shows a high check as "critical" and a critical one as "blocker".
 
 
 def environment_of(item: pytest.Item) -> str:
@@ -55,10 +63,111 @@ def environment_of(item: pytest.Item) -> str:
     return CROSS_ENVIRONMENT
 
 
+STARTED = pytest.StashKey[str]()
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     register_environment_secrets()
     install_log_redaction()
+    config.stash[STARTED] = utc_now()
+    if is_worker(config):
+        key = config.workerinput.get(SEALING_KEY)  # type: ignore[attr-defined]
+        config.stash[SEALED] = bytes.fromhex(key) if key else b""
+    else:
+        config.stash[SEALED] = os.urandom(32)
+        cleared = clear_results(getattr(config.option, "allure_report_dir", None))
+        if cleared:
+            config.stash[CLEARED] = cleared
+
+
+CLEARED = pytest.StashKey[int]()
+SEALED = pytest.StashKey[bytes]()  # the key that seals the run's learned secrets for its workers
+SEALING_KEY = "payments_conformance_sealing_key"
+SEALED_FILE = "secrets.sealed"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """An endpoint URL with credentials in it (http://user:password@host) is refused: it would be
+    printed, saved in the run state and written to the report."""
+    for where, url in (("--endpoint-url", getattr(config.option, "conformance_endpoint_url", None)),
+                       ("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL"))):  # fmt: skip
+        if url_has_credentials(url):
+            raise pytest.UsageError(
+                f"{where} {redact_text(str(url))} carries credentials in the URL; pass the endpoint without them "
+                "(credentials come from the AWS credential chain: environment, profile or role)."
+            )
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist: each worker gets the sealing key over xdist's own channel (never written anywhere)."""
+    node.workerinput[SEALING_KEY] = node.config.stash[SEALED].hex()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> Any:
+    """Once the controller has prepared the run (and learned its secrets), they are sealed into the
+    run directory for the workers, which redact exactly as the controller does."""
+    result = yield
+    config = session.config
+    path = _state_path(config)
+    if not is_worker(config) and path is not None and path.parent.is_dir():
+        (path.parent / SEALED_FILE).write_bytes(seal_secrets(config.stash[SEALED]))
+    return result
+
+
+def _state_path(config: pytest.Config) -> Path | None:
+    """The run's state.json: set by the controller once prepared, handed to each worker by xdist."""
+    return config.stash.get(STATE_PATH, None)
+
+
+_LEARNED = pytest.StashKey[bool]()
+
+
+def _learn_sealed_secrets(config: pytest.Config) -> None:
+    """A worker, before its first check: register what the controller learned."""
+    if not is_worker(config) or config.stash.get(_LEARNED, False):
+        return
+    config.stash[_LEARNED] = True
+    path = _state_path(config)
+    sealed = path.parent / SEALED_FILE if path is not None else None
+    if sealed is not None and sealed.is_file() and config.stash.get(SEALED, b""):
+        open_sealed_secrets(sealed.read_bytes(), config.stash[SEALED])
+
+
+# What a run writes into its Allure results folder; nothing else there is touched (history/ stays).
+RESULT_FILES = ("*-result.json", "*-container.json", "*-attachment.*", "conformance-run-*.json",
+                "environment.properties", "categories.json", "executor.json")  # fmt: skip
+
+
+def clear_results(alluredir: str | None) -> int:
+    """Every run starts from an empty results folder: the results of earlier runs in it are removed
+    by the controller as the session starts (they were merged into the report silently before)."""
+    if not alluredir:
+        return 0
+    folder = Path(alluredir)
+    if not folder.is_dir():
+        return 0
+    count = 0
+    for pattern in RESULT_FILES:
+        for path in folder.glob(pattern):
+            if path.is_file():
+                path.unlink()
+                count += 1
+    return count
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    cleared = config.stash.get(CLEARED, 0)
+    if not cleared:
+        return []
+    where = config.option.allure_report_dir
+    return [f"allure results: {where} cleared of {cleared} files of earlier runs (each run starts empty)"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -71,12 +180,67 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(allure.description(meta.rationale))
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The check's Allure labels, links and parameters, set as its setup starts.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    """The check's Allure labels, links and parameters, set as its setup starts; once its fixtures
+    are set up, what it observes (for each evidence attachment's provenance)."""
+    _learn_sealed_secrets(item.config)
+    _labels(item)
+    try:
+        return (yield)
+    finally:
+        set_observation(observation_of(item))
 
-    A hook rather than an autouse fixture: Allure records every fixture of every test (a
-    container file each), and this one would be 245 more files in a three-environment run.
-    """
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    set_observation(None)
+
+
+def observation_of(item: pytest.Item) -> dict[str, Any] | None:
+    """Where the check's evidence comes from, from its fixtures: the environment's inventory (when
+    and by whom it was collected, account, region, stack), every inventory, or the template."""
+    args = getattr(item, "funcargs", {})
+    inv, inventories, template = args.get("inv"), args.get("inventories"), args.get("template_path")
+    if inv is not None and hasattr(inv, "stack_name"):
+        return _inventory_observation(inv)
+    if isinstance(inventories, dict) and inventories:
+        each = [_inventory_observation(i) for i in inventories.values()]
+        return {
+            "environment": CROSS_ENVIRONMENT,
+            "account": ", ".join(dict.fromkeys(o["account"] for o in each)),
+            "region": ", ".join(dict.fromkeys(o["region"] for o in each)),
+            "observed_at_utc": min((o["observed_at_utc"] for o in each if o["observed_at_utc"]), default=""),
+            "operation": "comparison of the environments' inventories",
+            "resources": [r for o in each for r in o["resources"]],
+        }
+    if template is not None:
+        path = Path(template).resolve()
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        return {
+            "environment": CROSS_ENVIRONMENT,
+            "operation": "read the template file",
+            "resources": [f"{shown} (sha256 {template_sha256(path)})"],
+        }
+    return None
+
+
+def _inventory_observation(inv: Any) -> dict[str, Any]:
+    stack = f"arn:aws:cloudformation:{inv.region}:{inv.account}:stack/{inv.stack_name}"
+    calls = sorted(getattr(inv, "api_calls", {}) or {})
+    return {
+        "environment": inv.environment,
+        "account": inv.account,
+        "region": inv.region,
+        "observed_at_utc": getattr(inv, "collected_at", ""),
+        "operation": f"inventory of {inv.stack_name}",
+        "resources": [stack],
+        "collected_by": f"the run's inventory collection ({len(calls)} operations: {', '.join(calls)})",
+    }
+
+
+def _labels(item: pytest.Item) -> None:
+    """A hook rather than an autouse fixture: Allure records every fixture of every test (a
+    container file each), and this one would be 245 more files in a three-environment run."""
     meta = meta_of(item)
     if meta is None:
         return
@@ -87,10 +251,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     allure.dynamic.parent_suite(env)
     allure.dynamic.suite(meta.suite)
     allure.dynamic.sub_suite(meta.module.rsplit(".", 1)[-1])
-    allure.dynamic.severity(ALLURE_SEVERITY.get(meta.severity, allure.severity_level.NORMAL))
     allure.dynamic.label("check_severity", meta.severity)
     allure.dynamic.label("check", meta.id)
-    allure.dynamic.tag(meta.severity)
+    allure.dynamic.tag(f"severity {meta.severity}")
     for control_id in meta.controls:
         c = control(control_id)
         allure.dynamic.tag(control_id)
@@ -150,37 +313,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _git_commit() -> str:
+    """The suite's commit; ``(modified)`` when the checkout differs from it (a run from a dirty tree)."""
     if os.environ.get("GITHUB_SHA"):
         return os.environ["GITHUB_SHA"]
+    root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True, cwd=root
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10,
+            cwd=root,
         )  # fmt: skip
-        return out.stdout.strip()
+        return out.stdout.strip() + (" (modified)" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
 def run_facts(config: pytest.Config) -> dict[str, Any] | None:
-    """What the run was pointed at, from the run state (None when nothing was prepared)."""
-    if STATE not in config.stash:
-        return None
-    state = config.stash[STATE]
+    """What the run was pointed at, from the plugin's run state; from its settings when nothing was
+    prepared (a template-only run: no environment, the template and the suite are still named)."""
     settings = config.stash.get(SETTINGS, None)
-    target = state.mode if not state.endpoint_url else f"{state.mode} {state.endpoint_url}"
-    return {
-        "run_id": state.run_id,
-        "target": target,
-        "template_sha256": state.template_sha256,
-        "template_version": state.template_version,
+    facts: dict[str, Any] = {
+        "started_utc": config.stash.get(STARTED, ""),
+        "finished_utc": utc_now(),
         "suite_version": __version__,
         "git_commit": _git_commit(),
-        "environments": {
-            name: {"stack": e.stack_name, "region": e.region, "account": e.account}
-            for name, e in state.environments.items()
-        },
         "mode_source": settings.mode.source if settings else "",
+    }
+    if STATE in config.stash:
+        state = config.stash[STATE]
+        target = state.mode if not state.endpoint_url else f"{state.mode} {state.endpoint_url}"
+        return facts | {
+            "run_id": state.run_id,
+            "emulated": state.emulated,
+            "target": redact_text(target),
+            "template_sha256": state.template_sha256,
+            "template_version": state.template_version,
+            "environments": {
+                name: {"stack": e.stack_name, "region": e.region, "account": e.account}
+                for name, e in state.environments.items()
+            },
+        }
+    if settings is None:
+        return None
+    template = Path(settings.template.value)
+    endpoint = settings.endpoint_url.value
+    return facts | {
+        "run_id": settings.run_id,
+        "emulated": settings.mode.value != "aws",
+        "target": redact_text(f"{settings.mode.value} {endpoint}" if endpoint else str(settings.mode.value)),
+        "template_sha256": template_sha256(template),
+        "template_version": template_version(template),
+        "environments": {},
     }
 
 
@@ -221,12 +406,36 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     (directory / f"{result['uuid']}-result.json").write_text(json.dumps(result, indent=1))
 
 
+def junit_properties(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The run's identity as JUnit test-suite properties."""
+    props = [("run.id", facts["run_id"]), ("run.started.utc", facts["started_utc"]),
+             ("run.finished.utc", facts["finished_utc"]), ("target", facts["target"]),
+             ("git.commit", facts["git_commit"]), ("template.sha256", facts["template_sha256"]),
+             ("suite.version", facts["suite_version"])]  # fmt: skip
+    if facts.get("emulated"):
+        props.insert(0, ("EMULATOR", EMULATOR_NOTICE))
+    for name, env in facts["environments"].items():
+        props += [(f"{name}.account", env["account"] or ""), (f"{name}.region", env["region"] or ""),
+                  (f"{name}.stack", env["stack"] or "")]  # fmt: skip
+    return [(k, redact_text(str(v))) for k, v in props]
+
+
+@pytest.hookimpl(tryfirst=True)  # before junitxml writes its file at session finish
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    alluredir = getattr(config.option, "allure_report_dir", None)
-    if is_worker(config) or not alluredir:
+    if is_worker(config):
         return
+    path = _state_path(config)
+    if path is not None:  # the workers are done with it (and its key is gone with this process)
+        (path.parent / SEALED_FILE).unlink(missing_ok=True)
     facts = run_facts(config)
+    xml = config.stash.get(xml_key, None)
+    if xml is not None and facts is not None:
+        for name, value in junit_properties(facts):
+            xml.add_global_property(name, value)
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if not alluredir:
+        return
     path = Path(alluredir)
     if facts is not None:
         path.mkdir(parents=True, exist_ok=True)

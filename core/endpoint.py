@@ -32,6 +32,7 @@ import botocore.exceptions
 import botocore.parsers
 
 from core.errors import EndpointUnreachable, UsageError
+from core.redaction import redact_text, url_has_credentials
 
 T = TypeVar("T")
 
@@ -45,7 +46,14 @@ _MAX_HEAD = 64 * 1024
 
 
 def check_endpoint_url(url: str, source: str = "--endpoint-url") -> str:
-    """A usage error (exit 4) unless ``url`` is an http(s) URL with a host; the URL without a trailing slash."""
+    """A usage error (exit 4) unless ``url`` is an http(s) URL with a host and no credentials in it;
+    the URL without a trailing slash. A password in the URL is masked in the message."""
+    shown = redact_text(url)
+    if url_has_credentials(url):
+        raise UsageError(
+            f"{source} {shown} carries credentials in the URL; pass the endpoint without them "
+            "(credentials come from the AWS credential chain: environment, profile or role)."
+        )
     parts = urlsplit(url.strip())
     try:
         port_ok = parts.port is None or 0 < parts.port < 65536
@@ -53,7 +61,7 @@ def check_endpoint_url(url: str, source: str = "--endpoint-url") -> str:
         port_ok = False
     if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise UsageError(
-            f"{source} {url!r} is not an http(s) URL with a host; pass e.g. {source}=http://127.0.0.1:4566."
+            f"{source} {shown!r} is not an http(s) URL with a host; pass e.g. {source}=http://127.0.0.1:4566."
         )
     return url.strip().rstrip("/")
 
@@ -62,7 +70,7 @@ class HostileEndpoint(EndpointUnreachable):
     """An endpoint that did not answer like an AWS API: ``what`` it did, as a phrase."""
 
     def __init__(self, url: str, what: str) -> None:
-        super().__init__(f"the AWS endpoint {url} {what}; {_fix(url)}.")
+        super().__init__(f"the AWS endpoint {redact_text(url)} {what}; {_fix(url)}.")
         self.url, self.what = url, what
 
 

@@ -17,6 +17,7 @@ Checks judge secrets by derived values (length, character classes), never by the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -94,8 +95,16 @@ def watch_secrets(client: Any) -> None:
     )
 
 
+URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)(?P<password>[^/\s@]+)(?=@)", re.I)
+
+
+def url_has_credentials(url: str | None) -> bool:
+    return bool(url) and URL_CREDENTIALS.search(str(url)) is not None
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every registered secret and every secret-looking ``key: value`` masked."""
+    """``text`` with every registered secret, every secret-looking ``key: value`` and every
+    password in a URL masked."""
     if not text:
         return text
     with _lock:
@@ -103,10 +112,58 @@ def redact_text(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    text = URL_CREDENTIALS.sub(lambda m: m.group("head") + REDACTED, text)
     return SECRET_TEXT.sub(lambda m: m.group("key") + REDACTED, text)
 
 
-def _is_secret_key(key: Any) -> bool:
+def known_secrets() -> list[str]:
+    with _lock:
+        return sorted(_known_secrets)
+
+
+# ---------------------------------------------------------------- the secrets a run learned, for its workers
+#
+# xdist workers start before the controller has collected the inventories (and read the DB secret):
+# what it learned then reaches them sealed in the run directory, under a random key that exists only
+# in memory (the controller's, and each worker's through xdist's own channel). The file is a
+# one-time pad (SHAKE-256 keystream of key + nonce), so it holds no secret anyone can read.
+
+
+def seal_secrets(key: bytes) -> bytes:
+    nonce = os.urandom(16)
+    plain = json.dumps(known_secrets()).encode()
+    stream = hashlib.shake_256(key + nonce).digest(len(plain))
+    return nonce + bytes(a ^ b for a, b in zip(plain, stream, strict=True))
+
+
+def open_sealed_secrets(blob: bytes, key: bytes) -> int:
+    """Register the secrets of a sealed blob; how many."""
+    nonce, cipher = blob[:16], blob[16:]
+    stream = hashlib.shake_256(key + nonce).digest(len(cipher))
+    values = json.loads(bytes(a ^ b for a, b in zip(cipher, stream, strict=True)).decode())
+    for value in values:
+        register_secret(value)
+    return len(values)
+
+
+# ---------------------------------------------------------------- what the inventory may keep
+
+# A salt that is never written: a redacted value's hash lets two values of one run be compared
+# (the same secret in two places, or in two environments) without any value being kept.
+_SALT = os.urandom(16)
+
+
+def redacted_marker(value: Any) -> str:
+    text = str(value if value is not None else "")
+    digest = hashlib.sha256(_SALT + text.encode()).hexdigest()[:16]
+    return f"<redacted: {len(text)} characters, salted sha256 {digest}>"
+
+
+def is_redacted_marker(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("<redacted")
+
+
+def is_secret_key(key: Any) -> bool:
     return isinstance(key, str) and bool(SECRET_KEYS.search(key)) and not key.endswith(_NON_SECRET_SUFFIXES)
 
 
@@ -115,7 +172,7 @@ def redact(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if _is_secret_key(k) and isinstance(v, str | bytes):
+            if is_secret_key(k) and isinstance(v, str | bytes):
                 out[k] = REDACTED
             else:
                 out[k] = redact(v)

@@ -26,7 +26,7 @@ report-tools: node_modules/.installed .java-ok ## install the pinned report tool
 browser: ## install Debian's chromium for the report's browser self-test (if missing)
 	@test -x /usr/bin/chromium || { $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium; }
 
-report: setup report-tools ## build build/report/{html,single}/ and the control matrix from build/allure-results
+report: suite report-tools ## build build/report/{html,single}/ and the control matrix from build/allure-results
 	$(PY) -m conformance.report --results build/allure-results --out $(REPORT_DIR)
 
 .PHONY: .java-ok

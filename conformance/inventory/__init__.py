@@ -13,6 +13,7 @@ check that reads a failed part raises :class:`ProbeError`, which the report coun
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from conformance.inventory.base import ProbeError, Section
 from conformance.inventory.compute import ComputeSection, collect_compute
 from conformance.inventory.database import DatabaseSection, collect_database
 from conformance.inventory.network import NetworkSection, collect_network
+from conformance.inventory.scrub import scrub
 from conformance.inventory.stack import StackSection, collect_stack
 from conformance.inventory.storage import StorageSection, collect_storage
 from conformance.inventory.tags import TagsSection, collect_tags, not_collected
@@ -49,6 +51,7 @@ class Inventory(BaseModel):
     # absent from inventories saved before it existed: then "could not observe", never "untagged"
     tags: TagsSection = Field(default_factory=not_collected)
     collected_seconds: float = 0.0
+    collected_at: str = ""  # UTC, ISO 8601: when the collection started (the evidence's observed-at)
     api_calls: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
@@ -69,6 +72,17 @@ class Inventory(BaseModel):
             section.seal()
 
 
+def scrub_section(section: Section) -> None:
+    """No secret value is kept: every secret-looking value becomes a marker with its length and a
+    salted hash (``conformance.inventory.scrub``), before the inventory exists or is written."""
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, dict | list | str):
+            clean = scrub(value)
+            if clean != value:
+                setattr(section, name, clean)
+
+
 def collect(
     *,
     environment: str,
@@ -80,6 +94,7 @@ def collect(
 ) -> Inventory:
     """Describe everything once, the sections concurrently (``described``: the stack, if already described)."""
     started = time.perf_counter()
+    started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     before = dict(aws.call_log.calls)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"inventory-{environment}") as pool:
         f_stack = pool.submit(collect_stack, aws, stack_name, described)
@@ -97,6 +112,8 @@ def collect(
             "tags": f_tags.result(),
         }
     calls = {k: v - before.get(k, 0) for k, v in aws.call_log.calls.items() if v - before.get(k, 0)}
+    for section in sections.values():
+        scrub_section(section)
     return Inventory(
         environment=environment,
         stack_name=stack_name,
@@ -104,6 +121,7 @@ def collect(
         account=account,
         outputs=outputs,
         collected_seconds=round(time.perf_counter() - started, 3),
+        collected_at=started_at,
         api_calls=calls,
         **sections,
     )

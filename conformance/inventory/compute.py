@@ -30,6 +30,7 @@ from conformance.inventory.shapes import (
 )
 from core.aws import AwsSession
 from core.outputs import StackOutputs
+from core.redaction import redacted_marker
 
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.client import ApplicationAutoScalingClient
@@ -171,7 +172,7 @@ def redact_environment(task_definition: TaskDefinition) -> list[SecretFinding]:
             if reason:
                 findings.append({"container": container.get("name", ""), "name": variable.get("name", ""),
                                  "reason": reason})  # fmt: skip
-                variable["value"] = f"<redacted by the collector: {len(str(variable.get('value') or ''))} characters>"
+                variable["value"] = redacted_marker(variable.get("value"))
     return findings
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
     from types_boto3_rds.type_defs import DBInstanceTypeDef as DBInstance
     from types_boto3_rds.type_defs import DBSubnetGroupTypeDef as DBSubnetGroup
+    from types_boto3_rds.type_defs import ParameterTypeDef as DBClusterParameter
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
@@ -104,6 +105,7 @@ else:
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
+    DBClusterParameter = dict[str, Any]
     BucketVersioning = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = dict[str, Any]
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
@@ -113,6 +115,7 @@ __all__ = [
     "BucketVersioning",
     "ContainerDefinition",
     "DBCluster",
+    "DBClusterParameter",
     "DBInstance",
     "DBSubnetGroup",
     "DriftDetection",

@@ -5,11 +5,16 @@
    ``conformance-run-*.json``; write ``categories.json``.
 2. Carry trend history: copy ``history/`` of the previous report (``build/report/html`` by
    default, or ``--history-from``) into the merged results.
-3. Generate the HTML report into ``build/report/html/`` and its single-file form into
-   ``build/report/single/index.html`` with Allure 2 (the pinned npm ``allure-commandline``,
-   Java 17) and ``ALLURE_NO_ANALYTICS=true``: opening the report makes no request outside it.
+3. Generate the HTML report into ``build/report/html/`` with Allure 2 (the pinned npm
+   ``allure-commandline``, Java 17) and ``ALLURE_NO_ANALYTICS=true`` (served over HTTP or
+   published: it loads its data with requests, which a browser refuses to a page opened from disk).
+   Fixture set-up and tear-down records are left out (they are the suite's plumbing, not evidence),
+   and Allure's own severity scale is not shown: a check's severity is its own word (a tag).
 4. Write the control matrix (``build/report/control-matrix.html`` and ``.csv``, and a copy of
-   the HTML inside the report) from the check registry and the generated report's results.
+   the HTML inside the report) and the one file an auditor keeps,
+   ``build/report/conformance-report.html`` (overview, matrix, every check and its evidence,
+   opened from disk), from the check registry and the generated report's results: every page
+   names a result by the same id (Allure's).
 """
 
 from __future__ import annotations
@@ -23,12 +28,20 @@ import sys
 import time
 from pathlib import Path
 
-from conformance.report.matrix import write_matrix
+from conformance.report.matrix import build_matrix, load_registry, write_csv
 from conformance.report.metadata import write_results_metadata
+from conformance.report.model import load_model
+from conformance.report.render import (
+    add_identity_to_allure,
+    summary_markdown,
+    write_matrix_html,
+    write_single_file,
+)
 from core.spec import REPO_ROOT
 
 ALLURE = REPO_ROOT / "node_modules" / ".bin" / "allure"
 BUILD = REPO_ROOT / "build"
+SINGLE_FILE = "conformance-report.html"
 
 
 def allure_env() -> dict[str, str]:
@@ -46,6 +59,8 @@ def merge_results(sources: list[Path], merged: Path) -> int:
         for path in src.rglob("*"):
             if path.is_file() and "history" not in path.relative_to(src).parts[:-1]:
                 if path.name in ("environment.properties", "categories.json", "executor.json"):
+                    continue
+                if path.name.endswith("-container.json"):  # fixture set-up/tear-down records: no evidence
                     continue
                 shutil.copy2(path, merged / path.name)
                 count += path.name.endswith("-result.json")
@@ -65,15 +80,24 @@ def carry_history(previous_report: Path | None, merged: Path) -> bool:
     return True
 
 
-def generate(results: Path, out: Path, *, single_file: bool) -> None:
+def generate(results: Path, out: Path) -> None:
     if not ALLURE.exists():
         raise SystemExit(f"report: {ALLURE} is missing; run `make report-tools` (npm ci of package-lock.json)")
     args = [str(ALLURE), "generate", str(results), "--clean", "-o", str(out)]
-    if single_file:
-        args.append("--single-file")
     done = subprocess.run(args, env=allure_env(), capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise SystemExit(f"report: allure generate failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def drop_allure_severity(report_html: Path) -> None:
+    """Allure knows blocker/critical/normal/minor/trivial, not the checks' critical/high/medium/low:
+    its mapped word (a high check shown as "critical") is removed, the check's own is its tag."""
+    for path in (report_html / "data" / "test-cases").glob("*.json"):
+        case = json.loads(path.read_text())
+        extra = case.get("extra") or {}
+        if "severity" in extra:
+            del extra["severity"]
+            path.write_text(json.dumps(case))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", action="append", type=Path, help="Allure results (repeatable; build/allure-results)")
     p.add_argument("--out", type=Path, default=BUILD / "report", help="report folder (build/report)")
     p.add_argument("--history-from", type=Path, help="previous HTML report whose history/ to carry (default: OUT/html)")
-    p.add_argument("--no-single-file", action="store_true", help="skip the single-file report")
     ns = p.parse_args(argv)
     started = time.monotonic()
     sources = ns.results or [BUILD / "allure-results"]
@@ -90,20 +113,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: no Allure results in {', '.join(map(str, missing))}; run the suite first", file=sys.stderr)
         return 4
     out: Path = ns.out
-    html, single, merged = out / "html", out / "single", out / "results"
+    html, merged = out / "html", out / "results"
     count = merge_results(sources, merged)
     history_src = ns.history_from or html
     carried = carry_history(history_src, merged)
-    generate(merged, html, single_file=False)
-    if not ns.no_single_file:
-        generate(merged, single, single_file=True)
-    rows = write_matrix(html, out)
+    generate(merged, html)
+    drop_allure_severity(html)
+    model = load_model(html, merged, load_registry())
+    matrix = build_matrix(model)
+    write_csv(matrix, out / "control-matrix.csv")
+    write_matrix_html(matrix, model, out / "control-matrix.html", "html/index.html")
+    write_matrix_html(matrix, model, html / "control-matrix.html", "index.html")
+    single = out / SINGLE_FILE
+    write_single_file(matrix, model, single)
+    add_identity_to_allure(model, html)
+    (out / "summary.md").write_text(summary_markdown(model, matrix))
     seconds = time.monotonic() - started
     history = f"carried from {history_src}" if carried else "started (no previous report)"
     print(f"report: {count} results from {', '.join(map(str, sources))}; history {history}")
+    run_ids = [run.get("run_id", "?") for run in model.runs]
+    print(f"report: {len(run_ids)} run(s): {', '.join(run_ids) or 'none named (no conformance-run-*.json)'}")
     print(f"report: HTML {html / 'index.html'}")
-    if not ns.no_single_file:
-        print(f"report: single file {single / 'index.html'}")
-    print(f"report: control matrix {out / 'control-matrix.html'} and .csv ({rows} controls)")
+    print(f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} controls)")
+    print(f"report: verdict per environment (Markdown, for CI job summaries) {out / 'summary.md'}")
+    print(f"report: the one file to keep (opens from disk, no request): {single}")
     print(f"report: built in {seconds:.1f} s")
     return 0

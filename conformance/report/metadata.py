@@ -15,6 +15,8 @@ from typing import Any
 
 from core.redaction import redact_text
 
+EMULATOR_NOTICE = "a rehearsal, not audit evidence"
+
 CATEGORIES: list[dict[str, Any]] = [
     {
         "name": "Non-conformance (the platform is wrong)",
@@ -58,7 +60,10 @@ def environment_properties(runs: list[dict[str, Any]]) -> str:
     def join(values: list[str]) -> str:
         return ", ".join(dict.fromkeys(v for v in values if v))
 
-    rows = {
+    rows = {}
+    if any(r.get("emulated") for r in runs):
+        rows["EMULATOR"] = EMULATOR_NOTICE
+    rows |= {
         "environment": join(names),
         "target": join([r["target"] for r in runs]),
         "region": join([envs[n]["region"] for n in names]),
@@ -69,6 +74,8 @@ def environment_properties(runs: list[dict[str, Any]]) -> str:
         "suite.version": join([r["suite_version"] for r in runs]),
         "git.commit": join([r["git_commit"] for r in runs]),
         "run.id": join([r["run_id"] for r in runs]),
+        "run.started.utc": min((r.get("started_utc") or "" for r in runs), default=""),
+        "run.finished.utc": max((r.get("finished_utc") or "" for r in runs), default=""),
     }
     for n in names:
         rows[f"{n}.stack"] = envs[n]["stack"]

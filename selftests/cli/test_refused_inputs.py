@@ -159,3 +159,13 @@ def test_saved_state_that_is_a_real_run_still_loads(tmp_path):
     }  # fmt: skip
     (tmp_path / "state.json").write_text(json.dumps(state))
     check_saved_runs([tmp_path])
+
+
+def test_an_endpoint_url_with_credentials_is_refused_by_the_deployer_too_with_the_password_masked():
+    url = "http://user:hunter2-secret@127.0.0.1:4566"
+    r = _run([*DEPLOY, "status", "--env", "dev", f"--endpoint-url={url}"])
+    _one_sentence(r, "--endpoint-url", "carries credentials in the URL")
+    assert "hunter2-secret" not in r.stdout + r.stderr
+    r = _run([*PYTEST, "--env=dev", f"--endpoint-url={url}"])
+    _one_sentence(r, "--endpoint-url", "carries credentials in the URL")
+    assert "hunter2-secret" not in r.stdout + r.stderr

@@ -8,6 +8,7 @@ file from disk) makes no request that leaves the report.
 
 from __future__ import annotations
 
+import csv
 import functools
 import http.server
 import json
@@ -120,6 +121,8 @@ def test_report_renders_every_check_once_per_environment_offline(browser, served
     page.wait_for_load_state("networkidle")
     body = page.inner_text("body")
     assert "test cases" in body.lower(), body[:500]
+    banner = page.inner_text("#conformance-run")  # the run's identity on every page of Allure's report
+    assert "EMULATOR: a rehearsal, not audit evidence" in banner and "template SHA-256" in banner, banner
     _screenshot(page, "report-overview.png")
 
     page.goto(served + "index.html#suites")
@@ -162,14 +165,53 @@ def test_failed_check_shows_its_evidence_and_controls(browser, served, attach_ru
     assert not requests.outside, f"the report made requests outside itself: {requests.outside}"
 
 
-def test_single_file_report_makes_no_request_outside_the_file(browser, attach_run: AttachRun) -> None:
-    single = attach_run.report / "single" / "index.html"
+def test_single_file_opens_from_disk_and_links_control_to_check_to_evidence(browser, attach_run: AttachRun) -> None:
+    """The one file an auditor keeps, opened from disk: control -> check -> evidence by its own
+    links, the run's identity on top, and not one request beyond the file itself."""
+    single = attach_run.report / "conformance-report.html"
     page, requests = _page(browser, single.as_uri())
     page.goto(single.as_uri())
-    page.wait_for_selector(".widget", timeout=30_000)
+    page.wait_for_selector("#matrix", timeout=30_000)
+    header = page.inner_text("header.identity")
+    for expected in ("EMULATOR: a rehearsal, not audit evidence", "run", "started (UTC)", "ended (UTC)",
+                     "git commit", "template SHA-256", "account 000000000000, region us-east-1"):  # fmt: skip
+        assert expected in header, f"{expected!r} is not in the run identity: {header}"
+    # control: the versioning control's row in the matrix; check: its NON-CONFORMANT dev cell
+    row = page.locator("#matrix tr", has=page.locator("code", has_text=DRIFTED_CHECK))
+    row.locator("a[href^='#r-']", has_text="non-conformant").first.click()
+    article = page.locator("article.result:target")
+    article = page.locator(f"#{article.get_attribute('id')}")  # stays the check when the target moves on
+    assert f"{DRIFTED_CHECK}[dev]" in article.inner_text(), article.inner_text()[:300]
+    assert "severity" in article.inner_text() and "blocker" not in article.inner_text()
+    # evidence: the check's first evidence link lands on the attachment, inline
+    article.locator("a[href^='#e-']").first.click()
+    evidence = page.locator("section.evidence:target")
+    assert "Suspended" in evidence.inner_text(), evidence.inner_text()[:300]
+    # and back to the control from the check
+    article.locator("a[href^='#c-PCI-DSS-4.0']").first.click()
+    assert page.locator("th:target").count() == 1
     page.wait_for_load_state("networkidle")
-    assert "Allure" in page.inner_text("body")
-    assert not requests.outside, f"the single-file report made requests outside itself: {requests.outside}"
+    _screenshot(page, "report-single-file.png")
+    own = single.as_uri()
+    outbound = [u for u in requests.all if u.split("#", 1)[0] != own]
+    assert requests.all, "no request was recorded at all"
+    assert not outbound, f"the single file made {len(outbound)} request(s) beyond itself: {outbound}"
+    assert not requests.outside
+
+
+def test_matrix_is_true_to_what_ran(attach_run: AttachRun) -> None:
+    """Every check of a three-environment run has an outcome in each column: none "not run"
+    (the template suite's run-wide results stand in every column), and no Allure severity word."""
+    rows = list(csv.DictReader((attach_run.report / "control-matrix.csv").open()))
+    assert rows
+    not_run = [(r["check"], e) for r in rows for e in ("dev", "staging", "prod") if r[f"status {e}"] == "not run"]
+    assert not not_run, f"{len(not_run)} cells say not run after a full run: {not_run[:10]}"
+    template = [r for r in rows if r["suite"] == "template"]
+    assert template and all(r[f"status {e}"] == "conforms" for r in template for e in ("dev", "staging", "prod"))
+    cases = [json.loads(p.read_text()) for p in (attach_run.report / "html" / "data" / "test-cases").glob("*.json")]
+    assert not [c["name"] for c in cases if (c.get("extra") or {}).get("severity")], "Allure's severity is shown"
+    fixture_noise = [c["name"] for c in cases if c.get("beforeStages") or c.get("afterStages")]
+    assert not fixture_noise, f"fixture set-up/tear-down on the check page: {fixture_noise[:5]}"
 
 
 def test_control_matrix_links_into_the_report(browser, served, attach_run: AttachRun) -> None:

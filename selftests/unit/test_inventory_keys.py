@@ -42,7 +42,9 @@ NOT_API = {
     "containerInsights": "an ECS cluster setting name (settings[].name)",
     "awslogs-group": "an awslogs log driver option (logConfiguration.options map)",
     "awslogs-region": "an awslogs log driver option (logConfiguration.options map)",
-    "password": "a key of the master secret's JSON value (never kept)",
+    "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    # pytest's own
+    "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
     # botocore's own response envelope
     "ResponseMetadata": "botocore response metadata", "RetryAttempts": "botocore response metadata",
     "Error": "botocore ClientError response",

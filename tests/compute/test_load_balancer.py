@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from conformance.checks import check
-from conformance.evidence import Evidence
+from conformance.evidence import Evidence, utc_now
 from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
 from conformance.probes import HttpObservation, http_get
@@ -38,7 +38,10 @@ def test_load_balancer_answers_http_200(
     deadline = http_deadline(emulated)
     obs = data_plane()
     evidence.attach("HTTP GET", {"url": obs.url, "status_line": obs.status_line, "headers": obs.headers,
-                                 "attempts": obs.attempts, "elapsed_seconds": obs.elapsed})  # fmt: skip
+                                 "attempts": obs.attempts, "elapsed_seconds": obs.elapsed},
+                    operation="HTTP GET through the load balancer (data-plane probe)",
+                    resource=inv.outputs.LoadBalancerArn,
+                    observed_at=utc_now())  # fmt: skip
     assert obs.status == 200, (
         f"load balancer {dns} of {inv.stack_name}: GET {obs.url} gave {obs.status_line} after "
         f"{obs.elapsed:.1f} s and {obs.attempts} attempts (deadline {deadline:.0f} s), expected HTTP 200"

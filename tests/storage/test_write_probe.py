@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conformance.checks import check
-from conformance.evidence import Evidence
+from conformance.evidence import Evidence, utc_now
 from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
 from tests.storage.probe import WriteProbeResult, write_probe
@@ -36,6 +36,9 @@ def test_transaction_bucket_stores_new_objects_with_environment_key(
     evidence.attach(
         "PutObject + HeadObject (probe object, since removed with every version)",
         {"key": result.key, "stored": result.stored, "refused": result.refused, "removed_versions": result.removed},
+        operation="s3:PutObject, s3:HeadObject, s3:DeleteObject (data-plane probe)",
+        resource=f"arn:aws:s3:::{result.bucket}/{result.key}",
+        observed_at=utc_now(),  # the probe's answer, received by now
     )
     assert not result.refused, (
         f"bucket {storage.bucket} refused an object written without encryption headers with {result.refused}, "
