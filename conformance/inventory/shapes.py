@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from types_boto3_rds.type_defs import ParameterTypeDef as DBClusterParameter
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
+    from types_boto3_s3.type_defs import LoggingEnabledOutputTypeDef as LoggingEnabled
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
@@ -106,7 +107,9 @@ else:
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
     DBClusterParameter = dict[str, Any]
-    BucketVersioning = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = dict[str, Any]
+    BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = (
+        dict[str, Any]
+    )
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
 
@@ -130,6 +133,7 @@ __all__ = [
     "Listener",
     "LoadBalancer",
     "LogGroup",
+    "LoggingEnabled",
     "MetricAlarm",
     "NatGateway",
     "NetworkInterface",

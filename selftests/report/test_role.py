@@ -41,11 +41,11 @@ IMPLICIT = {
 # Sid DriftDetectionReads).
 DRIFT_DETECTION_READS = {
     "cloudwatch:ListTagsForResource", "ec2:DescribeTags", "ecs:ListTagsForResource",
-    "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole",
-    "iam:ListRoleTags", "kms:ListResourceTags", "logs:ListTagsForResource",
-    "rds:ListTagsForResource", "s3:GetBucketLogging", "s3:GetBucketNotification",
-    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource",
+    "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole", "iam:ListRoleTags", "kms:ListResourceTags",
+    "logs:ListTagsForResource",
+    "rds:ListTagsForResource", "s3:GetBucketNotification",
+    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource", "wafv2:GetWebACL", "wafv2:ListTagsForResource",
 }  # fmt: skip
 IMPLICIT.update({action: "read by CloudFormation drift detection as the caller" for action in DRIFT_DETECTION_READS})
 READ_VERBS = ("Get", "Describe", "List", "Head")
