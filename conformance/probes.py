@@ -13,6 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
+from conformance.inventory.base import ProbeError
+from core.endpoint import probe_endpoint
+from core.errors import EndpointUnreachable
+
 
 @dataclass
 class HttpObservation:
@@ -76,7 +80,14 @@ def http_get(
         retry=retry_if_result(lambda o: o.status != expect),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
     )
-    return retrying(once)
+    result: HttpObservation = retrying(once)
+    if result.status is None and via:
+        # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
+        try:
+            probe_endpoint(via)
+        except EndpointUnreachable as exc:
+            raise ProbeError(f"could not observe {obs.url}: {exc}") from None
+    return result
 
 
 DNS_DISCOVERY_PATH = "/_faithful/dns"
