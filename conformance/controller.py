@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 import pytest
 
-from conformance.interrupts import INTERRUPTS, SessionFinishGuard
+from conformance.interrupts import INTERRUPTS, InterruptGuard
 from conformance.inventory import collect
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
 from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
@@ -144,7 +144,7 @@ class Controller:
         # Ctrl-C and SIGTERM from now to the end of the process (conformance/interrupts.py)
         INTERRUPTS.install()
         INTERRUPTS.final_line = self.interrupted_line
-        config.pluginmanager.register(SessionFinishGuard(), "conformance-interrupts")
+        config.pluginmanager.register(InterruptGuard(), "conformance-interrupts")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -234,7 +234,7 @@ class Controller:
         self.outcomes.count(report)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        # a signal from the session's finish on is only recorded (SessionFinishGuard, registered below)
+        # a signal from the session's finish on is only recorded (InterruptGuard, registered at configure)
         self._finish_session(session)
         if INTERRUPTS.is_set() or session.exitstatus == ExitCode.INTERRUPTED:
             if not self._prepared:

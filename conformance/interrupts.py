@@ -124,12 +124,49 @@ class Interrupts:
         return True
 
 
-class SessionFinishGuard:
-    """Registered by the controller: from the very start of the session's finish (before any
-    plugin's own, pytest's terminal summary included), a signal is only recorded."""
+class InterruptGuard:
+    """Registered by the controller: where in pytest's own work a signal may raise.
+
+    Only while a check runs in this process (its call), or while xdist's controller waits for
+    its workers, does the first signal raise KeyboardInterrupt. Raised during pytest's
+    collection, it lands in the compiler (``SystemError: AST constructor recursion depth
+    mismatch``) or in a weakref callback ("Exception ignored ... KeyboardInterrupt"): there it is
+    recorded, and raised once the collection is over, or before the next check.
+    """
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection(self, session: pytest.Session) -> Any:
+        INTERRUPTS.raising = False
+        result = yield
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(INTERRUPTS.signal_name)
+        INTERRUPTS.raising = True
+        return result
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(INTERRUPTS.signal_name)
+        INTERRUPTS.raising = False  # fixtures' setup and teardown, reports: recorded only
+        try:
+            return (yield)
+        finally:
+            INTERRUPTS.raising = not INTERRUPTS.is_set()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(INTERRUPTS.signal_name)
+        INTERRUPTS.raising = True
+        try:
+            return (yield)
+        finally:
+            INTERRUPTS.raising = False
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Any:
+        """From the very start of the session's finish (before any plugin's own, pytest's
+        terminal summary included), a signal is only recorded."""
         INTERRUPTS.raising = False
         return (yield)
 
