@@ -271,13 +271,13 @@ def main() -> int:
     parser.add_argument("--aws-timing", default=AWS_TIMING, help=f"FAITHFUL_AWS_TIMING settings (default {AWS_TIMING})")
     args = parser.parse_args()
     if args.only == "aws-timing":
-        results = json.loads(args.out.with_suffix(".json").read_text())
+        saved: dict[str, Any] = json.loads(args.out.with_suffix(".json").read_text())
         print(f"bench: AWS-like timing ({args.aws_timing}), 1 env attach, -n auto, {args.runs} rounds", flush=True)
         with AwsTimingBench(args.aws_timing) as timed:
-            results["aws_timing"] = timed.run(args.runs)
-        results["budgets"] = budgets(results)
-        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-        args.out.write_text(render(results))
+            saved["aws_timing"] = timed.run(args.runs)
+        saved["budgets"] = budgets(saved)
+        args.out.with_suffix(".json").write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
+        args.out.write_text(render(saved))
         print(f"bench: wrote {args.out} and {args.out.with_suffix('.json')} (only the AWS-like timing row measured)")
         return 0
     if args.render_only:

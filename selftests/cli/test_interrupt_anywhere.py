@@ -192,7 +192,7 @@ PHASES = (
 )
 
 
-def _points() -> tuple[int, list[tuple[Phase, float, int]]]:
+def _points() -> tuple[int, list[tuple[Phase, float, signal.Signals]]]:
     seed = int(os.environ.get(SEED_VARIABLE) or random.SystemRandom().randrange(1_000_000))
     rng = random.Random(seed)
     rounds = int(os.environ.get(ROUNDS_VARIABLE) or 1)
