@@ -18,6 +18,9 @@ import requests
 
 from conformance.selfsigned import import_self_signed
 
+FIXED_OK = {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}
+TO_HTTPS = {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}
+
 
 @pytest.fixture
 def https_lb(aws, emulator):
@@ -33,11 +36,11 @@ def https_lb(aws, emulator):
     https = elb.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"], Port=443, Protocol="HTTPS",
         SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates=[{"CertificateArn": cert_arn}],
-        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": FIXED_OK}],
     )["Listeners"][0]  # fmt: skip
     elb.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"], Port=80, Protocol="HTTP",
-        DefaultActions=[{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}],
+        DefaultActions=[{"Type": "redirect", "RedirectConfig": TO_HTTPS}],
     )  # fmt: skip
     return {"dns": lb["DNSName"], "listener": https, "cert_arn": cert_arn, "endpoint": emulator.endpoint_url}
 
