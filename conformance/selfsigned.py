@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from core.aws import AwsSession
+from core.spec import EnvironmentSpec
+
 VALID_DAYS = 30
 
 
@@ -48,3 +51,9 @@ def import_self_signed(acm: Any, region: str, *, tags: dict[str, str] | None = N
     cert, key = self_signed([f"*.{region}.elb.amazonaws.com"])
     extra = {"Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()]} if tags else {}
     return str(acm.import_certificate(Certificate=cert, PrivateKey=key, **extra)["CertificateArn"])
+
+
+def with_self_signed_certificate(spec: EnvironmentSpec, aws: AwsSession) -> EnvironmentSpec:
+    """``spec`` with a fresh self-signed certificate imported into the emulator behind ``aws``."""
+    arn = import_self_signed(aws.client("acm"), spec.region, tags={"Environment": spec.tier})
+    return spec.with_overrides(certificate_arn=arn)

@@ -392,7 +392,7 @@ drift(
 )(_stop_responders)
 
 drift(
-    "test_load_balancer_answers_http_200",
+    "test_load_balancer_answers_https_200",
     "every task hangs, so the load balancer answers 502",
     id="compute-tasks-hung-502",
     names=lambda ctx: ctx.outputs.LoadBalancerDNS,

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from conformance.checks import REGISTRY
+from conformance.selfsigned import with_self_signed_certificate
 from core.aws import AwsSession
 from core.spec import load_environment
 from core.template import load_template
@@ -53,6 +54,7 @@ def _deploy(emulator, envs, tmp_path: Path, drift=None):
         if drift is not None and drift.parameters:
             spec = spec.model_copy(update={"parameters": spec.parameters.model_copy(update=drift.parameters)})
         aws = AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url)
+        spec = with_self_signed_certificate(spec, aws)
         kwargs = {"template_path": template} if template else {}
         outputs = Deployer(spec, aws, out=lambda _line: None, **kwargs).up()
         contexts[env] = DriftContext(env=env, spec=spec, outputs=outputs, aws=aws, workdir=tmp_path)
