@@ -319,10 +319,10 @@ def drift_load_balancer_private_subnets(ctx: DriftContext) -> None:
     ctx.client("elbv2").set_subnets(LoadBalancerArn=ctx.outputs.LoadBalancerArn, Subnets=ctx.outputs.PrivateSubnetIds)
 
 
-def _listener_arn(ctx: DriftContext) -> str:
-    return ctx.client("elbv2").describe_listeners(LoadBalancerArn=ctx.outputs.LoadBalancerArn)["Listeners"][0][
-        "ListenerArn"
-    ]
+def _listener_arn(ctx: DriftContext, port: int = 443) -> str:
+    """The ARN of the listener on ``port`` (the HTTPS listener by default, the one that forwards)."""
+    listeners = ctx.client("elbv2").describe_listeners(LoadBalancerArn=ctx.outputs.LoadBalancerArn)["Listeners"]
+    return str(next(lst["ListenerArn"] for lst in listeners if lst["Port"] == port))
 
 
 @drift(
