@@ -28,6 +28,10 @@ class HttpObservation:
     attempts: int = 0
     elapsed: float = 0.0
 
+    def header(self, name: str) -> str:
+        """A response header by name, whatever its case on the wire ("" when absent)."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
+
     @property
     def status_line(self) -> str:
         if self.status is None:

@@ -104,7 +104,7 @@ def test_load_balancer_http_only_redirects_to_https(
 ) -> None:
     dns = inv.outputs.LoadBalancerDNS
     obs = data_plane()
-    location = obs.headers.get("Location") or obs.headers.get("location") or ""
+    location = obs.header("Location")
     evidence.attach("HTTP GET", {"url": obs.url, "status_line": obs.status_line, "location": location,
                                  "attempts": obs.attempts, "elapsed_seconds": obs.elapsed},
                     operation="HTTP GET on port 80 of the load balancer (data-plane probe)",

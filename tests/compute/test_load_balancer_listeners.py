@@ -47,7 +47,8 @@ def test_load_balancer_has_only_https_and_redirect_listeners(env_name: str, inv:
         for lst in c.listeners
     }
     evidence.attach("DescribeListeners", seen)
-    expected = {f"HTTPS:{HTTPS_PORT}", f"HTTP:{HTTP_PORT}"}
+    redirect_key = f"HTTP:{HTTP_PORT}"
+    expected = {f"HTTPS:{HTTPS_PORT}", redirect_key}
     assert set(seen) == expected, (
         f"load balancer {_lb_name(inv)} has listeners {sorted(seen) or 'none'}, expected exactly HTTPS:443 and "
         "HTTP:80 (the redirect)"
@@ -56,7 +57,7 @@ def test_load_balancer_has_only_https_and_redirect_listeners(env_name: str, inv:
     actions = http.get("DefaultActions", [])
     assert len(actions) == 1 and _redirects_to_own_https(actions[0], dns), (
         f"load balancer {_lb_name(inv)}: listener HTTP:80 {http.get('ListenerArn')} has default actions "
-        f"{seen['HTTP:80']}, expected only a redirect to HTTPS on 443 of the same host"
+        f"{seen[redirect_key]}, expected only a redirect to HTTPS on 443 of the same host"
     )
 
 
