@@ -483,6 +483,7 @@ class Controller:
                         continue
                     try:
                         deployer.down()
+                        deployer.release_retained()  # empty buckets, final snapshots, then the key
                         deployer.left_behind()  # retained or failed resources: one message, exit 3
                     except ConformanceError as exc:
                         problems.append(f"{name}: {exc}")

@@ -118,7 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     atexit.unregister(_skip_final_collection)  # once per process, however many sessions it runs
     atexit.register(_skip_final_collection)
     config.addinivalue_line("markers", "conformance_check(meta): a conformance check with its metadata")
-    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, S3 write)")
+    config.addinivalue_line("markers", "data_plane: probes the deployed platform directly (HTTP, DNS, S3 write)")
     config.stash[CALLS] = CallLog()
     config.stash[PREFETCH] = Prefetcher()
     if is_worker(config):  # the controller prepared the platform: read its run directory

@@ -186,3 +186,47 @@ def https_get(
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
     )
     return retrying(once)
+
+
+def emulator_dns_server(endpoint_url: str) -> tuple[str, int]:
+    """Where the emulator at ``endpoint_url`` answers DNS for its RDS endpoints: UDP, at the same host and
+    port number as its gateway (emulator/faithful/dns.py; the launcher keeps that port free for UDP too)."""
+    parts = urlsplit(endpoint_url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def resolve(host: str, *, nameserver: tuple[str, int] | None = None, timeout: float = 5.0) -> list[str]:
+    """The addresses ``host`` resolves to, sorted: through the system resolver (AWS), or by asking
+    ``nameserver`` (host, UDP port: the emulator's DNS server) directly.
+
+    [] when the name does not exist or has no address (a finding for the check); a resolver that
+    does not answer raises ProbeError (the suite could not observe).
+    """
+    import socket
+
+    import dns.exception
+    import dns.resolver
+
+    from conformance.inventory.base import ProbeError
+
+    if nameserver is None:
+        try:
+            infos = socket.getaddrinfo(host, 3306, proto=socket.IPPROTO_TCP)
+        except socket.gaierror as exc:
+            if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+                return []
+            raise ProbeError(f"could not resolve {host}: {exc}") from None
+        return sorted({str(info[4][0]) for info in infos})
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [nameserver[0]]
+    resolver.port = nameserver[1]
+    resolver.lifetime = timeout
+    try:
+        answer = resolver.resolve(host, "A", search=False)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except dns.exception.DNSException as exc:
+        raise ProbeError(
+            f"the DNS server at {nameserver[0]}:{nameserver[1]} gave no answer for {host}: {type(exc).__name__}"
+        ) from None
+    return sorted({rr.address for rr in answer})

@@ -21,7 +21,8 @@ OUTPUT_KEYS: tuple[str, ...] = (
     "VPCId", "VpcCidr", "PublicSubnetIds", "PrivateSubnetIds", "AuroraClusterIdentifier",
     "AuroraClusterEndpoint", "AuroraReaderEndpoint", "DBSecretArn", "LoadBalancerDNS",
     "LoadBalancerArn", "TargetGroupArn", "ECSClusterName", "ECSServiceName",
-    "TransactionLogsBucket", "KMSKeyArn", "AlarmTopicArn", "EnvironmentName", "EnvironmentSuffix",
+    "TransactionLogsBucket", "AccessLogsBucket", "WebACLArn", "KMSKeyArn", "AlarmTopicArn", "EnvironmentName",
+    "EnvironmentSuffix",
 )  # fmt: skip
 
 
@@ -44,6 +45,8 @@ class StackOutputs(BaseModel):
     ECSClusterName: str
     ECSServiceName: str
     TransactionLogsBucket: str
+    AccessLogsBucket: str
+    WebACLArn: str
     KMSKeyArn: str
     AlarmTopicArn: str
     EnvironmentName: str

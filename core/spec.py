@@ -97,6 +97,9 @@ class Expectations(_Strict):
     engine_version: Annotated[str, Field(pattern=r"^8\.0\.mysql_aurora\.3\.\d{2}\.\d+$")]
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653]
     termination_protection: bool
+    # the longest the database master password may live: its rotation schedule and the age of the
+    # current password must stay within it (RDS rotates a managed password every 7 days by default)
+    master_password_rotation_days: Annotated[int, Field(ge=1, le=90)]
 
 
 class EnvironmentSpec(_Strict):

@@ -55,10 +55,6 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return _load(str(path), path.stat().st_mtime_ns)
 
 
-def template_body(path: Path = TEMPLATE_PATH) -> str:
-    return path.read_text(encoding="utf-8")
-
-
 def compact_json(path: Path = TEMPLATE_PATH) -> str:
     """The template as compact JSON (long-form intrinsics): the same template, fewer bytes."""
     return json.dumps(load_template(path), separators=(",", ":"))

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--purge-retained",
         action="store_true",
-        help="with down: also empty and delete the buckets the stack retained (never for prod)",
+        help="with down: also empty and delete the buckets the stack retained, so its key can go too (never for prod)",
     )
     return parser
 
@@ -96,8 +96,8 @@ def run(argv: list[str] | None = None) -> int:
                     retained = deployer.down()
                     if args.purge_retained and retained:
                         deployer.purge_retained(retained)
-                    else:
-                        deployer.left_behind()  # retained buckets holding data: one message, exit 3
+                    deployer.release_retained()  # empty buckets, final snapshots, then the key (docs/lifecycle.md)
+                    deployer.left_behind()  # retained buckets holding data: one message, exit 3
             finally:
                 for problem in keeper.stop():
                     print(f"deploy: {problem}", file=sys.stderr)

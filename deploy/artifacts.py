@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import botocore.exceptions
 
 from core.aws import AwsSession, error_code
-from core.errors import DeploymentFailed, RefusedError
+from core.errors import DeploymentFailed, RefusedError, UsageError
 from deploy.tags import CREATOR_TAG, CREATOR_VALUE
 
 BUCKET_PREFIX = "payments-conformance-artifacts"
@@ -39,6 +40,11 @@ EXPIRE_DAYS = 90
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline TemplateBody (never used here)
 MAX_TEMPLATE_URL_BODY = 1_000_000  # CloudFormation's limit for a template read from S3
 Printer = Callable[[str], None]
+
+# environments deployed at once by one process share the bucket: one of them makes it, the others
+# find it (rather than each creating it and saying so)
+_ENSURE_LOCKS: dict[str, threading.Lock] = {}
+_ENSURE_LOCKS_GUARD = threading.Lock()
 
 
 def bucket_name(account: str, region: str) -> str:
@@ -108,10 +114,13 @@ class ArtifactsBucket:
     def ensure(self) -> str:
         """Create the bucket if absent, (re)apply its hardening, return its name."""
         name, owner = self.name, self.account
-        if not self._exists(name, owner):
-            self._create(name)
-            self.out(f"artifacts bucket {name}: created in {self.aws.region}")
-        self._harden(name, owner)
+        with _ENSURE_LOCKS_GUARD:
+            lock = _ENSURE_LOCKS.setdefault(name, threading.Lock())
+        with lock:
+            if not self._exists(name, owner):
+                self._create(name)
+                self.out(f"artifacts bucket {name}: created in {self.aws.region}")
+            self._harden(name, owner)
         return name
 
     def _exists(self, name: str, owner: str) -> bool:
@@ -144,39 +153,59 @@ class ArtifactsBucket:
                     f"the artifacts bucket name {name} is taken by another account; the deployer never writes a "
                     "template into another account's bucket: free the name or deploy from its owner's account."
                 ) from None
-            raise DeploymentFailed(f"could not create the artifacts bucket {name}: {exc}") from None
+            raise DeploymentFailed(
+                f"could not create the artifacts bucket {name} ({error_code(exc)}); the deploying identity needs "
+                f's3:CreateBucket and s3:PutBucketOwnershipControls (README, "Deploying to AWS"); nothing was deployed.'
+            ) from None
 
     def _harden(self, name: str, owner: str) -> None:
         s3, expected = self.s3, {"Bucket": name, "ExpectedBucketOwner": owner}
-        s3.put_bucket_ownership_controls(
-            **expected, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-        )
-        s3.put_public_access_block(**expected, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
-        s3.put_bucket_encryption(**expected, ServerSideEncryptionConfiguration=ENCRYPTION)
-        s3.put_bucket_policy(**expected, Policy=json.dumps(tls_only_policy(name)))
-        s3.put_bucket_lifecycle_configuration(**expected, LifecycleConfiguration=LIFECYCLE)
-        s3.put_bucket_tagging(
-            **expected,
-            Tagging={"TagSet": [{"Key": CREATOR_TAG, "Value": CREATOR_VALUE}, {"Key": "ManagedBy", "Value": "deploy"}]},
-        )
+        tags = [{"Key": CREATOR_TAG, "Value": CREATOR_VALUE}, {"Key": "ManagedBy", "Value": "deploy"}]
+        for action, call in (
+            ("s3:PutBucketOwnershipControls", lambda: s3.put_bucket_ownership_controls(
+                **expected, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})),
+            ("s3:PutBucketPublicAccessBlock", lambda: s3.put_public_access_block(
+                **expected, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)),
+            ("s3:PutEncryptionConfiguration", lambda: s3.put_bucket_encryption(
+                **expected, ServerSideEncryptionConfiguration=ENCRYPTION)),
+            ("s3:PutBucketPolicy", lambda: s3.put_bucket_policy(**expected, Policy=json.dumps(tls_only_policy(name)))),
+            ("s3:PutLifecycleConfiguration", lambda: s3.put_bucket_lifecycle_configuration(
+                **expected, LifecycleConfiguration=LIFECYCLE)),
+            ("s3:PutBucketTagging", lambda: s3.put_bucket_tagging(**expected, Tagging={"TagSet": tags})),
+        ):  # fmt: skip
+            self._call(name, action, call)
+
+    def _call(self, name: str, action: str, call: Callable[[], Any]) -> Any:
+        """One write to the bucket; a refusal becomes one sentence naming the permission it needs."""
+        try:
+            return call()
+        except botocore.exceptions.ClientError as exc:
+            raise DeploymentFailed(
+                f"the artifacts bucket {name} refused {action.split(':')[1]} ({error_code(exc)}); the deploying "
+                f'identity needs {action} on it (README, "Deploying to AWS"); nothing was deployed.'
+            ) from None
 
     def upload_template(self, body: str) -> str:
         """Put a template body under its content address; return the TemplateURL CloudFormation reads."""
         data = body.encode("utf-8")
         if len(data) > MAX_TEMPLATE_URL_BODY:
-            raise DeploymentFailed(
+            raise UsageError(
                 f"the template is {len(data)} bytes, over CloudFormation's limit of {MAX_TEMPLATE_URL_BODY} for a "
                 "template read from S3; split it into nested stacks."
             )
         name = self.ensure()
         key = template_key(body)
-        self.s3.put_object(
-            Bucket=name,
-            Key=key,
-            Body=data,
-            ContentType="application/json",
-            ServerSideEncryption="AES256",
-            ExpectedBucketOwner=self.account,
+        self._call(
+            name,
+            "s3:PutObject",
+            lambda: self.s3.put_object(
+                Bucket=name,
+                Key=key,
+                Body=data,
+                ContentType="application/json",
+                ServerSideEncryption="AES256",
+                ExpectedBucketOwner=self.account,
+            ),
         )
         return self.url(name, key)
 

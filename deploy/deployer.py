@@ -16,7 +16,9 @@ Safety rules, each with a self-test:
   bucket and CloudFormation reads it by TemplateURL (deploy/artifacts.py), so the 51,200-byte
   inline limit does not apply (1,000,000 bytes from S3).
 * ``down`` deletes only a stack this suite created (creator tag), never prod, never a stack
-  with termination protection on.
+  with termination protection on. ``release_retained`` then removes what that stack retained and
+  holds no data (an empty bucket, the cluster's final snapshot) and schedules the deletion of
+  the stack's KMS key once nothing encrypted with it is left; a teardown that keeps data keeps the key.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import botocore.exceptions
 from core.aws import AwsSession, error_code
 from core.errors import (
     DeploymentFailed,
+    InfrastructureError,
     RefusedError,
     StackStateError,
 )
@@ -46,6 +49,11 @@ from deploy.tags import CREATOR_TAG, CREATOR_VALUE, RUN_ID_TAG
 
 TEMPLATE_HASH_TAG = "payments-conformance:template-sha256"
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]
+# KMS's shortest pending window: the days in which `aws kms cancel-key-deletion` still brings back a
+# key the teardown scheduled for deletion (nothing encrypted with it is left by then, docs/lifecycle.md)
+KEY_PENDING_WINDOW_DAYS = 7
+# a final snapshot is one the stack's deletion made: created after DeleteStack, give or take clock skew
+SNAPSHOT_CLOCK_SKEW_SECONDS = 120
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 FAILURE = {
@@ -136,6 +144,8 @@ class Deployer:
         self.create_settled.set()
         self._abandoned = threading.Event()
         self.retained_records: list[dict[str, str]] = []  # set by down(): what DeletionPolicy Retain keeps
+        self.deleted_clusters: list[str] = []  # set by down(): the stack's DB clusters (their final snapshots)
+        self.deleted_at: datetime | None = None  # set by a down() that saw the stack DELETE_COMPLETE
 
     def abandon(self) -> None:
         """Stop waiting: a poll in progress (another thread) raises at its next turn. The stack
@@ -424,7 +434,7 @@ class Deployer:
                 f"refusing to delete {state.name}: it lacks the tag {CREATOR_TAG}={CREATOR_VALUE}, so this "
                 "suite did not create it."
             )
-        self.retained_records = self._retained_records()
+        self.retained_records, self.deleted_clusters = self._retained_records()
         retained = [f"{r['ResourceType']} {r['PhysicalResourceId']}" for r in self.retained_records]
         started = datetime.now(UTC)
         self.out(f"{self.stack_name}: deleting")
@@ -436,6 +446,7 @@ class Deployer:
                 self._raise_if_delete_failed(started)
                 raise
             self.out(f"{self.stack_name}: deleted")
+            self.deleted_at = started
             if retained:
                 self.out(f"{self.stack_name}: retained by DeletionPolicy: {', '.join(retained)}")
         return retained
@@ -474,20 +485,94 @@ class Deployer:
         leftovers += retained_leftovers(self.aws, self.retained_records)
         raise TeardownIncomplete(message(self.stack_name, self.spec.name, "DELETE_FAILED", leftovers)) from None
 
-    def _retained_records(self) -> list[dict[str, str]]:
+    def _retained_records(self) -> tuple[list[dict[str, str]], list[str]]:
+        """What DeletionPolicy Retain will keep, and the stack's DB clusters (whose deletion snapshots them)."""
         doc = load_template(self.template_path)
         retained_ids = {
             lid for lid, r in (doc.get("Resources") or {}).items() if (r or {}).get("DeletionPolicy") == "Retain"
         }
-        if not retained_ids:
-            return []
-        out = []
+        out, clusters = [], []
         paginator = self.cfn.get_paginator("list_stack_resources")
         for page in paginator.paginate(StackName=self.stack_name):
             for r in page.get("StackResourceSummaries", []):
-                if r["LogicalResourceId"] in retained_ids and r.get("PhysicalResourceId"):
+                if not r.get("PhysicalResourceId"):
+                    continue
+                if r["LogicalResourceId"] in retained_ids:
                     out.append({k: r[k] for k in ("LogicalResourceId", "ResourceType", "PhysicalResourceId")})
-        return out
+                if r.get("ResourceType") == "AWS::RDS::DBCluster":
+                    clusters.append(r["PhysicalResourceId"])
+        return out, clusters
+
+    def release_retained(self) -> None:
+        """After a ``down`` that completed: remove what the stack retained and holds no data, then retire its key.
+
+        Only a stack ``down`` deleted (this suite's, never prod, never with termination protection).
+        An empty retained bucket is deleted; the final snapshots the deletion made of the stack's
+        clusters are deleted; a bucket holding objects is kept (``left_behind`` names it, exit 3;
+        ``--purge-retained`` empties it first). Then each retained KMS key: scheduled for deletion
+        (``KEY_PENDING_WINDOW_DAYS``) when nothing encrypted with it is left, kept otherwise, with a
+        line saying which and why. Nothing is scheduled while data the key protects remains.
+        """
+        if self.deleted_at is None or self.spec.tier == "prod":
+            return
+        try:
+            self._release_retained()
+        except botocore.exceptions.ClientError as exc:
+            raise InfrastructureError(
+                f"{self.stack_name} was deleted but what it retained could not be released ({exc}); its key is "
+                "kept: remove the retained bucket and final snapshot yourself, then schedule the key's deletion."
+            ) from None
+
+    def _release_retained(self) -> None:
+        from deploy.teardown import bucket_objects
+
+        kept: list[str] = []
+        for r in self.retained_records:
+            if r["ResourceType"] != "AWS::S3::Bucket":
+                continue
+            bucket = r["PhysicalResourceId"]
+            n = bucket_objects(self.aws, bucket)
+            if n == 0:
+                self.aws.client("s3").delete_bucket(Bucket=bucket)
+                self.out(f"{self.stack_name}: deleted the empty retained bucket {bucket}")
+            elif n:
+                kept.append(f"bucket {bucket} ({n}{'+' if n >= 1000 else ''} object versions)")
+        kept += self._delete_final_snapshots()
+        for r in self.retained_records:
+            if r["ResourceType"] != "AWS::KMS::Key":
+                continue
+            key = r["PhysicalResourceId"]
+            if kept:
+                self.out(f"{self.stack_name}: kept the retained key {key}: it still encrypts {', '.join(kept)}")
+                continue
+            when = self.aws.client("kms").schedule_key_deletion(KeyId=key, PendingWindowInDays=KEY_PENDING_WINDOW_DAYS)
+            date = when.get("DeletionDate")
+            shown = date.strftime("%Y-%m-%d") if isinstance(date, datetime) else f"in {KEY_PENDING_WINDOW_DAYS} days"
+            self.out(
+                f"{self.stack_name}: scheduled the deletion of the retained key {key} ({shown}; nothing encrypted "
+                f"with it is left; `aws kms cancel-key-deletion --key-id {key}` undoes it until then)"
+            )
+
+    def _delete_final_snapshots(self) -> list[str]:
+        """Delete the snapshots the stack's deletion made of its clusters; return the snapshots left."""
+        if not self.deleted_clusters or self.deleted_at is None:
+            return []
+        rds = self.aws.client("rds")
+        since = self.deleted_at.timestamp() - SNAPSHOT_CLOCK_SKEW_SECONDS
+        left = []
+        for cluster in self.deleted_clusters:
+            pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
+                DBClusterIdentifier=cluster, SnapshotType="manual"
+            )
+            for snap in (s for page in pages for s in page.get("DBClusterSnapshots", [])):
+                ident, made = snap["DBClusterSnapshotIdentifier"], snap.get("SnapshotCreateTime")
+                final = isinstance(made, datetime) and made.timestamp() >= since
+                if final and snap.get("Status") == "available":
+                    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=ident)
+                    self.out(f"{self.stack_name}: deleted the final snapshot {ident} of the cluster {cluster}")
+                else:
+                    left.append(f"cluster snapshot {ident} ({snap.get('Status', '?')})")
+        return left
 
     def purge_retained(self, retained: list[str]) -> None:
         """Empty and delete buckets retained by a stack this suite created and just deleted."""

@@ -47,9 +47,14 @@ def bucket_objects(aws: AwsSession, bucket: str) -> int | None:
 
 
 def retained_leftovers(aws: AwsSession, retained: list[dict[str, str]]) -> list[Leftover]:
-    """Retained buckets that still hold objects (a retained empty bucket is not a leftover problem)."""
+    """Retained buckets that still hold objects (a retained empty bucket is not a leftover problem).
+
+    The retained KMS key is no leftover either: ``Deployer.release_retained`` schedules its deletion,
+    or keeps it (saying why) while data encrypted with it is kept."""
     out = []
     for r in retained:
+        if r["ResourceType"] == "AWS::KMS::Key":
+            continue
         if r["ResourceType"] != "AWS::S3::Bucket":
             out.append(
                 Leftover(

@@ -21,10 +21,24 @@ HEALTH_PATH = "/_ministack/health"
 RESET_PATH = "/_ministack/reset"
 
 
+def udp_free(port: int) -> bool:
+    """Whether UDP ``port`` on 127.0.0.1 can be bound (the emulator's DNS server listens there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on 127.0.0.1 for TCP (the gateway) and UDP (its DNS server) alike."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if udp_free(port):
+            return port
 
 
 class Emulator:
@@ -54,6 +68,10 @@ class Emulator:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise EmulatorError(f"port {self.port} on 127.0.0.1 is already in use; choose another with --port.")
+        if not udp_free(self.port):
+            raise EmulatorError(
+                f"UDP port {self.port} on 127.0.0.1 (the emulator's DNS) is already in use; choose another with --port."
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
         env.update(PYTHONPATH=str(EMULATOR_DIR), BIND_HOST="127.0.0.1", GATEWAY_PORT=str(self.port))

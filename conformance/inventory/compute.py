@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from types_boto3_cloudwatch.client import CloudWatchClient
     from types_boto3_ecs.client import ECSClient
     from types_boto3_elbv2.client import ElasticLoadBalancingv2Client
+    from types_boto3_elbv2.type_defs import LoadBalancerAttributeTypeDef
     from types_boto3_iam.client import IAMClient
     from types_boto3_iam.type_defs import AttachedPolicyTypeDef
 
@@ -57,6 +58,14 @@ class ComputeSection(Section):
     load_balancer: Annotated[LoadBalancer, reads("elasticloadbalancing:DescribeLoadBalancers")] = Field(
         default_factory=nothing
     )
+    # DescribeLoadBalancerAttributes: attribute key -> value (every attribute, as AWS answers)
+    load_balancer_attributes: Annotated[
+        dict[str, str], reads("elasticloadbalancing:DescribeLoadBalancerAttributes")
+    ] = Field(default_factory=dict)
+    # GetWebACLForResource(load balancer)'s WebACL ({} when none is associated); WAF has no published stubs
+    web_acl: Annotated[dict[str, Any], reads("wafv2:GetWebACLForResource")] = Field(default_factory=dict)
+    # GetLoggingConfiguration(the environment's web ACL)'s LoggingConfiguration ({} when logging is off)
+    web_acl_logging: Annotated[dict[str, Any], reads("wafv2:GetLoggingConfiguration")] = Field(default_factory=dict)
     listeners: Annotated[list[Listener], reads("elasticloadbalancing:DescribeListeners")] = Field(default_factory=list)
     # every rule of every listener (DescribeRules), default rule included: listener ARN -> rules
     rules: Annotated[
@@ -201,6 +210,7 @@ def redact_environment(task_definition: TaskDefinition) -> list[SecretFinding]:
 def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
     ecs: ECSClient = aws.client("ecs")
     elb: ElasticLoadBalancingv2Client = aws.client("elbv2")
+    waf: Any = aws.client("wafv2")  # no published stubs for WAFv2
     aas: ApplicationAutoScalingClient = aws.client("application-autoscaling")
     cw: CloudWatchClient = aws.client("cloudwatch")
     iam: IAMClient = aws.client("iam")
@@ -272,6 +282,32 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             lambda: elb.describe_load_balancers(LoadBalancerArns=[outputs.LoadBalancerArn])["LoadBalancers"], [],
         )  # fmt: skip
         s.load_balancer = lbs[0] if lbs else {}
+
+    def load_balancer_attributes() -> None:
+        attributes: list[LoadBalancerAttributeTypeDef] = attempt(
+            s, "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            lambda: elb.describe_load_balancer_attributes(LoadBalancerArn=outputs.LoadBalancerArn)["Attributes"], [],
+        )  # fmt: skip
+        s.load_balancer_attributes = {str(a.get("Key", "")): str(a.get("Value", "")) for a in attributes}
+
+    def web_acl() -> None:
+        s.web_acl = attempt(
+            s, "wafv2:GetWebACLForResource",
+            lambda: absent_on(
+                ("WAFNonexistentItemException",),
+                lambda: waf.get_web_acl_for_resource(ResourceArn=outputs.LoadBalancerArn).get("WebACL") or {}, {},
+            ), {},
+        )  # fmt: skip
+
+    def web_acl_logging() -> None:
+        s.web_acl_logging = attempt(
+            s, "wafv2:GetLoggingConfiguration",
+            lambda: absent_on(
+                ("WAFNonexistentItemException",),
+                lambda: waf.get_logging_configuration(ResourceArn=outputs.WebACLArn).get("LoggingConfiguration") or {},
+                {},
+            ), {},
+        )  # fmt: skip
 
     def listeners() -> None:
         s.listeners = attempt(
@@ -369,8 +405,9 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
 
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
-        cluster_part, service_part, tasks_part, load_balancer, listeners, target_group, target_health,
-        scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
+        cluster_part, service_part, tasks_part, load_balancer, load_balancer_attributes, web_acl, web_acl_logging,
+        listeners, target_group,
+        target_health, scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
     return s
 

@@ -1,19 +1,18 @@
-"""Database: the Aurora cluster, its instances and subnet group, the master secret.
+"""Database: the Aurora cluster, its instances, subnet group and parameters, the master secret.
 
-The master secret's value is read once to derive its length and character classes and is
-then dropped: only those derived facts enter the inventory, never the value.
+The master secret is judged by what Secrets Manager and RDS say about it (DescribeSecret: owner,
+key, rotation; DescribeDBClusters: MasterUserSecret; GetResourcePolicy), never by its value: the
+suite never calls GetSecretValue, and the conformance role may not.
 """
 
 from __future__ import annotations
 
-import json
-import string
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, reads
-from conformance.inventory.shapes import DBCluster, DBInstance, DBSubnetGroup, Secret
+from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
+from conformance.inventory.shapes import DBCluster, DBClusterParameter, DBInstance, DBSubnetGroup, Secret
 from core.aws import AwsSession
 from core.outputs import StackOutputs
 
@@ -21,38 +20,7 @@ if TYPE_CHECKING:
     from types_boto3_rds.client import RDSClient
     from types_boto3_secretsmanager.client import SecretsManagerClient
 
-
-class SecretFacts(BaseModel):
-    """What can be judged about a secret without showing it."""
-
-    is_json: bool = False
-    keys: list[str] = Field(default_factory=list)
-    password_length: int = 0
-    has_lower: bool = False
-    has_upper: bool = False
-    has_digit: bool = False
-    has_punctuation: bool = False
-    has_excluded: bool = False  # any of " @ / \ present
-
-
-def secret_facts(secret_string: str | None) -> SecretFacts:
-    if not secret_string:
-        return SecretFacts()
-    try:
-        doc = json.loads(secret_string)
-    except ValueError:
-        doc = None
-    password = doc.get("password", "") if isinstance(doc, dict) else secret_string
-    return SecretFacts(
-        is_json=isinstance(doc, dict),
-        keys=sorted(doc) if isinstance(doc, dict) else [],
-        password_length=len(password),
-        has_lower=any(c in string.ascii_lowercase for c in password),
-        has_upper=any(c in string.ascii_uppercase for c in password),
-        has_digit=any(c in string.digits for c in password),
-        has_punctuation=any(c in string.punctuation for c in password),
-        has_excluded=any(c in '"@/\\' for c in password),
-    )
+NOT_FOUND = ("ResourceNotFoundException",)  # the secret is gone (RDS deletes its own when management is off)
 
 
 class DatabaseSection(Section):
@@ -62,9 +30,13 @@ class DatabaseSection(Section):
     subnet_group: Annotated[DBSubnetGroup, reads("rds:DescribeDBSubnetGroups", "rds:DescribeDBClusters")] = Field(
         default_factory=nothing
     )
-    # DescribeSecret's answer without its ResponseMetadata
+    # the cluster parameter group's parameters its owner set (DescribeDBClusterParameters Source=user), by
+    # name; a parameter left at the engine default is absent. Named by the cluster.
+    cluster_parameters: Annotated[
+        dict[str, DBClusterParameter], reads("rds:DescribeDBClusterParameters", "rds:DescribeDBClusters")
+    ] = Field(default_factory=dict)
+    # DescribeSecret's answer without its ResponseMetadata; {} when the secret does not exist
     secret: Annotated[Secret, reads("secretsmanager:DescribeSecret")] = Field(default_factory=nothing)
-    secret_facts: Annotated[SecretFacts, reads("secretsmanager:GetSecretValue")] = Field(default_factory=SecretFacts)
     # GetResourcePolicy's ResourcePolicy (JSON text of the IAM policy grammar), "" when the secret has none
     secret_policy: Annotated[str, reads("secretsmanager:GetResourcePolicy")] = ""
 
@@ -98,7 +70,11 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
             [],
         )
         s.cluster = clusters[0] if clusters else {}
-        group = s.cluster.get("DBSubnetGroup")  # named by the cluster: the one read that waits for another
+        # named by the cluster: the reads that wait for another, run side by side
+        concurrently(subnet_group, parameters)
+
+    def subnet_group() -> None:
+        group = s.cluster.get("DBSubnetGroup")
         if group:
             groups: list[DBSubnetGroup] = attempt(
                 s,
@@ -107,6 +83,18 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
                 [],
             )
             s.subnet_group = groups[0] if groups else {}
+
+    def parameters() -> None:
+        group = s.cluster.get("DBClusterParameterGroup")
+        if group:
+            read = "describe_db_cluster_parameters"
+            found: list[Any] = attempt(
+                s,
+                "rds:DescribeDBClusterParameters",
+                lambda: paginate(rds, read, "Parameters", DBClusterParameterGroupName=group, Source="user"),
+                [],
+            )
+            s.cluster_parameters = {p["ParameterName"]: p for p in found if p.get("ParameterName")}
 
     def instances() -> None:
         s.instances = attempt(
@@ -120,28 +108,21 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
 
     def secret() -> None:
         described: dict[str, Any] = attempt(
-            s, "secretsmanager:DescribeSecret", lambda: dict(sm.describe_secret(SecretId=outputs.DBSecretArn)), {}
+            s,
+            "secretsmanager:DescribeSecret",
+            lambda: absent_on(NOT_FOUND, lambda: dict(sm.describe_secret(SecretId=outputs.DBSecretArn)), {}),
+            {},
         )
         s.secret = cast("Secret", {k: v for k, v in described.items() if k != "ResponseMetadata"})
-
-    def secret_value() -> None:
-        value = attempt(
-            s,
-            "secretsmanager:GetSecretValue",
-            lambda: sm.get_secret_value(SecretId=outputs.DBSecretArn).get("SecretString"),
-            None,
-        )
-        s.secret_facts = secret_facts(value)  # only facts about the value are kept; the value is dropped here
-        del value
 
     def secret_policy() -> None:
         answer: dict[str, Any] = attempt(
             s,
             "secretsmanager:GetResourcePolicy",
-            lambda: dict(sm.get_resource_policy(SecretId=outputs.DBSecretArn)),
+            lambda: absent_on(NOT_FOUND, lambda: dict(sm.get_resource_policy(SecretId=outputs.DBSecretArn)), {}),
             {},
         )
         s.secret_policy = str(answer.get("ResourcePolicy") or "")
 
-    concurrently(cluster, instances, secret, secret_value, secret_policy)
+    concurrently(cluster, instances, secret, secret_policy)
     return s

@@ -50,8 +50,10 @@ if TYPE_CHECKING:
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
     from types_boto3_rds.type_defs import DBInstanceTypeDef as DBInstance
     from types_boto3_rds.type_defs import DBSubnetGroupTypeDef as DBSubnetGroup
+    from types_boto3_rds.type_defs import ParameterTypeDef as DBClusterParameter
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
+    from types_boto3_s3.type_defs import LoggingEnabledOutputTypeDef as LoggingEnabled
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
@@ -106,7 +108,10 @@ else:
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
-    BucketVersioning = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = dict[str, Any]
+    DBClusterParameter = dict[str, Any]
+    BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = (
+        dict[str, Any]
+    )
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
@@ -119,6 +124,7 @@ __all__ = [
     "CertificateDetail",
     "ContainerDefinition",
     "DBCluster",
+    "DBClusterParameter",
     "DBInstance",
     "DBSubnetGroup",
     "DriftDetection",
@@ -133,6 +139,7 @@ __all__ = [
     "Listener",
     "LoadBalancer",
     "LogGroup",
+    "LoggingEnabled",
     "MetricAlarm",
     "NatGateway",
     "NetworkInterface",

@@ -14,6 +14,7 @@ from conformance.inventory.shapes import (
     EncryptionRule,
     KeyMetadata,
     LifecycleRule,
+    LoggingEnabled,
     LogGroup,
     OwnershipControlsRule,
     PublicAccessBlock,
@@ -45,6 +46,24 @@ class StorageSection(Section):
     )
     lifecycle: Annotated[list[LifecycleRule], reads("s3:GetBucketLifecycleConfiguration")] = Field(default_factory=list)
     bucket_tags: Annotated[dict[str, str], reads("s3:GetBucketTagging")] = Field(default_factory=dict)
+    # GetBucketLogging's LoggingEnabled of the transaction bucket ({} when server access logging is off)
+    server_access_logging: Annotated[LoggingEnabled, reads("s3:GetBucketLogging")] = Field(default_factory=nothing)
+    # the access-logs bucket (load balancer access logs, the transaction bucket's server access logs)
+    log_bucket: str = ""
+    log_bucket_encryption: Annotated[list[EncryptionRule], reads("s3:GetBucketEncryption")] = Field(
+        default_factory=list
+    )
+    log_bucket_versioning: Annotated[BucketVersioning, reads("s3:GetBucketVersioning")] = Field(default_factory=nothing)
+    log_bucket_public_access_block: Annotated[PublicAccessBlock, reads("s3:GetPublicAccessBlock")] = Field(
+        default_factory=nothing
+    )
+    log_bucket_policy: Annotated[dict[str, Any], reads("s3:GetBucketPolicy")] = Field(default_factory=dict)
+    log_bucket_ownership: Annotated[list[OwnershipControlsRule], reads("s3:GetBucketOwnershipControls")] = Field(
+        default_factory=list
+    )
+    log_bucket_lifecycle: Annotated[list[LifecycleRule], reads("s3:GetBucketLifecycleConfiguration")] = Field(
+        default_factory=list
+    )
     key: Annotated[KeyMetadata, reads("kms:DescribeKey")] = Field(default_factory=nothing)
     key_rotation: Annotated[bool | None, reads("kms:GetKeyRotationStatus")] = None
     key_aliases: Annotated[list[str], reads("kms:ListAliases")] = Field(default_factory=list)
@@ -143,6 +162,58 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             {}, "NoSuchTagSet",
         )  # fmt: skip
 
+    def server_access_logging() -> None:
+        s.server_access_logging = get(
+            "s3:GetBucketLogging", lambda: s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}, {}
+        )
+
+    log_bucket = outputs.AccessLogsBucket
+    s.log_bucket = log_bucket
+
+    def log_bucket_part() -> None:
+        def encryption() -> None:
+            s.log_bucket_encryption = get(
+                "s3:GetBucketEncryption",
+                lambda: s3.get_bucket_encryption(Bucket=log_bucket)["ServerSideEncryptionConfiguration"]["Rules"],
+                [], "ServerSideEncryptionConfigurationNotFoundError",
+            )  # fmt: skip
+
+        def versioning() -> None:
+            s.log_bucket_versioning = get(
+                "s3:GetBucketVersioning",
+                lambda: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=log_bucket))),
+                {},
+            )
+
+        def public_access_block() -> None:
+            s.log_bucket_public_access_block = get(
+                "s3:GetPublicAccessBlock",
+                lambda: s3.get_public_access_block(Bucket=log_bucket)["PublicAccessBlockConfiguration"],
+                {}, "NoSuchPublicAccessBlockConfiguration",
+            )  # fmt: skip
+
+        def policy() -> None:
+            s.log_bucket_policy = get(
+                "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=log_bucket)["Policy"]), {},
+                "NoSuchBucketPolicy",
+            )  # fmt: skip
+
+        def ownership() -> None:
+            s.log_bucket_ownership = get(
+                "s3:GetBucketOwnershipControls",
+                lambda: s3.get_bucket_ownership_controls(Bucket=log_bucket)["OwnershipControls"]["Rules"],
+                [], "OwnershipControlsNotFoundError",
+            )  # fmt: skip
+
+        def lifecycle() -> None:
+            s.log_bucket_lifecycle = get(
+                "s3:GetBucketLifecycleConfiguration",
+                lambda: s3.get_bucket_lifecycle_configuration(Bucket=log_bucket)["Rules"],
+                [], "NoSuchLifecycleConfiguration",
+            )  # fmt: skip
+
+        concurrently(encryption, versioning, public_access_block, policy, ownership, lifecycle)
+
     def key() -> None:
         s.key = get("kms:DescribeKey", lambda: kms.describe_key(KeyId=outputs.KMSKeyArn)["KeyMetadata"], {})
 
@@ -181,13 +252,18 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     def log_groups() -> None:
         s.log_groups = get(
             "logs:DescribeLogGroups",
-            lambda: paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=prefix),
+            lambda: [
+                group  # the stack's groups, and the WAF's, whose name AWS requires to start with aws-waf-logs-
+                for each in (prefix, f"aws-waf-logs-{prefix}")
+                for group in paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=each)
+            ],
             [],
         )
 
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         encryption, versioning, public_access_block, policy, ownership, lifecycle, bucket_tags,
+        server_access_logging, log_bucket_part,
         key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s

@@ -42,11 +42,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument("--dns-port", type=int, default=0, help="UDP port of the RDS endpoints' DNS (default: --port)")
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("faithful: refusing to bind a non-loopback address")
     os.environ["BIND_HOST"] = args.host
     os.environ["GATEWAY_PORT"] = str(args.port)
+    os.environ["FAITHFUL_DNS_PORT"] = str(args.dns_port or args.port)  # faithful/dns.py
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     if args.parent_pid:
         _die_with_parent(args.parent_pid)

@@ -17,6 +17,12 @@ Gaps closed (MiniStack 1.5.33, measured with a create_stack and S3 calls):
    every object with SSE-S3 (AES256) by default since January 2023.
    -> :func:`_bucket_default_sse_headers`.
 
+4. ``AWS::S3::Bucket`` ignores ``LoggingConfiguration`` (GetBucketLogging answered no
+   LoggingEnabled); PutBucketLogging stored any target, even a bucket that does not exist,
+   which AWS refuses (InvalidTargetBucketForLogging). -> :func:`_logging_xml` puts the
+   declared server access logging through MiniStack's own PutBucketLogging, and
+   :func:`_put_bucket_logging` refuses a missing target bucket.
+
 Checked and already faithful: versioning Enabled, PublicAccessBlockConfiguration, the bucket
 policy (GetBucketPolicy returns it; its TLS-only deny is not enforced on plain HTTP, see
 docs/emulator.md), and drifts through the S3 API.
@@ -153,6 +159,31 @@ def _ownership_xml(config: dict) -> bytes:
     return tostring(root, encoding="utf-8")
 
 
+def _logging_xml(config: dict) -> bytes:
+    """A CloudFormation ``LoggingConfiguration`` as the PutBucketLogging body."""
+    root = Element("BucketLoggingStatus", xmlns=_s3.S3_NS)
+    if config.get("DestinationBucketName"):
+        enabled = SubElement(root, "LoggingEnabled")
+        SubElement(enabled, "TargetBucket").text = str(config["DestinationBucketName"])
+        SubElement(enabled, "TargetPrefix").text = str(config.get("LogFilePrefix", ""))
+    return tostring(root, encoding="utf-8")
+
+
+def _put_bucket_logging(name: str, body: bytes):
+    """AWS refuses a logging target bucket that does not exist (InvalidTargetBucketForLogging)."""
+    try:
+        target = next(
+            (el.text or "" for el in fromstring(body).iter() if el.tag.rsplit("}", 1)[-1] == "TargetBucket"), None
+        )
+    except Exception:
+        target = None
+    if target is not None and target not in _s3._buckets:
+        return _s3._error(
+            "InvalidTargetBucketForLogging", f"The target bucket for logging does not exist: {target}", 400
+        )
+    return _orig["put_logging"](name, body)
+
+
 # --------------------------------------------------------------------------- CloudFormation
 
 
@@ -192,6 +223,9 @@ def _apply_bucket_props(name: str, old: dict | None, new: dict) -> None:
             _check(_s3._put_bucket_tagging(name, _tagging_xml(tags)), "Tags")
         elif old is not None:
             _s3._delete_bucket_tagging(name)
+    if changed("LoggingConfiguration") and (new.get("LoggingConfiguration") or dropped("LoggingConfiguration")):
+        config = new.get("LoggingConfiguration") or {}
+        _check(_s3._put_bucket_logging(name, _logging_xml(config)), "LoggingConfiguration")
     status = (new.get("VersioningConfiguration") or {}).get("Status")
     if changed("VersioningConfiguration") and status == "Suspended" and name in _s3._bucket_versioning:
         _s3._bucket_versioning[name] = "Suspended"  # MiniStack handles Enabled only
@@ -264,7 +298,9 @@ def install() -> None:
         update=_prov._s3_update,
         default_sse=_s3._bucket_default_sse_headers,
         resolve_sse=_s3._resolve_sse_write_headers,
+        put_logging=_s3._put_bucket_logging,
     )
+    _s3._put_bucket_logging = _put_bucket_logging
     _prov._s3_create = _bucket_create
     _prov._s3_update = _bucket_update
     resource_handlers()["AWS::S3::Bucket"].update(create=_bucket_create, update=_bucket_update)

@@ -53,3 +53,7 @@ def test_deploy_check_and_tear_down_against_a_running_emulator(running_emulator,
     assert vpcs == []
     assert session.client("ecs", endpoint_url=url).list_clusters()["clusterArns"] == []
     assert session.client("rds", endpoint_url=url).describe_db_clusters()["DBClusters"] == []
+    assert session.client("rds", endpoint_url=url).describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    kms = session.client("kms", endpoint_url=url)
+    states = {kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
+    assert states == {"PendingDeletion"}  # the retained key, scheduled once nothing it encrypts is left

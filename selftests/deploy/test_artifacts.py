@@ -17,6 +17,7 @@ import pytest
 
 from conformance.inventory.stack import template_digest
 from core.aws import AwsSession
+from core.errors import DeploymentFailed
 from core.outputs import OUTPUT_KEYS
 from core.spec import load_environment
 from core.template import compact_json
@@ -28,6 +29,7 @@ from deploy.artifacts import (
     bucket_name,
 )
 from deploy.deployer import Deployer
+from selftests.faults.test_faults import Proxy
 
 ACCOUNT = "000000000000"  # the emulator's account
 
@@ -138,3 +140,26 @@ def test_the_artifacts_bucket_is_hardened(session):
     assert lines == []
     assert s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"] == PUBLIC_ACCESS_BLOCK
     assert sum(1 for b in s3.list_buckets()["Buckets"] if b["Name"] == name) == 1
+
+
+def test_a_bucket_write_refused_stops_the_deploy_naming_the_permission(emulator, session):
+    """AccessDenied on PutBucketPolicy (a real fault-injection proxy in front of the emulator):
+    one sentence naming the permission the deploying identity lacks, exit 3, no CreateStack."""
+    proxy = Proxy(emulator.endpoint_url)
+    try:
+        proxy.rules(
+            [{"service": "s3", "operation": "PutBucketPolicy", "error": {"code": "AccessDenied", "status": 403}}]
+        )
+        through = AwsSession(region="us-east-1", endpoint_url=proxy.url)
+        spec = load_environment("dev").with_overrides(suffix="denied")
+        with pytest.raises(DeploymentFailed) as failed:
+            Deployer(spec, through, out=lambda _: None).up()
+        assert proxy.fired(), "the fault was never injected"
+    finally:
+        proxy.stop()
+    message = str(failed.value)
+    assert (
+        "s3:PutBucketPolicy" in message and "AccessDenied" in message and bucket_name(ACCOUNT, "us-east-1") in message
+    )
+    assert failed.value.exit_code == 3
+    assert "cloudformation:CreateStack" not in through.call_log.calls

@@ -153,3 +153,50 @@ def test_deploy_down_of_a_stack_that_fails_to_delete_exits_3(running_emulator, t
     assert _s3(url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1  # nothing deleted by force
     (stack,) = [s for s in _cfn(url).list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
     assert stack["StackStatus"] == "DELETE_FAILED"
+
+
+def _client(url: str, service: str):
+    return boto3.client(
+        service, region_name="us-east-1", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+def _key_states(url: str) -> dict[str, str]:
+    kms = _client(url, "kms")
+    return {k["KeyId"]: kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]}
+
+
+def test_deploy_up_and_down_of_a_rehearsal_stack_leaves_no_key_bucket_or_snapshot(running_emulator):
+    """The suite's own stack: the retained bucket (empty) and the final snapshot go, then the retained key's
+    deletion is scheduled: no key left usable, no bucket, no snapshot."""
+    url = running_emulator
+    up = _run("-m", "deploy", "up", "--env", "dev", f"--endpoint-url={url}")
+    assert up.returncode == 0, up.stderr[-2000:]
+    (key,) = _key_states(url)
+    down = _run("-m", "deploy", "down", "--env", "dev", f"--endpoint-url={url}")
+    assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
+    assert "deleted the empty retained bucket" in down.stdout and "deleted the final snapshot" in down.stdout
+    assert f"scheduled the deletion of the retained key {key}" in down.stdout, down.stdout[-2000:]
+    assert _key_states(url) == {key: "PendingDeletion"}
+    meta = _client(url, "kms").describe_key(KeyId=key)["KeyMetadata"]
+    assert (meta["DeletionDate"] - meta["CreationDate"]).days in (6, 7)  # KEY_PENDING_WINDOW_DAYS
+    assert _txlogs(url) == []
+    assert _client(url, "rds").describe_db_cluster_snapshots()["DBClusterSnapshots"] == []
+    assert _client(url, "rds").describe_db_clusters()["DBClusters"] == []
+    live = [s for s in _cfn(url).list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert live == []
+
+
+def test_a_teardown_that_keeps_data_keeps_the_key(running_emulator):
+    """A retained bucket holding objects is kept (exit 3): so is the key that encrypts it, enabled."""
+    url = running_emulator
+    up = _run("-m", "deploy", "up", "--env", "dev", f"--endpoint-url={url}")
+    assert up.returncode == 0, up.stderr[-2000:]
+    (key,) = _key_states(url)
+    (bucket,) = _txlogs(url)
+    _s3(url).put_object(Bucket=bucket, Key="tx.log", Body=b"x")
+    down = _run("-m", "deploy", "down", "--env", "dev", f"--endpoint-url={url}")
+    assert down.returncode == 3, down.stdout[-2000:] + down.stderr[-2000:]
+    assert f"kept the retained key {key}: it still encrypts bucket {bucket}" in down.stdout, down.stdout[-2000:]
+    assert _key_states(url) == {key: "Enabled"}
+    assert _s3(url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1

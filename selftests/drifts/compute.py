@@ -319,6 +319,53 @@ def drift_load_balancer_private_subnets(ctx: DriftContext) -> None:
     ctx.client("elbv2").set_subnets(LoadBalancerArn=ctx.outputs.LoadBalancerArn, Subnets=ctx.outputs.PrivateSubnetIds)
 
 
+def _lb_attribute(ctx: DriftContext, key: str, value: str) -> None:
+    ctx.client("elbv2").modify_load_balancer_attributes(
+        LoadBalancerArn=ctx.outputs.LoadBalancerArn, Attributes=[{"Key": key, "Value": value}]
+    )
+
+
+@drift(
+    "test_load_balancer_drops_invalid_headers_and_mitigates_desync",
+    "the load balancer stops dropping invalid header fields (passes them to the service)",
+    id="compute-load-balancer-invalid-headers-passed",
+    names=_lb_name,
+)
+def drift_load_balancer_invalid_headers_passed(ctx: DriftContext) -> None:
+    _lb_attribute(ctx, "routing.http.drop_invalid_header_fields.enabled", "false")
+
+
+@drift(
+    "test_load_balancer_drops_invalid_headers_and_mitigates_desync",
+    "the load balancer's desync mitigation is set to monitor (it lets every request through)",
+    id="compute-load-balancer-desync-monitor",
+    names=_lb_name,
+)
+def drift_load_balancer_desync_monitor(ctx: DriftContext) -> None:
+    _lb_attribute(ctx, "routing.http.desync_mitigation_mode", "monitor")
+
+
+@drift(
+    "test_load_balancer_deletion_protection_as_specified",
+    "staging's load balancer has its deletion protection turned off",
+    id="compute-load-balancer-deletion-protection-off",
+    env="staging",
+    names=_lb_name,
+)
+def drift_load_balancer_deletion_protection_off(ctx: DriftContext) -> None:
+    _lb_attribute(ctx, "deletion_protection.enabled", "false")
+
+
+@drift(
+    "test_load_balancer_deletion_protection_as_specified",
+    "dev's load balancer has deletion protection turned on, which its environment does not specify",
+    id="compute-load-balancer-deletion-protection-on-in-dev",
+    names=_lb_name,
+)
+def drift_load_balancer_deletion_protection_on(ctx: DriftContext) -> None:
+    _lb_attribute(ctx, "deletion_protection.enabled", "true")
+
+
 def _listener_arn(ctx: DriftContext, port: int = 443) -> str:
     """The ARN of the listener on ``port`` (the HTTPS listener by default, the one that forwards)."""
     listeners = ctx.client("elbv2").describe_listeners(LoadBalancerArn=ctx.outputs.LoadBalancerArn)["Listeners"]

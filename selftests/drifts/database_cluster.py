@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import secrets
 from typing import Any
 
 from selftests.drifts.registry import DriftContext, drift, noop
@@ -32,8 +32,46 @@ def _password_parameter(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _secret_without_key(doc: dict[str, Any]) -> dict[str, Any]:
-    doc["Resources"]["DBSecret"]["Properties"].pop("KmsKeyId", None)
+    doc["Resources"]["AuroraCluster"]["Properties"].pop("MasterUserSecret", None)
     return doc
+
+
+def _secret_not_managed(doc: dict[str, Any]) -> dict[str, Any]:
+    """The template before RDS managed the password: a generated secret of our own, never rotated."""
+    resources = doc["Resources"]
+    resources["DBSecret"] = {
+        "Type": "AWS::SecretsManager::Secret",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "KmsKeyId": {"Ref": "KMSKey"},
+            "GenerateSecretString": {
+                "SecretStringTemplate": '{"username":"payments_admin"}',
+                "GenerateStringKey": "password",
+                "PasswordLength": 32,
+                "ExcludeCharacters": '"@/\\',
+            },
+        },
+    }
+    cluster = resources["AuroraCluster"]["Properties"]
+    for prop in ("ManageMasterUserPassword", "MasterUserSecret"):
+        cluster.pop(prop, None)
+    cluster["MasterUserPassword"] = {"Fn::Sub": "{{resolve:secretsmanager:${DBSecret}:SecretString:password}}"}
+    return dict(_to_own_secret(doc))
+
+
+def _to_own_secret(node: Any) -> Any:
+    """Every reference to RDS's secret (GetAtt MasterUserSecret.SecretArn, in Sub too) made one to DBSecret."""
+    if isinstance(node, dict):
+        target = node.get("Fn::GetAtt")
+        if target in (["AuroraCluster", "MasterUserSecret.SecretArn"], "AuroraCluster.MasterUserSecret.SecretArn"):
+            return {"Ref": "DBSecret"}
+        return {k: _to_own_secret(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_to_own_secret(v) for v in node]
+    if isinstance(node, str):
+        return node.replace("${AuroraCluster.MasterUserSecret.SecretArn}", "${DBSecret}")
+    return node
 
 
 drift(
@@ -147,25 +185,73 @@ def drift_audit_log_off(ctx: DriftContext) -> None:
 
 
 @drift(
-    "test_master_secret_generated_and_encrypted_with_environment_key",
-    "the master password is replaced by a short, simple one",
-    id="db-weak-password",
-    names=lambda ctx: ctx.outputs.DBSecretArn,
+    "test_aurora_cluster_requires_secure_transport",
+    "require_secure_transport is set OFF in the cluster parameter group (TLS optional)",
+    id="db-tls-optional",
+    names=lambda ctx: f"{_cluster(ctx)}-params",
 )
-def drift_weak_password(ctx: DriftContext) -> None:
-    sm = ctx.client("secretsmanager")
-    current = json.loads(sm.get_secret_value(SecretId=ctx.outputs.DBSecretArn)["SecretString"])
-    current["password"] = "password123"
-    sm.put_secret_value(SecretId=ctx.outputs.DBSecretArn, SecretString=json.dumps(current))
+def drift_tls_optional(ctx: DriftContext) -> None:
+    rds = _rds(ctx)
+    group = rds.describe_db_clusters(DBClusterIdentifier=_cluster(ctx))["DBClusters"][0]["DBClusterParameterGroup"]
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=group,
+        Parameters=[{"ParameterName": "require_secure_transport", "ParameterValue": "OFF", "ApplyMethod": "immediate"}],
+    )
+
+
+@drift(
+    "test_master_secret_generated_and_encrypted_with_environment_key",
+    "RDS management of the master password is turned off and a password set by hand",
+    id="db-password-set-by-hand",
+    names=_cluster,
+)
+def drift_password_set_by_hand(ctx: DriftContext) -> None:
+    _rds(ctx).modify_db_cluster(
+        DBClusterIdentifier=_cluster(ctx),
+        ManageMasterUserPassword=False,
+        MasterUserPassword="Drift-" + secrets.token_urlsafe(18),  # a throwaway on the emulator, never shown
+        ApplyImmediately=True,
+    )
 
 
 drift(
     "test_master_secret_generated_and_encrypted_with_environment_key",
-    "the secret is created without the environment key (AWS managed key)",
+    "the master password lives in a secret of the stack's own, not managed by RDS and never rotated",
+    id="db-secret-not-managed",
+    template=_secret_not_managed,
+    names=lambda ctx: ctx.outputs.DBSecretArn,
+)(noop)
+
+drift(
+    "test_master_secret_generated_and_encrypted_with_environment_key",
+    "RDS keeps the master secret under the AWS managed key (no MasterUserSecret KmsKeyId)",
     id="db-secret-default-key",
     template=_secret_without_key,
     names=lambda ctx: ctx.outputs.DBSecretArn,
 )(noop)
+
+
+@drift(
+    "test_master_secret_rotates_within_period",
+    "automatic rotation of the master secret is cancelled",
+    id="db-secret-rotation-cancelled",
+    names=lambda ctx: ctx.outputs.DBSecretArn,
+)
+def drift_secret_rotation_cancelled(ctx: DriftContext) -> None:
+    ctx.client("secretsmanager").cancel_rotate_secret(SecretId=ctx.outputs.DBSecretArn)
+
+
+@drift(
+    "test_aurora_endpoints_resolve_inside_the_vpc",
+    "the writer instance is made publicly accessible, so the cluster endpoint resolves to a public address",
+    id="db-endpoint-public-address",
+    names=lambda ctx: ctx.outputs.AuroraClusterEndpoint,
+)
+def drift_endpoint_public_address(ctx: DriftContext) -> None:
+    _rds(ctx).modify_db_instance(
+        DBInstanceIdentifier=f"{_cluster(ctx)}-writer", PubliclyAccessible=True, ApplyImmediately=True
+    )
+
 
 drift(
     "test_stack_has_no_password_parameter",

@@ -62,9 +62,7 @@ DRIFTS: dict[str, Drift] = {}
 
 # Probes the emulator cannot serve (skipped there with the reason in the report): they run,
 # and can fail, only against AWS, so no offline drift can turn them red. Listed, not hidden.
-AWS_ONLY_CHECKS: dict[str, str] = {
-    "test_aurora_endpoints_resolve_inside_the_vpc": "the emulator serves no DNS for RDS endpoints",
-}
+AWS_ONLY_CHECKS: dict[str, str] = {}
 
 
 def drift(

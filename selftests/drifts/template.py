@@ -151,3 +151,14 @@ def _topic_policy_unbound(doc: Doc) -> Doc:
     for statement in doc["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
         statement.pop("Condition", None)
     return doc
+
+
+@static(
+    "test_template_retains_the_keys_of_kept_data",
+    "the environment key is deleted with the stack while the bucket and the final snapshot it encrypts are kept",
+    id="template-key-deleted-with-stack",
+    names="KMSKey (DeletionPolicy Delete",
+)
+def _key_deleted_with_stack(doc: Doc) -> Doc:
+    doc["Resources"]["KMSKey"]["DeletionPolicy"] = "Delete"
+    return doc

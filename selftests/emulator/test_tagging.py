@@ -87,7 +87,7 @@ def test_arns_are_spelled_as_aws_spells_them(platform, aws):
     assert f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{STACK}-db-cpu" in arns
     assert f"arn:aws:rds:us-east-1:000000000000:cluster:{platform.AuroraClusterIdentifier}" in arns
     assert platform.LoadBalancerArn in arns and platform.TargetGroupArn in arns
-    assert platform.DBSecretArn in arns
+    # the master secret is RDS's (ManageMasterUserPassword), not a resource of the stack
 
 
 def test_tags_changed_through_each_service_are_what_get_resources_reports(platform, aws):
@@ -103,11 +103,10 @@ def test_tags_changed_through_each_service_are_what_get_resources_reports(platfo
     aws("elbv2").remove_tags(ResourceArns=[platform.TargetGroupArn], TagKeys=["Application"])
     cluster_arn = f"arn:aws:rds:us-east-1:000000000000:cluster:{platform.AuroraClusterIdentifier}"
     aws("rds").remove_tags_from_resource(ResourceName=cluster_arn, TagKeys=["ManagedBy"])
-    aws("secretsmanager").untag_resource(SecretId=platform.DBSecretArn, TagKeys=["CostCenter"])
     now = {m["ResourceARN"]: _tags(m) for m in _all(tagging)}
     removed = {
         group_arn: "CostCenter", log_arn: "Owner", alarm_arn: "Environment", platform.TargetGroupArn: "Application",
-        cluster_arn: "ManagedBy", platform.DBSecretArn: "CostCenter",
+        cluster_arn: "ManagedBy",
     }  # fmt: skip
     assert {a: k in now[a] for a, k in removed.items()} == {a: False for a in removed}
     # the others keep theirs

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -29,7 +30,7 @@ ACTION_OF = {
 }
 # Needed on real AWS by operations above, not visible as calls of their own.
 IMPLICIT = {
-    "kms:Decrypt": "GetSecretValue of a secret encrypted with the environment's key",
+    "kms:Decrypt": "GetObject of the probe's object, encrypted with the environment's key (through S3 only)",
     "kms:GenerateDataKey": "PutObject into a bucket whose default encryption is the environment's key",
     # tests/storage/probe.py: made only when the probe's PutObject was retried (two versions may
     # exist) or its delete failed; a run without retries never lists the key
@@ -40,11 +41,11 @@ IMPLICIT = {
 # Sid DriftDetectionReads).
 DRIFT_DETECTION_READS = {
     "cloudwatch:ListTagsForResource", "ec2:DescribeTags", "ecs:ListTagsForResource",
-    "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole",
-    "iam:ListRoleTags", "kms:ListResourceTags", "logs:ListTagsForResource",
-    "rds:ListTagsForResource", "s3:GetBucketLogging", "s3:GetBucketNotification",
-    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource",
+    "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes", "iam:GetRole", "iam:ListRoleTags", "kms:ListResourceTags",
+    "logs:ListTagsForResource",
+    "rds:ListTagsForResource", "s3:GetBucketNotification",
+    "s3:GetBucketObjectLockConfiguration", "sns:ListTagsForResource", "wafv2:GetWebACL", "wafv2:ListTagsForResource",
 }  # fmt: skip
 IMPLICIT.update({action: "read by CloudFormation drift detection as the caller" for action in DRIFT_DETECTION_READS})
 READ_VERBS = ("Get", "Describe", "List", "Head")
@@ -160,3 +161,39 @@ def test_role_trusts_only_main_and_the_one_protected_environment() -> None:
     assert conditions["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
     for text in ("`conformance`", "protected"):
         assert text in (REPO / "docs" / "report.md").read_text(), f"docs/report.md must name the environment ({text})"
+
+
+# Where a conformance identity's permissions are written: the role, and the workflows that assume it.
+PERMISSION_FILES = sorted(
+    [*(REPO / "deploy" / "iam").rglob("*.y*ml"), *(REPO / ".github" / "workflows").glob("*.y*ml")]
+)
+
+
+# GetSecretValue by name (any service prefix), or an action wildcard of Secrets Manager that covers it
+# (an ARN's "secretsmanager:*:" is a resource, not an action)
+GRANTS_SECRET_VALUES = re.compile(r"GetSecretValue|(?<![:\w])secretsmanager:(\*|Get\*|G\*|Batch\w*\*)(?!:)")
+
+
+def test_no_conformance_identity_may_read_a_secret_value() -> None:
+    """No file of the project grants a conformance identity GetSecretValue (or a wildcard covering it)."""
+    assert PERMISSION_FILES and ROLE in PERMISSION_FILES
+    found = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in PERMISSION_FILES
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if GRANTS_SECRET_VALUES.search(line.split(" #", 1)[0] if not line.lstrip().startswith("#") else "")
+    ]
+    assert not found, "a conformance identity may read secret values:\n" + "\n".join(found)
+    allowed = role_actions()
+    reading = sorted(a for a in allowed if fnmatch.fnmatchcase("secretsmanager:GetSecretValue", a))
+    assert not reading, f"the conformance role allows {reading}, which covers secretsmanager:GetSecretValue"
+
+
+def test_the_suite_never_reads_a_secret_value(attach_run: AttachRun) -> None:
+    """Neither a clean run's calls nor the suite's code read a secret's value."""
+    ops = recorded_operations(attach_run.run_dir)
+    assert "secretsmanager:DescribeSecret" in ops, sorted(ops)
+    assert not {"secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"} & ops, sorted(ops)
+    code = [*(REPO / "conformance").rglob("*.py"), *(REPO / "tests").rglob("*.py"), *(REPO / "deploy").rglob("*.py")]
+    calls = [str(p.relative_to(REPO)) for p in code if re.search(r"\.(batch_)?get_secret_value\(", p.read_text())]
+    assert not calls, f"the suite's code reads secret values: {calls}"

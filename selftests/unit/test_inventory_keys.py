@@ -31,18 +31,20 @@ SERVICES = {
     "cloudwatch": "cloudwatch", "ec2": "ec2", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
     "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
     "sns": "sns", "acm": "acm",
-    "tag": "resourcegroupstaggingapi",
+    "tag": "resourcegroupstaggingapi", "wafv2": "wafv2",
 }  # fmt: skip
 NOT_API = {
-    # IAM policy grammar (bucket and role policy documents)
-    "Statement": "policy document", "Effect": "policy document", "Resource": "policy document",
+    # IAM policy grammar (bucket and role policy documents; its "Statement" is a WAFv2 shape member too)
+    "Effect": "policy document", "Resource": "policy document",
     "Sid": "policy document", "Condition": "policy document", "AWS": "policy document principal",
+    "aws:sourceaccount": "policy condition key", "aws:sourcearn": "policy condition key",
     # values of API maps and lists, named by AWS but not shape members
     "KmsMasterKeyId": "an SNS topic attribute name (GetTopicAttributes' Attributes map)",
     "containerInsights": "an ECS cluster setting name (settings[].name)",
     "awslogs-group": "an awslogs log driver option (logConfiguration.options map)",
     "awslogs-region": "an awslogs log driver option (logConfiguration.options map)",
-    "password": "a key of the master secret's JSON value (never kept)",
+    "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # pytest's own
     "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
     # botocore's own response envelope
@@ -165,7 +167,7 @@ def test_every_exception_is_read_and_no_api_member():
 
 # fields filled from the stack outputs or the stack's name, not by a read that can fail
 NOT_READ = {("NetworkSection", "public_subnet_ids"), ("NetworkSection", "private_subnet_ids"),
-            ("StorageSection", "bucket"), ("StackSection", "name")}  # fmt: skip
+            ("StorageSection", "bucket"), ("StorageSection", "log_bucket"), ("StackSection", "name")}  # fmt: skip
 OPERATION = re.compile(r"^(?P<prefix>[a-z0-9-]+):(?P<op>[A-Z][A-Za-z0-9]+)(\((?P<arg>\w+)\))?$")
 
 

@@ -122,3 +122,52 @@ def test_load_balancer_http_only_redirects_to_https(
         and target.path == REDIRECT_PROBE_PATH
     )
     assert same, f"load balancer {dns}: GET {obs.url} redirects to {location or 'nowhere'}, expected {expected}"
+
+
+# ---- load balancer attributes (DescribeLoadBalancerAttributes)
+
+# AWS's desync mitigation modes, weakest first: monitor lets every request through (it only counts)
+DESYNC_MODES_ACCEPTED = ("defensive", "strictest")
+
+
+def _lb(inv: Inventory) -> str:
+    return inv.compute.load_balancer.get("LoadBalancerName") or inv.outputs.LoadBalancerArn
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:2.2.1"],
+    rationale=(
+        "The internet-facing ALB drops header fields that are not valid HTTP and mitigates request desync "
+        "(defensive or strictest), so request smuggling through it cannot reach the payment service."
+    ),
+)
+def test_load_balancer_drops_invalid_headers_and_mitigates_desync(
+    env_name: str, inv: Inventory, evidence: Evidence
+) -> None:
+    attributes = inv.compute.load_balancer_attributes
+    keys = ("routing.http.drop_invalid_header_fields.enabled", "routing.http.desync_mitigation_mode")
+    evidence.attach("DescribeLoadBalancerAttributes", {k: attributes.get(k) for k in keys})
+    drop, desync = (attributes.get(k) for k in keys)
+    assert drop == "true", (
+        f"load balancer {_lb(inv)} has routing.http.drop_invalid_header_fields.enabled={drop}, expected true "
+        "(header fields that are not valid HTTP are passed to the service)"
+    )
+    assert desync in DESYNC_MODES_ACCEPTED, (
+        f"load balancer {_lb(inv)} has routing.http.desync_mitigation_mode={desync}, expected "
+        f"{' or '.join(DESYNC_MODES_ACCEPTED)}"
+    )
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
+    rationale="Deletion protection of the only internet entry point is on exactly where the environment specifies it.",
+)
+def test_load_balancer_deletion_protection_as_specified(
+    env_name: str, inv: Inventory, spec, evidence: Evidence
+) -> None:
+    on = inv.compute.load_balancer_attributes.get("deletion_protection.enabled")
+    want = spec.parameters.DeletionProtection
+    evidence.attach("deletion_protection.enabled", {"observed": on, "expected (DeletionProtection)": want})
+    assert on == want, f"load balancer {_lb(inv)} has deletion_protection.enabled={on}, expected {want}"

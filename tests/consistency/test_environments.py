@@ -245,8 +245,16 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
                 {f"{i.get('Engine')} {i.get('EngineVersion', '')}".strip() for i in inv.database.instances}
             ),
             "instances_public": sorted({bool(i.get("PubliclyAccessible")) for i in inv.database.instances}),
+            "cluster_parameters": {
+                name: p.get("ParameterValue") for name, p in sorted(inv.database.cluster_parameters.items())
+            },
         },
         "secret_kms": _key_ref(inv, norm, inv.database.secret.get("KmsKeyId")),
+        "secret_rotation": {
+            "owner": inv.database.secret.get("OwningService") or "<none>",
+            "enabled": inv.database.secret.get("RotationEnabled"),
+            "rules": inv.database.secret.get("RotationRules") or {},
+        },
     }
 
 
@@ -312,17 +320,19 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
         "target group": str(c.target_group.get("TargetGroupName", "")),
         "S3 bucket": s.bucket,
         "SNS topic": str(s.topic.get("TopicArn", "")).rsplit(":", 1)[-1],
-        "secret": str(d.secret.get("Name", "")),
         "DB cluster": str(d.cluster.get("DBClusterIdentifier", "")),
         "DB subnet group": str(d.subnet_group.get("DBSubnetGroupName", "")),
         "DB cluster parameter group": str(d.cluster.get("DBClusterParameterGroup", "")),
     }
+    if d.secret and not d.secret.get("OwningService"):  # a secret RDS manages is named by RDS (rds!cluster-<id>)
+        names["secret"] = str(d.secret.get("Name", ""))
     names.update(
         {f"DB instance {i.get('DBInstanceIdentifier')}": str(i.get("DBInstanceIdentifier", "")) for i in d.instances}
     )
     names.update(
         {
-            f"log group {g.get('logGroupName')}": str(g.get("logGroupName", ""))
+            # WAF logs only to a group named aws-waf-logs-...: AWS's prefix, the convention after it
+            f"log group {g.get('logGroupName')}": str(g.get("logGroupName", "")).removeprefix("aws-waf-logs-")
             for g in s.log_groups
             if g.get("logGroupName") in ids
         }

@@ -1,18 +1,22 @@
-"""Database suite: availability, topology, endpoints, exposure, backups, logs and the master secret."""
+"""Database suite: availability, topology, endpoints, exposure, TLS, backups, logs and the master secret."""
 
 from __future__ import annotations
 
 import ipaddress
-import socket
+import re
+from datetime import UTC, datetime
 
 import pytest
 
 from conformance.checks import check
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
-from conformance.plugin import emulator_limit
+from conformance.inventory.shapes import Secret
+from conformance.prefetch import ProbeContext
+from conformance.probes import emulator_dns_server, resolve
 
 NAME_PATTERN = "payments-{env}-{suffix}-aurora"
+ROTATION_GRACE_DAYS = 1
 
 
 @check(
@@ -81,20 +85,23 @@ def test_aurora_endpoints_distinct_on_mysql_port(env_name: str, inv: Inventory, 
     )
 
 
-@pytest.mark.data_plane
+def resolve_endpoints(ctx: ProbeContext) -> dict[str, list[str]]:
+    """The writer and reader endpoints' addresses: the system resolver on AWS, the emulator's DNS server offline."""
+    endpoint = ctx.run_state.endpoint_url
+    nameserver = emulator_dns_server(endpoint) if ctx.emulated and endpoint else None
+    hosts = (ctx.inv.outputs.AuroraClusterEndpoint, ctx.inv.outputs.AuroraReaderEndpoint)
+    return {host: resolve(host, nameserver=nameserver) for host in hosts}
+
+
+@pytest.mark.data_plane(probe=resolve_endpoints)
 @check(
     severity="high",
     controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
     rationale="The database endpoints resolve only to private addresses inside the environment's VPC.",
 )
-def test_aurora_endpoints_resolve_inside_the_vpc(
-    env_name: str, inv: Inventory, emulated: bool, evidence: Evidence
-) -> None:
-    emulator_limit(emulated, "the emulator serves no DNS for RDS endpoints")
+def test_aurora_endpoints_resolve_inside_the_vpc(env_name: str, inv: Inventory, data_plane, evidence: Evidence) -> None:
     vpc = ipaddress.ip_network(inv.network.cidr)
-    resolved = {}
-    for host in (inv.outputs.AuroraClusterEndpoint, inv.outputs.AuroraReaderEndpoint):
-        resolved[host] = sorted({info[4][0] for info in socket.getaddrinfo(host, 3306, proto=socket.IPPROTO_TCP)})
+    resolved = data_plane()
     evidence.attach("DNS", resolved)
     for host, addresses in resolved.items():
         outside = [a for a in addresses if ipaddress.ip_address(a) not in vpc]
@@ -194,29 +201,129 @@ def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evi
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:3.6.1"],
-    rationale="The master password is generated: 32 characters of every class, encrypted with the environment key.",
+    controls=["PCI-DSS-4.0:4.2.1", "PCI-DSS-4.0:2.2.7", "CIS-AWS-3.0:2.3.1"],
+    rationale="The database refuses unencrypted connections: require_secure_transport is ON in its cluster parameters.",
+)
+def test_aurora_cluster_requires_secure_transport(env_name: str, inv: Inventory, evidence: Evidence) -> None:
+    db = inv.database
+    name = inv.outputs.AuroraClusterIdentifier
+    group = db.cluster.get("DBClusterParameterGroup") or "(none)"
+    parameter = db.cluster_parameters.get("require_secure_transport") or {}
+    value = parameter.get("ParameterValue")
+    shown = value if parameter else "unset (the engine default, OFF)"
+    evidence.attach(
+        "DescribeDBClusterParameters (Source=user)",
+        {"cluster": name, "DBClusterParameterGroup": group, "require_secure_transport": parameter or None},
+    )
+    assert str(value).upper() in ("ON", "1"), (
+        f"Aurora cluster {name}: parameter group {group} has require_secure_transport {shown}, expected ON "
+        "(connections without TLS refused)"
+    )
+
+
+def _date(value: object) -> datetime | None:
+    """A date of DescribeSecret: a datetime from boto3, or its ISO text once the inventory went through JSON."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _rotation_days(secret: Secret) -> float | None:
+    """The days between rotations: AutomaticallyAfterDays, a rate(N days) schedule, or (a cron schedule)
+    the days from the current password to the next rotation AWS scheduled."""
+    rules = secret.get("RotationRules") or {}
+    if rules.get("AutomaticallyAfterDays"):
+        return float(rules["AutomaticallyAfterDays"])
+    match = re.fullmatch(r"rate\((\d+) days?\)", str(rules.get("ScheduleExpression", "")).strip())
+    if match:
+        return float(match.group(1))
+    since = _date(secret.get("LastRotatedDate")) or _date(secret.get("CreatedDate"))
+    upcoming = _date(secret.get("NextRotationDate"))
+    return (upcoming - since).total_seconds() / 86_400 if since and upcoming else None
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2", "PCI-DSS-4.0:3.6.1"],
+    rationale=(
+        "The master password is generated and kept by RDS (or rotated by a rotation function), never set by hand, "
+        "in a secret encrypted with the environment key; judged without reading the value."
+    ),
 )
 def test_master_secret_generated_and_encrypted_with_environment_key(
     env_name: str, inv: Inventory, evidence: Evidence
 ) -> None:
     db = inv.database
-    facts = db.secret_facts
+    name = inv.outputs.AuroraClusterIdentifier
     arn = inv.outputs.DBSecretArn
-    evidence.attach("secret (derived facts only)", {"KmsKeyId": db.secret.get("KmsKeyId"), **facts.model_dump()})
-    assert inv.storage.is_environment_key(db.secret.get("KmsKeyId")), (
-        f"secret {arn} is encrypted with {db.secret.get('KmsKeyId') or 'the AWS managed key'}, "
-        f"expected the environment key {inv.storage.key.get('Arn')}"
+    managed = db.cluster.get("MasterUserSecret") or {}
+    secret = db.secret
+    evidence.attach(
+        "master secret (described, never read)",
+        {
+            "MasterUserSecret": managed or None,
+            "DescribeSecret": {k: secret.get(k) for k in ("ARN", "OwningService", "KmsKeyId", "RotationLambdaARN")},
+        },
     )
-    strong = (
-        facts.password_length == 32
-        and facts.has_lower and facts.has_upper and facts.has_digit and facts.has_punctuation
-        and not facts.has_excluded
+    assert secret, f"secret {arn} (the stack's DBSecretArn) of Aurora cluster {name} does not exist"
+    by_rds = managed.get("SecretArn") == arn and secret.get("OwningService") == "rds"
+    by_function = bool(secret.get("RotationLambdaARN"))
+    assert by_rds or by_function, (
+        f"Aurora cluster {name} has a master password set by hand: MasterUserSecret "
+        f"{managed.get('SecretArn') or 'none'} (ManageMasterUserPassword off), secret {arn} owned by "
+        f"{secret.get('OwningService') or 'no service'} without a rotation function; expected the password "
+        "generated and managed by RDS (ManageMasterUserPassword) or rotated by a rotation Lambda"
+    )
+    keys = {"secret": secret.get("KmsKeyId")} | ({"MasterUserSecret": managed.get("KmsKeyId")} if managed else {})
+    ours = inv.storage.is_environment_key
+    wrong = {where: key or "the AWS managed key" for where, key in keys.items() if not ours(key)}
+    assert not wrong, (
+        f"secret {arn} of Aurora cluster {name} is encrypted with {wrong}, expected the environment key "
+        f"{inv.storage.key.get('Arn')}"
+    )
+
+
+@check(
+    severity="critical",
+    controls=["PCI-DSS-4.0:8.3.9", "PCI-DSS-4.0:8.6.3"],
+    rationale=(
+        "The master password rotates automatically within the environment's period, and the current one is younger "
+        "than that period (rotation enabled, rotation rules and last rotation, from DescribeSecret)."
+    ),
+)
+def test_master_secret_rotates_within_period(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
+    db = inv.database
+    arn = inv.outputs.DBSecretArn
+    secret = db.secret
+    period = spec.expectations.master_password_rotation_days
+    rules = secret.get("RotationRules") or {}
+    days = _rotation_days(secret)
+    changed = _date(secret.get("LastRotatedDate")) or _date(secret.get("CreatedDate"))
+    now = datetime.now(UTC)
+    age = (now - changed).total_seconds() / 86_400 if changed else None
+    evidence.attach(
+        "rotation (DescribeSecret)",
+        {
+            "RotationEnabled": secret.get("RotationEnabled"), "RotationRules": rules,
+            "LastRotatedDate": str(secret.get("LastRotatedDate")), "CreatedDate": str(secret.get("CreatedDate")),
+            "NextRotationDate": str(secret.get("NextRotationDate")), "period_days": period,
+        },
     )  # fmt: skip
-    assert strong, (
-        f"secret {arn} holds a password of {facts.password_length} characters (lower {facts.has_lower}, upper "
-        f"{facts.has_upper}, digit {facts.has_digit}, punctuation {facts.has_punctuation}, excluded characters "
-        f'{facts.has_excluded}), expected 32 characters of every class without " @ / \\'
+    assert secret, f"secret {arn} (the stack's DBSecretArn) does not exist, expected a rotating master secret"
+    assert secret.get("RotationEnabled") is True, (
+        f"secret {arn} has automatic rotation off (RotationEnabled {secret.get('RotationEnabled')}), expected a "
+        f"rotation at least every {period} day(s)"
+    )
+    assert days is not None and days <= period, (
+        f"secret {arn} rotates on the schedule {rules or 'none'}, expected at least every {period} day(s)"
+    )
+    # a day of grace: a rotation runs somewhere within its scheduled day (its rotation window)
+    assert age is not None and age <= period + ROTATION_GRACE_DAYS, (
+        f"secret {arn} holds a password last changed {changed.isoformat() if changed else 'at no known date'} "
+        f"({age or 0:.1f} days ago), expected one younger than {period} day(s) (+{ROTATION_GRACE_DAYS} of grace)"
     )
 
 

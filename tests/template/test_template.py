@@ -233,6 +233,51 @@ def test_template_hardcodes_no_availability_zone(template, evidence: Evidence) -
     )
 
 
+def _keys_named(node: Any, keys: set[str]) -> set[str]:
+    """The KMS keys (logical ids) a resource's properties name: Ref, GetAtt <key>.Arn, ${<key>} in a Sub."""
+    named: set[str] = set()
+    for _, value in _walk(node, ""):
+        if isinstance(value, dict) and value.get("Ref") in keys:
+            named.add(value["Ref"])
+        elif isinstance(value, dict) and "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            target = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+            named |= {target} & keys
+        elif isinstance(value, str):
+            named |= {k for k in keys if f"${{{k}}}" in value or f"${{{k}.Arn}}" in value}
+    return named
+
+
+@check(
+    severity="high",
+    controls=["PCI-DSS-4.0:3.6.1", "PCI-DSS-4.0:3.7.5"],
+    rationale=(
+        "A KMS key that encrypts data kept after the stack goes (a retained bucket, a final snapshot) is retained "
+        "too: deleting or replacing the stack never makes kept data unreadable."
+    ),
+)
+def test_template_retains_the_keys_of_kept_data(template, evidence):
+    resources = template.get("Resources") or {}
+    keys = {lid for lid, r in resources.items() if (r or {}).get("Type") == "AWS::KMS::Key"}
+    kept = {
+        lid: sorted(_keys_named((r or {}).get("Properties") or {}, keys))
+        for lid, r in resources.items()
+        if (r or {}).get("DeletionPolicy") in ("Retain", "Snapshot", "RetainExceptOnCreate") and lid not in keys
+    }
+    protecting = {k: sorted(lid for lid, named in kept.items() if k in named) for k in keys}
+    policies = {k: {p: resources[k].get(p) or "none" for p in ("DeletionPolicy", "UpdateReplacePolicy")} for k in keys}
+    evidence.attach("keys of kept data", {"kept resources and their keys": kept, "key policies": policies})
+    problems = [
+        f"{k} ({', '.join(f'{p} {v}' for p, v in policies[k].items())}) encrypts {', '.join(users)}"
+        for k, users in sorted(protecting.items())
+        if users and any(v != "Retain" for v in policies[k].values())
+    ]
+    assert not problems, (
+        f"keys that go with the stack while the data they encrypt is kept: {'; '.join(problems)}; expected "
+        "DeletionPolicy and UpdateReplacePolicy Retain on each"
+    )
+
+
 # Resource-based policies the template may declare: (resource type, property holding the document).
 RESOURCE_POLICIES = {
     "AWS::KMS::Key": "KeyPolicy",
