@@ -201,13 +201,14 @@ class Controller:
                 f"account {spec.account_id or 'from the credentials'}"
                 + (f", profile {spec.profile}" if spec.profile else "")
             )
-            cert_src = (
-                f"a self-signed certificate imported into the emulator's ACM before deploying, overriding "
-                f"deploy/environments/{name}.yaml"
-                if s.mode.value == "emulator"
-                else f"deploy/environments/{name}.yaml"
-            )
-            lines.append(f"conformance {name}: certificate_arn {spec.certificate_arn} (from {cert_src})")
+            if s.mode.value == "emulator":  # the ARN is known once imported, before deploying
+                shown = (
+                    "certificate_arn: a self-signed certificate imported into the emulator's ACM before deploying "
+                    f"(overrides deploy/environments/{name}.yaml's {spec.certificate_arn})"
+                )
+            else:
+                shown = f"certificate_arn {spec.certificate_arn} (from deploy/environments/{name}.yaml)"
+            lines.append(f"conformance {name}: {shown}")
         lines.append(
             f"conformance template: {s.template.value} version {template_version(s.template.value)}, "
             f"sha256 {template_sha256(s.template.value)[:16]} (from {s.template.source})"
