@@ -254,11 +254,15 @@ def _labels(item: pytest.Item) -> None:
     allure.dynamic.label("check_severity", meta.severity)
     allure.dynamic.label("check", meta.id)
     allure.dynamic.tag(f"severity {meta.severity}")
-    for control_id in meta.controls:
-        c = control(control_id)
-        allure.dynamic.tag(control_id)
-        allure.dynamic.label("control", control_id)
-        allure.dynamic.link(c.url, link_type="control", name=f"{c.label}: {c.heading}" if c.heading else c.label)
+    for link in sorted(meta.links, key=lambda lk: lk.kind != "primary"):
+        c = control(link.control)
+        allure.dynamic.tag(link.control)
+        allure.dynamic.label("control", link.control)
+        allure.dynamic.label(f"control_{link.kind}", link.control)
+        allure.dynamic.link(c.url, link_type="control", name=f"{c.label} ({link.kind}): {c.title or c.heading}")
+    if meta.operational:
+        allure.dynamic.tag("operational")
+        allure.dynamic.label("operational", meta.operational)
     allure.dynamic.label("environment", env)
     allure.dynamic.parameter("environment", env)
     if env != CROSS_ENVIRONMENT:  # the same value again, from the parametrisation: shown once

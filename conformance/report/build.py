@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     run_ids = [run.get("run_id", "?") for run in model.runs]
     print(f"report: {len(run_ids)} run(s): {', '.join(run_ids) or 'none named (no conformance-run-*.json)'}")
     print(f"report: HTML {html / 'index.html'}")
-    print(f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} controls)")
+    print(
+        f"report: control matrix {out / 'control-matrix.html'} and .csv ({len(matrix.controls)} requirements, "
+        f"{len(matrix.operational)} operational checks)"
+    )
     print(f"report: verdict per environment (Markdown, for CI job summaries) {out / 'summary.md'}")
     print(f"report: the one file to keep (opens from disk, no request): {single}")
     print(f"report: built in {seconds:.1f} s")

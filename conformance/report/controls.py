@@ -1,4 +1,4 @@
-"""The control frameworks the checks serve: names, the text each control id points to.
+"""The control frameworks the checks serve: names, titles, the text each control id points to.
 
 PCI DSS v4.0 is published as one document (the PCI SSC document library); CIS AWS Foundations
 Benchmark v3.0 likewise (the CIS benchmark page). Neither has a stable public anchor per
@@ -8,6 +8,8 @@ requirement, so each control links to its framework's document and names the req
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from conformance.requirements import TITLES
 
 PCI_DSS_URL = "https://www.pcisecuritystandards.org/document_library/?category=pcidss&document=pci_dss"
 CIS_AWS_URL = "https://www.cisecurity.org/benchmark/amazon_web_services"
@@ -43,6 +45,7 @@ class Control:
     number: str  # "3.5.1"
     heading: str  # the principal requirement or section it sits under
     document: str
+    title: str = ""  # the sub-requirement itself, in our words (TITLES)
 
     @property
     def url(self) -> str:
@@ -63,5 +66,7 @@ def control(control_id: str) -> Control:
     family, _, number = control_id.partition(":")
     top = number.split(".", 1)[0]
     if family.startswith("PCI-DSS"):
-        return Control(control_id, "PCI DSS v4.0", number, PCI_DSS_REQUIREMENTS.get(top, ""), PCI_DSS_URL)
-    return Control(control_id, "CIS AWS Foundations Benchmark v3.0", number, CIS_AWS_SECTIONS.get(top, ""), CIS_AWS_URL)
+        heading = PCI_DSS_REQUIREMENTS.get(top, "")
+        return Control(control_id, "PCI DSS v4.0", number, heading, PCI_DSS_URL, TITLES.get(control_id, ""))
+    heading, title = CIS_AWS_SECTIONS.get(top, ""), TITLES.get(control_id, "")
+    return Control(control_id, "CIS AWS Foundations Benchmark v3.0", number, heading, CIS_AWS_URL, title)

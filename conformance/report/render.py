@@ -156,7 +156,8 @@ def summary_markdown(model: Model, matrix: Matrix) -> str:
         lines += [f"- `{r.name}`: {r.outcome}: {r.summary}" for r in failing[:30]]
         if len(failing) > 30:
             lines.append(f"- ... and {len(failing) - 30} more (see the report)")
-    lines += ["", f"{len(matrix.controls)} controls in the control matrix.", ""]
+    lines += ["", f"{len(matrix.controls)} requirements and {len(matrix.operational)} operational checks in the "
+              "control matrix.", ""]  # fmt: skip
     return "\n".join(lines)
 
 

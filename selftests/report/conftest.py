@@ -1,8 +1,10 @@
 """A real attach-mode run for the report self-tests, built once per session.
 
 The emulator runs on 127.0.0.1; dev, staging and prod are deployed into it with the deployer's
-CLI (outside the recorded run, as the nightly attaches to stacks that exist); one real drift
-(dev's transaction bucket loses versioning) gives the report a non-conformance with evidence;
+CLI (outside the recorded run, as the nightly attaches to stacks that exist); a real drift
+(dev's transaction bucket stops blocking public policies) gives the report a non-conformance with
+evidence, under a PCI DSS requirement the check is primary for (the bucket's versioning is suspended
+too: a change CloudFormation's drift detection reports, so the run reads the drifted resources);
 then the suite runs in attach mode (the nightly's read-only mode) with Allure results, JUnit
 XML and its run directory, and ``python -m conformance.report`` builds the report.
 """
@@ -23,7 +25,8 @@ from emulator.launcher import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
 ENVS = ("dev", "staging", "prod")
-DRIFTED_CHECK = "test_transaction_bucket_versioning_enabled"
+DRIFTED_CHECK = "test_transaction_bucket_blocks_all_public_access"
+DRIFTED_CONTROL = "PCI DSS v4.0 1.4.4"  # the requirement it is primary for
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ def attach_run(tmp_path_factory: pytest.TempPathFactory) -> AttachRun:
         bucket = json.loads(outputs.stdout)["TransactionLogsBucket"]
         s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+        blocks = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
+                  "RestrictPublicBuckets": True}  # fmt: skip
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=blocks)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
         results, junit, run_dir = work / "allure-results", work / "junit.xml", work / "run"
         suite = _run(

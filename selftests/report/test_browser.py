@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from selftests.report.conftest import DRIFTED_CHECK, REPO, AttachRun
+from selftests.report.conftest import DRIFTED_CHECK, DRIFTED_CONTROL, REPO, AttachRun
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -156,10 +156,10 @@ def test_failed_check_shows_its_evidence_and_controls(browser, served, attach_ru
     page, requests = _page(browser, served)
     page.goto(served + f"index.html#testresult/{failed[0]['uid']}")
     page.wait_for_selector("text=Test body", timeout=30_000)
-    page.locator("text=GetBucketVersioning >> visible=true").first.click()  # open the evidence attachment
-    page.wait_for_selector("text=Suspended", timeout=10_000)
+    page.locator("text=GetPublicAccessBlock >> visible=true").first.click()  # open the evidence attachment
+    page.wait_for_selector("text=RestrictPublicBuckets", timeout=10_000)  # in the evidence only, not the message
     body = page.inner_text("body")
-    for expected in ("Non-conformance (the platform is wrong)", "PCI DSS v4.0 10.3.2", "versioning Suspended", "dev"):
+    for expected in ("Non-conformance (the platform is wrong)", DRIFTED_CONTROL, "BlockPublicPolicy=False", "dev"):
         assert expected in body, f"{expected!r} is not on the failed check's page"
     _screenshot(page, "report-failed-check.png")
     assert not requests.outside, f"the report made requests outside itself: {requests.outside}"
@@ -176,7 +176,7 @@ def test_single_file_opens_from_disk_and_links_control_to_check_to_evidence(brow
     for expected in ("EMULATOR: a rehearsal, not audit evidence", "run", "started (UTC)", "ended (UTC)",
                      "git commit", "template SHA-256", "account 000000000000, region us-east-1"):  # fmt: skip
         assert expected in header, f"{expected!r} is not in the run identity: {header}"
-    # control: the versioning control's row in the matrix; check: its NON-CONFORMANT dev cell
+    # control: the public-access requirement's row in the matrix; check: its NON-CONFORMANT dev cell
     row = page.locator("#matrix tr", has=page.locator("code", has_text=DRIFTED_CHECK))
     row.locator("a[href^='#r-']", has_text="non-conformant").first.click()
     article = page.locator("article.result:target")
@@ -186,7 +186,7 @@ def test_single_file_opens_from_disk_and_links_control_to_check_to_evidence(brow
     # evidence: the check's first evidence link lands on the attachment, inline
     article.locator("a[href^='#e-']").first.click()
     evidence = page.locator("section.evidence:target")
-    assert "Suspended" in evidence.inner_text(), evidence.inner_text()[:300]
+    assert "RestrictPublicBuckets" in evidence.inner_text(), evidence.inner_text()[:300]
     # and back to the control from the check
     article.locator("a[href^='#c-PCI-DSS-4.0']").first.click()
     assert page.locator("th:target").count() == 1

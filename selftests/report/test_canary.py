@@ -22,14 +22,18 @@ import os
 
 import boto3
 
+from conformance.checks import check, primary
 from core.aws import AwsSession
-from conformance.checks import check
 from core.redaction import watch_secrets
 
 log = logging.getLogger("payments.canary")
 
 
-@check(severity="critical", controls=["PCI-DSS-4.0:8.3.2"], rationale="Canary: fails with a secret in scope.")
+@check(
+    severity="critical",
+    links=[primary("PCI-DSS-4.0:8.3.2", "Canary: a secret in scope never reaches an output.")],
+    rationale="Canary: fails with a secret in scope.",
+)
 def test_canary_secret_never_leaks(evidence):
     boto3.set_stream_logger("botocore", logging.DEBUG)  # the worst case: botocore's wire log on
     aws = AwsSession(region="us-east-1", endpoint_url=os.environ["CANARY_ENDPOINT"])

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING, Any
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.inventory.shapes import ScalingActivity
@@ -20,8 +20,8 @@ def _service_name(inv: Inventory) -> str:
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.7.2"],
+    severity="medium",
+    operational="observability: task-level metrics for capacity and failures (not an audit log)",
     rationale="An active cluster with Container Insights records task-level metrics, so failures are seen.",
 )
 def test_ecs_cluster_is_active_with_container_insights(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -39,7 +39,10 @@ def test_ecs_cluster_is_active_with_container_insights(env_name: str, inv: Inven
 
 @check(
     severity="medium",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.3.3"],
+    operational=(
+        "runtime: the service runs on Fargate with no hosts of ours; AWS's share of host patching is the "
+        "responsibility matrix's, not this check's evidence"
+    ),
     rationale="The service is ACTIVE on the FARGATE launch type: no hosts of ours to harden or patch.",
 )
 def test_ecs_service_is_active_on_fargate(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -57,8 +60,14 @@ def test_ecs_service_is_active_on_fargate(env_name: str, inv: Inventory, evidenc
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.2",
+            "The tasks that process card data sit only in subnets with no internet route in; the internet reaches "
+            "them only through the load balancer.",
+        ),
+    ],
     rationale="The payment tasks live only in the private subnets, never in the internet-routed ones.",
 )
 def test_ecs_service_tasks_in_private_subnets_only(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -80,8 +89,14 @@ def test_ecs_service_tasks_in_private_subnets_only(env_name: str, inv: Inventory
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:1.4.4"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.2",
+            "No task that processes card data has a public address; the internet reaches them only through the load "
+            "balancer.",
+        ),
+    ],
     rationale="Tasks get no public IP, so nothing on the internet reaches them except through the load balancer.",
 )
 def test_ecs_service_tasks_have_no_public_ip(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -104,7 +119,7 @@ def test_ecs_service_tasks_have_no_public_ip(env_name: str, inv: Inventory, evid
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: every desired task runs, within the scaling range",
     rationale="Every desired task runs, and the desired count stays within the environment's scaling range.",
 )
 def test_ecs_service_runs_desired_count_within_capacity(
@@ -131,8 +146,8 @@ _SET_DESIRED = re.compile(r"desired count to (\d+)", re.I)
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1"],
+    severity="low",
+    operational="capacity: the desired count is the declared one or auto scaling's",
     rationale=(
         "Desired count is the spec's DesiredCount unless Application Auto Scaling's latest successful activity set "
         "it (target tracking may move it within [Min, Max]); any other value is an unmanaged change."
@@ -161,8 +176,8 @@ def test_ecs_service_desired_count_as_specified_or_autoscaled(
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
+    severity="medium",
+    operational="availability: a deployment that cannot become healthy rolls back",
     rationale="A deployment that cannot become healthy is stopped and rolled back to the last working revision.",
 )
 def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -177,7 +192,7 @@ def test_ecs_service_circuit_breaker_enabled_with_rollback(env_name: str, inv: I
 
 @check(
     severity="medium",
-    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: a rollout is not killed while its tasks start",
     rationale=(
         "New tasks get a health-check grace period at least as long as the target group needs to call them "
         "healthy, so a rollout is not killed (and rolled back) while its tasks are still starting."
@@ -204,7 +219,7 @@ def test_ecs_service_health_check_grace_covers_target_group_warm_up(
 
 @check(
     severity="low",
-    controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:6.3.2"],
+    operational="ownership and cost: tags on the running tasks",
     rationale=(
         "Every running task carries the platform's five tags (the service propagates its own), so the "
         "inventory of in-scope components, cost and ownership reach the running copies of the application."
@@ -235,8 +250,13 @@ def test_ecs_service_tasks_carry_the_platform_tags(env_name: str, inv: Inventory
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.4"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.3.1",
+            "The load balancer, the only way in, delivers only to task addresses in the private subnets.",
+        ),
+    ],
     rationale="Every address the load balancer sends traffic to is a task address inside a private subnet.",
 )
 def test_target_group_targets_are_private_addresses(env_name: str, inv: Inventory, evidence: Evidence) -> None:

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence, utc_now
 from conformance.inventory import Inventory
 from conformance.inventory.shapes import Listener
@@ -50,7 +50,13 @@ def get_over_http(ctx: ProbeContext) -> HttpObservation:
 @pytest.mark.data_plane(probe=get_over_https)
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:4.2.1", "PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:12.10.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:4.2.1",
+            "A real TLS handshake with the payment entry point negotiates TLS 1.2 or later and presents the "
+            "certificate its listener declares in ACM, and the service answers over it.",
+        ),
+    ],
     rationale=(
         "The payment service answers 200 end to end over HTTPS on 443: a real TLS handshake negotiates TLS 1.2 or "
         "later and presents the certificate the listener declares in ACM."
@@ -93,7 +99,13 @@ def test_load_balancer_answers_https_200(
 @pytest.mark.data_plane(probe=get_over_http)
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:4.2.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:4.2.1",
+            "A request in clear text on port 80 gets only a 301 to the same host over HTTPS: no payment is served "
+            "without strong cryptography.",
+        ),
+    ],
     rationale=(
         "Plain HTTP on port 80 carries no payment: it only answers a permanent redirect (301) to the same host "
         "over HTTPS."
@@ -136,7 +148,17 @@ def _lb(inv: Inventory) -> str:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:6.4.1", "PCI-DSS-4.0:2.2.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:2.2.1",
+            "The one internet-facing component runs the hardened HTTP parsing its configuration standard sets.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:6.4.1",
+            "It protects the public-facing service against one known attack class (request smuggling); it is no web "
+            "application firewall.",
+        ),
+    ],
     rationale=(
         "The internet-facing ALB drops header fields that are not valid HTTP and mitigates request desync "
         "(defensive or strictest), so request smuggling through it cannot reach the payment service."
@@ -160,8 +182,8 @@ def test_load_balancer_drops_invalid_headers_and_mitigates_desync(
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
+    severity="medium",
+    operational="availability: the entry point cannot be deleted by a stray call where the environment says so",
     rationale="Deletion protection of the only internet entry point is on exactly where the environment specifies it.",
 )
 def test_load_balancer_deletion_protection_as_specified(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -30,7 +30,18 @@ def _redirects_to_own_https(action: Any, dns: str) -> bool:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:4.2.1", "PCI-DSS-4.0:1.4.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:4.2.1",
+            "The load balancer listens only on 443 over HTTPS and on 80, whose one action is a redirect to HTTPS: "
+            "no clear-text path reaches the payment service.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:1.4.2",
+            "From the internet only the two intended listeners can be reached; no other port is open on the entry "
+            "point.",
+        ),
+    ],
     rationale=(
         "The load balancer listens only on 443 (HTTPS) and on 80, where its one action is a redirect to HTTPS: "
         "no other port or plain-HTTP path reaches the service."
@@ -63,7 +74,12 @@ def test_load_balancer_has_only_https_and_redirect_listeners(env_name: str, inv:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:4.2.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:4.2.1",
+            "The HTTPS listener's security policy, as DescribeSSLPolicies defines it, offers only TLS 1.2 and later.",
+        ),
+    ],
     rationale=(
         "The HTTPS listener's security policy (DescribeSSLPolicies) offers only TLS 1.2 and later: no client can "
         "negotiate TLS 1.0 or 1.1 with the payment entry point."
@@ -92,7 +108,18 @@ def test_https_listener_policy_offers_only_tls12_or_later(env_name: str, inv: In
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.2",
+            "Every listener rule, not only the default action, sends internet traffic only to the payment service "
+            "or to the platform's own HTTPS host.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:1.3.1",
+            "No rule opens a path from the internet to any other target group: inbound traffic is limited to the "
+            "service.",
+        ),
+    ],
     rationale=(
         "Every rule of every listener (DescribeRules, not only the default action) forwards only to the service's "
         "target group or redirects only to the platform's own HTTPS host: no path leads traffic elsewhere."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -25,7 +25,10 @@ def _tg_name(inv: Inventory) -> str:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.4.1"],
+    operational=(
+        "availability: the public entry point exists, faces the internet and is active (its rules are judged by the "
+        "security-group and listener checks)"
+    ),
     rationale="The only internet entry point is an active, internet-facing application load balancer.",
 )
 def test_load_balancer_is_internet_facing_application(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -41,8 +44,8 @@ def test_load_balancer_is_internet_facing_application(env_name: str, inv: Invent
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.4.1", "PCI-DSS-4.0:12.10.1"],
+    severity="medium",
+    operational="availability: the entry point spans every AZ",
     rationale="The load balancer sits in exactly the public subnets and spans every AZ of the environment.",
 )
 def test_load_balancer_spans_public_subnets_in_every_az(
@@ -71,7 +74,13 @@ def _forward_targets(action: ActionOutputTypeDef) -> set[str | None]:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.4.1", "PCI-DSS-4.0:1.3.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.2",
+            "Every HTTPS listener forwards to the payment service's target group and no listener forwards anywhere "
+            "else: internet traffic reaches the authorised service and nothing else.",
+        ),
+    ],
     rationale=(
         "Each HTTPS listener forwards to the service's target group, no listener forwards anywhere else, and the "
         "service registers in that group."
@@ -112,7 +121,7 @@ def test_load_balancer_listener_forwards_only_to_service_tg(env_name: str, inv: 
 
 @check(
     severity="medium",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:10.7.2"],
+    operational="availability: a dead task is noticed and replaced quickly",
     rationale="The ip target group health-checks over HTTP, accepts only 2xx/3xx and notices a dead task quickly.",
 )
 def test_target_group_is_ip_type_with_health_check(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -144,8 +153,8 @@ def test_target_group_is_ip_type_with_health_check(env_name: str, inv: Inventory
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:10.7.2"],
+    severity="high",
+    operational="availability: every desired task is healthy behind the load balancer",
     rationale="The target group holds at least one healthy target per desired task, health-checked for real.",
 )
 def test_target_group_healthy_targets_cover_desired_count(env_name: str, inv: Inventory, evidence: Evidence) -> None:

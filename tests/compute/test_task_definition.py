@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -18,7 +18,14 @@ def _td_arn(inv: Inventory) -> str:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.5.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1",
+            "Every container's log stream goes to the stack's app log group: the application's audit records are "
+            "captured.",
+        ),
+        supporting("PCI-DSS-4.0:10.3.3", "The logs leave the task for a central store it cannot modify."),
+    ],
     rationale="Every container logs through awslogs to the stack's own, retained and encrypted app log group.",
 )
 def test_task_definition_logs_to_stack_app_log_group(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -44,7 +51,16 @@ def test_task_definition_logs_to_stack_app_log_group(env_name: str, inv: Invento
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.6.2",
+            "No password, token or key is hard-coded in the task definition, where any describe call shows it.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:8.3.2",
+            "Authentication factors are never stored readable in the task's configuration.",
+        ),
+    ],
     rationale="No password, token or key sits in a container's plain environment, where any describe call shows it.",
 )
 def test_task_definition_environment_holds_no_secrets(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -59,8 +75,14 @@ def test_task_definition_environment_holds_no_secrets(env_name: str, inv: Invent
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:8.6.2", "PCI-DSS-4.0:8.3.2"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.6.2",
+            "The application's database password is injected from the encrypted secret at start, never written into "
+            "its configuration.",
+        ),
+    ],
     rationale="The container gets the DB password only from the stack's KMS-encrypted Secrets Manager secret.",
 )
 def test_task_definition_db_password_from_stack_secret(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -84,8 +106,8 @@ def test_task_definition_db_password_from_stack_secret(env_name: str, inv: Inven
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:2.2.1"],
+    severity="low",
+    operational="sizing: task CPU and memory as declared",
     rationale="Tasks get the CPU and memory the environment's spec declares (TaskCpu, TaskMemory).",
 )
 def test_task_definition_cpu_memory_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:

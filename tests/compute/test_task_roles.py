@@ -1,6 +1,6 @@
 """Compute suite: least privilege of the task role and the task execution role."""
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -24,7 +24,16 @@ def wildcard_admin_statements(document: dict) -> list[dict]:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:7.2.2", "CIS-AWS-3.0:1.16"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:7.2.5",
+            "The application's system accounts (task and execution roles) hold no all-actions-on-all-resources grant.",
+        ),
+        primary(
+            "CIS-AWS-3.0:1.16",
+            "CIS 1.16: no policy granting full *:* administrative privileges is attached (to these roles).",
+        ),
+    ],
     rationale="Neither the task role nor the execution role may allow every action on every resource.",
 )
 def test_task_roles_grant_no_wildcard_action_on_wildcard_resource(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -22,7 +22,13 @@ def _lb(inv: Inventory) -> str:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:6.4.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:6.4.2",
+            "The automated solution 6.4.2 asks for is in place: the environment's web ACL is the one associated with "
+            "the public load balancer.",
+        ),
+    ],
     rationale="A web application firewall sits in front of the public payment application: the environment's web "
     "ACL is associated with its load balancer.",
 )
@@ -40,7 +46,13 @@ def _managed(rule: dict[str, Any]) -> dict[str, Any]:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:6.4.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:6.4.2",
+            "The solution blocks web-based attacks rather than only counting them: the managed groups are present and"
+            " none is set or overridden to count.",
+        ),
+    ],
     rationale="The web ACL blocks the attacks AWS's managed rule groups detect (common exploits, known bad inputs, "
     "SQL injection): each group present, none set to count, no rule of them overridden to count.",
 )
@@ -72,7 +84,17 @@ def test_web_acl_managed_rule_groups_block(env_name: str, inv: Inventory, eviden
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:6.4.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1",
+            "Every request the public application receives and the firewall's decision on it are logged to the "
+            "environment's log group.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:6.4.2",
+            "6.4.2's testing procedure looks for the solution generating audit logs; this shows they are delivered.",
+        ),
+    ],
     rationale="What the web application firewall sees and decides is logged: the web ACL's logging delivers to an "
     "aws-waf-logs- log group of the environment.",
 )

@@ -16,7 +16,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.base import tags_of
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    severity="low",
+    operational="addressing plan: environments can be peered later",
     rationale="Environment address spaces never overlap, so they stay separable and can be peered.",
 )
 def test_environment_cidrs_are_disjoint(inventories: dict[str, Inventory], evidence: Evidence) -> None:
@@ -262,8 +262,14 @@ def _same_everywhere_view(inv: Inventory, spec: EnvironmentSpec) -> dict[str, An
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:2.2.1",
+            "One configuration standard, the reviewed template, is implemented in every environment.",
+        ),
+        supporting("PCI-DSS-4.0:6.5.1", "Production runs the change that staging ran first."),
+    ],
     rationale="Every environment runs the very template that was reviewed, so what staging proves holds for prod.",
 )
 def test_every_environment_runs_the_same_template(inventories: dict[str, Inventory], evidence: Evidence) -> None:
@@ -281,8 +287,8 @@ def test_every_environment_runs_the_same_template(inventories: dict[str, Invento
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:12.5.1"],
+    severity="medium",
+    operational="completeness: no environment lacks or adds a component",
     rationale="Each environment holds the same kinds and numbers of resources, so none lacks or adds a component.",
 )
 def test_every_environment_has_the_same_resources(inventories: dict[str, Inventory], evidence: Evidence) -> None:
@@ -356,8 +362,8 @@ def _named_resources(inv: Inventory) -> dict[str, str]:
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:2.2.1"],
+    severity="low",
+    operational="naming: each resource's environment shows in its name",
     rationale="Every resource is named payments-<env>-<suffix>-<component>, so its environment shows wherever it does.",
 )
 def test_resource_names_follow_the_convention(inventories: dict[str, Inventory], specs, evidence: Evidence) -> None:
@@ -383,8 +389,8 @@ def _tagged_resources(inv: Inventory) -> dict[str, dict[str, str]]:
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:12.5.1", "PCI-DSS-4.0:2.2.1"],
+    severity="low",
+    operational="ownership and cost: the five platform tags",
     rationale="Every taggable resource carries the five platform tags with its environment's values (owner, cost).",
 )
 def test_every_resource_carries_the_platform_tags(inventories: dict[str, Inventory], specs, evidence: Evidence) -> None:
@@ -410,8 +416,14 @@ def test_every_resource_carries_the_platform_tags(inventories: dict[str, Invento
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:10.2.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:2.2.1",
+            "Encryption, logging, network rules and engine are the same in every environment: the standard is applied"
+            " everywhere, weaker nowhere.",
+        ),
+    ],
     rationale="Encryption, logging, network rules and the database engine are identical everywhere, so none is weaker.",
 )
 def test_security_settings_are_identical_everywhere(
@@ -571,8 +583,14 @@ def _which_log_groups(inv: Inventory, spec: EnvironmentSpec, attribute: str, dec
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:2.2.1", "PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:2.2.1",
+            "Environments differ only where their files declare it; any other difference is configuration outside the"
+            " standard.",
+        ),
+    ],
     rationale="Environments differ only where their files declare it (sizes, retention, protection); else it is drift.",
 )
 def test_environments_differ_only_as_declared(

@@ -1,13 +1,20 @@
 """Database suite: the Aurora MySQL cluster."""
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:3.5.1", "CIS-AWS-3.0:2.3.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:3.5.1",
+            "Stored card data in the cluster is encrypted with the environment's customer-managed key (storage level;"
+            " field-level PAN protection is the application's).",
+        ),
+        primary("CIS-AWS-3.0:2.3.1", "CIS 2.3.1: RDS storage encryption at rest is enabled."),
+    ],
     rationale="Cardholder data at rest is encrypted with the environment's customer-managed key.",
 )
 def test_aurora_storage_encrypted_with_environment_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:

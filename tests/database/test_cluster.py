@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.inventory.shapes import Secret
@@ -21,7 +21,7 @@ ROTATION_GRACE_DAYS = 1
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:6.4.1", "CIS-AWS-3.0:2.3.1"],
+    operational="availability: the database is up and runs the engine and version the environment declares",
     rationale="The Aurora MySQL cluster is available and runs the engine and version the environment specifies.",
 )
 def test_aurora_cluster_available_with_specified_engine(
@@ -39,7 +39,7 @@ def test_aurora_cluster_available_with_specified_engine(
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:12.10.1", "CIS-AWS-3.0:2.3.3"],
+    operational="availability: an AZ failure leaves a reader to fail over to",
     rationale="One writer and at least one reader, in different AZs, so an AZ failure leaves a copy to fail over to.",
 )
 def test_aurora_has_one_writer_and_readers_in_other_azs(
@@ -63,8 +63,8 @@ def test_aurora_has_one_writer_and_readers_in_other_azs(
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:12.10.1"],
+    severity="medium",
+    operational="availability: the application finds the writer and reader where the stack says",
     rationale="Distinct writer and reader endpoints on port 3306, as the stack hands them to the application.",
 )
 def test_aurora_endpoints_distinct_on_mysql_port(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -96,7 +96,13 @@ def resolve_endpoints(ctx: ProbeContext) -> dict[str, list[str]]:
 @pytest.mark.data_plane(probe=resolve_endpoints)
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "The endpoints of the card-data store resolve only to private addresses in the VPC: there is no internet "
+            "address to reach it on.",
+        ),
+    ],
     rationale="The database endpoints resolve only to private addresses inside the environment's VPC.",
 )
 def test_aurora_endpoints_resolve_inside_the_vpc(env_name: str, inv: Inventory, data_plane, evidence: Evidence) -> None:
@@ -110,7 +116,14 @@ def test_aurora_endpoints_resolve_inside_the_vpc(env_name: str, inv: Inventory, 
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:2.3.3"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "No instance of the card-data store is publicly accessible, so none is directly reachable from the "
+            "internet.",
+        ),
+        primary("CIS-AWS-3.0:2.3.3", "CIS 2.3.3: RDS instances are not publicly accessible."),
+    ],
     rationale="No database instance is reachable from the internet.",
 )
 def test_aurora_instances_not_publicly_accessible(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -122,7 +135,14 @@ def test_aurora_instances_not_publicly_accessible(env_name: str, inv: Inventory,
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:3.5.1", "CIS-AWS-3.0:2.3.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:3.5.1",
+            "Each instance of the card-data store reports encrypted storage (the instance class in the same check is "
+            "sizing only).",
+        ),
+        primary("CIS-AWS-3.0:2.3.1", "CIS 2.3.1 audits each DB instance's StorageEncrypted, as this check does."),
+    ],
     rationale="Every instance stores data encrypted and runs the instance class the environment specifies.",
 )
 def test_aurora_instances_encrypted_with_specified_class(
@@ -139,7 +159,12 @@ def test_aurora_instances_encrypted_with_specified_class(
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "The card-data store can be placed only in the private subnets, which have no internet route in.",
+        ),
+    ],
     rationale="The database lives only in the private subnets, across the environment's AZs.",
 )
 def test_aurora_subnet_group_private_only(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -158,7 +183,7 @@ def test_aurora_subnet_group_private_only(env_name: str, inv: Inventory, spec, e
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:10.5.1"],
+    operational="recoverability: backups are kept the days the environment declares; PCI DSS sets no backup objective",
     rationale="Automated backups are kept for the days the environment specifies.",
 )
 def test_aurora_backup_retention_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -172,7 +197,7 @@ def test_aurora_backup_retention_as_specified(env_name: str, inv: Inventory, spe
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:12.10.1"],
+    operational="recoverability: the cluster cannot be deleted by a stray call where the environment says so",
     rationale="Deletion protection is on exactly where the environment specifies it.",
 )
 def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -186,7 +211,18 @@ def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, 
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.3.3",
+            "The database's audit, error and slow-query logs leave the instance for CloudWatch Logs, a central store "
+            "apart from the database.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:10.2.1",
+            "Exporting the audit log is half of database audit logging; what the audit plugin records is set in the "
+            "parameter group, not observed here.",
+        ),
+    ],
     rationale="The audit, error and slow-query logs are exported to CloudWatch Logs.",
 )
 def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -200,8 +236,14 @@ def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evi
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:4.2.1", "PCI-DSS-4.0:2.2.7", "CIS-AWS-3.0:2.3.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:2.2.7",
+            "With require_secure_transport on, administrative sessions to the database are always encrypted.",
+        ),
+        primary("PCI-DSS-4.0:8.3.2", "Database passwords never cross the network unencrypted."),
+    ],
     rationale="The database refuses unencrypted connections: require_secure_transport is ON in its cluster parameters.",
 )
 def test_aurora_cluster_requires_secure_transport(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -247,7 +289,16 @@ def _rotation_days(secret: Secret) -> float | None:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2", "PCI-DSS-4.0:3.6.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.3.2",
+            "The database master credential is stored only encrypted, under the environment's key.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:8.6.3",
+            "The system account's password is generated (or managed by RDS), not chosen by a person.",
+        ),
+    ],
     rationale=(
         "The master password is generated and kept by RDS (or rotated by a rotation function), never set by hand, "
         "in a secret encrypted with the environment key; judged without reading the value."
@@ -287,8 +338,14 @@ def test_master_secret_generated_and_encrypted_with_environment_key(
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:8.3.9", "PCI-DSS-4.0:8.6.3"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.6.3",
+            "The system account's password is changed automatically within the environment's period, and the current "
+            "one is younger than that.",
+        ),
+    ],
     rationale=(
         "The master password rotates automatically within the environment's period, and the current one is younger "
         "than that period (rotation enabled, rotation rules and last rotation, from DescribeSecret)."
@@ -328,8 +385,13 @@ def test_master_secret_rotates_within_period(env_name: str, inv: Inventory, spec
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:3.6.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.6.2",
+            "No password passes through the stack's parameters, where deploy scripts and CloudFormation would hold it.",
+        ),
+    ],
     rationale="The stack takes no password parameter: the database password comes only from the generated secret.",
 )
 def test_stack_has_no_password_parameter(env_name: str, inv: Inventory, evidence: Evidence) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.inventory.shapes import FlowLog
@@ -25,7 +25,17 @@ def _active_all(inv: Inventory) -> list[FlowLog]:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.7"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1",
+            "An active flow log for ALL traffic is the network-level audit log of every connection to the CDE's "
+            "components.",
+        ),
+        primary(
+            "CIS-AWS-3.0:3.7",
+            "CIS 3.7 asks for flow logging in every VPC; this observes it active on the environment's VPC.",
+        ),
+    ],
     rationale="An active VPC flow log records ALL traffic (accepted and rejected) for investigation.",
 )
 def test_vpc_flow_logs_capture_all_traffic(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -39,8 +49,14 @@ def test_vpc_flow_logs_capture_all_traffic(env_name: str, inv: Inventory, eviden
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:3.5.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.3.1",
+            "Reading the flow logs takes kms:Decrypt on the environment key as well as log read rights, so the key "
+            "policy bounds who can read them.",
+        ),
+    ],
     rationale="Flow logs deliver to a log group encrypted with the environment's KMS key, protected at rest.",
 )
 def test_vpc_flow_log_group_is_kms_encrypted(env_name: str, inv: Inventory, evidence: Evidence) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.inventory.shapes import Route
@@ -27,7 +27,7 @@ def _describe(route: Route) -> str:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
+    operational="availability: the public subnets, and so the load balancer, reach the internet",
     rationale="Public subnets reach the internet only through the internet gateway attached to this VPC.",
 )
 def test_public_subnets_route_to_attached_internet_gateway(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -50,8 +50,14 @@ def test_public_subnets_route_to_attached_internet_gateway(env_name: str, inv: I
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:1.4.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "The private tier has no route to the internet gateway, only outbound through NAT, so the data tier is "
+            "never directly addressable from the internet.",
+        ),
+    ],
     rationale="Private subnets reach the internet only via an available NAT gateway that holds an Elastic IP.",
 )
 def test_private_subnets_route_only_through_available_nat(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -97,8 +103,8 @@ def test_private_subnets_route_only_through_available_nat(env_name: str, inv: In
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.3.2", "PCI-DSS-4.0:12.10.1"],
+    severity="medium",
+    operational="availability: each AZ's egress fails alone",
     rationale="Each private subnet leaves through the NAT gateway in a public subnet of its own AZ, so AZs fail alone.",
 )
 def test_private_subnets_use_nat_in_own_az(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -122,8 +128,8 @@ def test_private_subnets_use_nat_in_own_az(env_name: str, inv: Inventory, eviden
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:1.2.1"],
+    severity="medium",
+    operational="availability: no single AZ carries all egress",
     rationale="Exactly one available NAT gateway sits in each AZ's public subnet: no single AZ carries all egress.",
 )
 def test_one_nat_gateway_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.network import describe_rule, rule_covers_port, rule_open_to_world, rule_ports
@@ -36,8 +36,18 @@ def _admits_only(group: SecurityGroup, port: int, source_group: str) -> list[str
 
 
 @check(
-    severity="high",
-    controls=["CIS-AWS-3.0:5.4", "PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    severity="medium",
+    links=[
+        primary(
+            "CIS-AWS-3.0:5.4",
+            "CIS 5.4 asks that the default security group restrict all traffic; this reads its rules.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:1.3.1",
+            "Anything attached to the default group by mistake admits nothing, so inbound to the CDE stays "
+            "deny-by-default.",
+        ),
+    ],
     rationale=(
         "The VPC's default security group has no rules, so nothing placed in it by default can talk; "
         "the template's custom resource revokes AWS's self-ingress and all-egress rules."
@@ -59,7 +69,14 @@ def test_default_security_group_has_no_rules(env_name: str, inv: Inventory, evid
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.2",
+            "The internet reaches the public service only on the two ports it offers (80/443); the group's rules are "
+            "the evidence.",
+        ),
+        supporting("PCI-DSS-4.0:1.2.5", "The ports open to the internet are exactly the identified ones."),
+    ],
     rationale="The load balancer's group admits only HTTP and HTTPS (from anywhere: it is the public entry point).",
 )
 def test_load_balancer_group_admits_only_http_and_https(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -78,8 +95,14 @@ def test_load_balancer_group_admits_only_http_and_https(env_name: str, inv: Inve
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.3.1",
+            "Inbound to the tasks that process card data is the container port from the load balancer alone; every "
+            "other source and port is denied.",
+        ),
+    ],
     rationale="Application tasks admit only the container port, and only from the load balancer's group.",
 )
 def test_application_group_admits_only_container_port_from_load_balancer(
@@ -97,8 +120,14 @@ def test_application_group_admits_only_container_port_from_load_balancer(
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.2.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.3.1",
+            "Inbound to the database that stores card data is MySQL from the application tier alone; every other "
+            "source and port is denied.",
+        ),
+    ],
     rationale="The database admits MySQL only from the application tier's security group.",
 )
 def test_database_group_admits_only_mysql_from_application(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -114,7 +143,14 @@ def test_database_group_admits_only_mysql_from_application(env_name: str, inv: I
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:5.2", "CIS-AWS-3.0:5.3"],
+    links=[
+        primary("PCI-DSS-4.0:1.4.2", "No security group lets the internet reach SSH, RDP or MySQL on any component."),
+        primary(
+            "CIS-AWS-3.0:5.2",
+            "CIS 5.2: no security group admits 0.0.0.0/0 to remote administration ports (22, 3389).",
+        ),
+        primary("CIS-AWS-3.0:5.3", "CIS 5.3: no security group admits ::/0 to remote administration ports (22, 3389)."),
+    ],
     rationale="No security group in the VPC opens SSH, RDP or the database port to 0.0.0.0/0 or ::/0.",
 )
 def test_no_admin_or_database_port_open_to_the_world(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -159,8 +195,15 @@ def _attached(inv: Inventory) -> dict[str, list[NetworkInterface]]:
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.2.8", "PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.2.8",
+            "Every network interface carries only the reviewed security groups: the rule set in force is the "
+            "configured one.",
+        ),
+        supporting("PCI-DSS-4.0:1.3.1", "No unreviewed group can open another way into the CDE."),
+    ],
     rationale=(
         "Every network interface in the VPC (tasks, database, load balancer, anything) carries only security "
         "groups the stack declares, so no path into the network bypasses the reviewed rule set."
@@ -193,7 +236,15 @@ def test_attached_security_groups_are_declared_by_the_stack(env_name: str, inv: 
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.4.1", "PCI-DSS-4.0:1.4.2", "CIS-AWS-3.0:5.2", "CIS-AWS-3.0:5.3"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.2",
+            "Of every group attached in the VPC, only the load balancer's admits the internet, and only on its "
+            "listener ports.",
+        ),
+        supporting("CIS-AWS-3.0:5.2", "No attached group admits 0.0.0.0/0 on an administration port."),
+        supporting("CIS-AWS-3.0:5.3", "No attached group admits ::/0 on an administration port."),
+    ],
     rationale=(
         "Of all security groups attached in the VPC, only the load balancer's admits the world (0.0.0.0/0, ::/0), "
         "and only on its listener ports and the contract's HTTP/HTTPS."

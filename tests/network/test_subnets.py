@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -36,7 +36,7 @@ def _assert_one_per_az(inv: Inventory, kind: str, zones: dict[str, str | None], 
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: the load balancer and NAT gateways survive the loss of an AZ",
     rationale="One public subnet in each of the environment's AZs keeps the load balancer and NAT up when an AZ fails.",
 )
 def test_public_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -49,7 +49,7 @@ def test_public_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:12.10.1"],
+    operational="availability: the application and database tiers survive the loss of an AZ",
     rationale="One private subnet beside each public one keeps the application and database tiers up per AZ.",
 )
 def test_private_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -67,8 +67,18 @@ def test_private_subnets_one_per_az(env_name: str, inv: Inventory, spec, evidenc
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.2.8",
+            "The VPC holds only the subnets the stack declares, inside the environment's CIDR: no segment of the "
+            "network in force lies outside the reviewed configuration.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:1.2.3",
+            "The declared topology is the whole network, so a diagram drawn from it misses no segment.",
+        ),
+    ],
     rationale="The VPC holds only the stack's subnets, all inside the environment's CIDR, so every segment is guarded.",
 )
 def test_subnets_are_the_stacks_inside_vpc_cidr(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -102,7 +112,12 @@ def test_subnets_are_the_stacks_inside_vpc_cidr(env_name: str, inv: Inventory, s
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.3.1", "PCI-DSS-4.0:1.3.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "The private subnets hold the data tier; nothing launched in them gets an internet address by default.",
+        ),
+    ],
     rationale="Nothing launched in a private subnet gets a public address by default.",
 )
 def test_private_subnets_assign_no_public_ip(env_name: str, inv: Inventory, evidence: Evidence) -> None:

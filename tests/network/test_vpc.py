@@ -6,8 +6,8 @@ from conformance.inventory import Inventory
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:1.2.1", "PCI-DSS-4.0:1.3.1"],
+    severity="medium",
+    operational="addressing plan: the declared CIDR keeps environments peerable; no security group rule depends on it",
     rationale="Each environment owns its declared, non-overlapping address space so it can be segmented and peered.",
 )
 def test_vpc_cidr_matches_environment(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -21,8 +21,8 @@ def test_vpc_cidr_matches_environment(env_name: str, inv: Inventory, spec, evide
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:1.2.1"],
+    severity="high",
+    operational="availability: without the VPC resolver the tasks reach neither AWS APIs nor the database by name",
     rationale="The VPC resolver is on, so tasks reach AWS APIs, the database endpoints and each other by name.",
 )
 def test_vpc_dns_support_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -35,7 +35,7 @@ def test_vpc_dns_support_enabled(env_name: str, inv: Inventory, evidence: Eviden
 
 @check(
     severity="medium",
-    controls=["PCI-DSS-4.0:1.2.1"],
+    operational="availability: interfaces and private endpoints get resolvable names",
     rationale="DNS hostnames are on, so private endpoints and interfaces in the VPC get resolvable names.",
 )
 def test_vpc_dns_hostnames_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:

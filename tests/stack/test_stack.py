@@ -1,6 +1,6 @@
 """Stack suite: the environment's CloudFormation stack is settled, protected as specified, and in sync."""
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.shapes import ResourceDrift
@@ -14,7 +14,9 @@ MEANING = {
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:2.2.1"],
+    operational=(
+        "deployment health: the last change applied fully (a rolled-back update runs the previous reviewed template)"
+    ),
     rationale="The stack's last operation succeeded: the environment runs the template it was last given.",
 )
 def test_stack_status_is_complete(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -30,8 +32,8 @@ def test_stack_status_is_complete(env_name: str, inv: Inventory, evidence: Evide
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.10.1"],
+    severity="medium",
+    operational="recoverability: the stack cannot be deleted by a stray command where the environment says so",
     rationale="Staging and prod stacks cannot be deleted by a stray command; dev's may be, as its file says.",
 )
 def test_stack_termination_protection_as_specified(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:
@@ -55,7 +57,21 @@ def _difference(d: ResourceDrift) -> str:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:1.2.7", "PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:11.5.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:6.5.1",
+            "Drift detection finds no resource changed outside the reviewed template, so no change bypassed change "
+            "control.",
+        ),
+        primary(
+            "PCI-DSS-4.0:2.2.1",
+            "The deployed configuration is the configuration standard the template implements.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:1.2.8",
+            "The security groups and routes in the network are those of the reviewed configuration.",
+        ),
+    ],
     rationale=(
         "CloudFormation's drift detection finds no resource changed outside the template: the environment is "
         "what its reviewed template says, not what someone clicked."

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.policies import PolicyError, parse
@@ -34,7 +34,13 @@ def _as_list(value: Any) -> list[Any]:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.2.1.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1",
+            "The public entry point of the CDE logs every request (client, time, path, status) into the environment's"
+            " log bucket.",
+        ),
+    ],
     rationale="Every request to the payment entry point is recorded: the load balancer's access logs go to the "
     "environment's access-logs bucket.",
 )
@@ -53,7 +59,13 @@ def test_load_balancer_access_logs_into_log_bucket(env_name: str, inv: Inventory
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "PCI-DSS-4.0:10.2.1.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1.1",
+            "S3 server access logs record each request to the card-data bucket's objects, with requester and time.",
+        ),
+        supporting("PCI-DSS-4.0:10.2.1", "The data store's own audit log is enabled and delivered."),
+    ],
     rationale="Every access to the transaction logs is recorded: S3 server access logging of the transaction "
     "bucket delivers into the access-logs bucket.",
 )
@@ -73,7 +85,14 @@ def test_transaction_bucket_server_access_logs_into_log_bucket(
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:10.3.3"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.3.2",
+            "Versioning keeps every delivered log recoverable after an overwrite or delete, and the public-access "
+            "blocks and TLS-only deny keep others from altering it.",
+        ),
+        supporting("PCI-DSS-4.0:10.3.1", "No public path can read the access logs."),
+    ],
     rationale="The access logs cannot be made public, overwritten unnoticed or read without TLS: all four public "
     "access blocks, versioning, owner-enforced objects, default encryption and a TLS-only policy.",
 )
@@ -109,7 +128,9 @@ def test_log_bucket_private_versioned_tls_only(env_name: str, inv: Inventory, ev
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.5.1"],
+    links=[
+        primary("PCI-DSS-4.0:10.5.1", "No lifecycle rule expires access logs before twelve months."),
+    ],
     rationale="Access logs are kept at least twelve months: no enabled lifecycle rule expires them (current or "
     "superseded) sooner.",
 )
@@ -192,8 +213,15 @@ def delivery_grant_problems(policy: dict[str, Any], bucket_arn: str, account: st
 
 
 @check(
-    severity="critical",
-    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:7.2.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.3.2",
+            "The bucket policy lets only the AWS log-delivery services write, each bound to this account, so no one "
+            "else can add or replace log files.",
+        ),
+        supporting("PCI-DSS-4.0:10.3.1", "The policy grants no read to anyone outside the account."),
+    ],
     rationale="Only the two log deliveries may write into the access-logs bucket, each under its own prefix and "
     "bound to this account: no other principal is granted anything by the bucket policy.",
 )

@@ -1,6 +1,6 @@
 """Storage suite: the transaction-logs bucket's configuration, as S3 reports it."""
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from tests.storage.policy import tls_deny_coverage
@@ -11,7 +11,12 @@ LOG_RETENTION_FLOOR_DAYS = 365  # PCI DSS 10.5.1: audit log history for at least
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:3.5.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:3.5.1",
+            "The store of transaction records is encrypted by default with the environment's customer-managed key.",
+        ),
+    ],
     rationale="Transaction logs are encrypted at rest with the environment's customer-managed key.",
 )
 def test_transaction_bucket_encrypts_with_environment_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -28,7 +33,7 @@ def test_transaction_bucket_encrypts_with_environment_key(env_name: str, inv: In
 
 @check(
     severity="low",
-    controls=["PCI-DSS-4.0:3.6.1"],
+    operational="cost: an S3 bucket key bounds KMS request volume; it changes no protection of the data",
     rationale="An S3 bucket key keeps the environment key's use (and its CloudTrail volume) bounded.",
 )
 def test_transaction_bucket_uses_bucket_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -41,8 +46,10 @@ def test_transaction_bucket_uses_bucket_key(env_name: str, inv: Inventory, evide
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:10.5.1"],
+    severity="medium",
+    operational=(
+        "recoverability: transaction records survive an overwrite or delete; PCI DSS sets no versioning requirement"
+    ),
     rationale="Versioning keeps every transaction log recoverable after an overwrite or delete.",
 )
 def test_transaction_bucket_versioning_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -53,7 +60,14 @@ def test_transaction_bucket_versioning_enabled(env_name: str, inv: Inventory, ev
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:1.3.1", "CIS-AWS-3.0:2.1.4"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:1.4.4",
+            "S3 is reachable from the internet; the four public-access blocks keep the card-data bucket from ever "
+            "being opened to it.",
+        ),
+        primary("CIS-AWS-3.0:2.1.4", "CIS 2.1.4: S3 buckets are configured with Block Public Access."),
+    ],
     rationale="All four public-access blocks keep the bucket from ever being made public.",
 )
 def test_transaction_bucket_blocks_all_public_access(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -69,7 +83,14 @@ def test_transaction_bucket_blocks_all_public_access(env_name: str, inv: Invento
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:4.2.1", "CIS-AWS-3.0:2.1.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:4.2.1",
+            "S3's endpoints are reached over public networks; the policy refuses every request to the card-data "
+            "bucket that is not over TLS.",
+        ),
+        primary("CIS-AWS-3.0:2.1.1", "CIS 2.1.1: the bucket policy denies HTTP requests (aws:SecureTransport false)."),
+    ],
     rationale="The bucket policy explicitly denies every request, on bucket and objects, made without TLS.",
 )
 def test_transaction_bucket_policy_denies_insecure_transport(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -98,8 +119,14 @@ def _statements(policy: dict) -> list[dict]:
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:7.2.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:7.2.1",
+            "With ACLs disabled, only IAM and the bucket policy grant access to the records: one access model, the "
+            "reviewed one.",
+        ),
+    ],
     rationale="The bucket owner owns every object and ACLs are disabled, so only policies grant access.",
 )
 def test_transaction_bucket_owner_enforced(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -113,7 +140,12 @@ def test_transaction_bucket_owner_enforced(env_name: str, inv: Inventory, eviden
 
 @check(
     severity="medium",
-    controls=["PCI-DSS-4.0:3.2.1", "PCI-DSS-4.0:10.5.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:3.2.1",
+            "Superseded versions of stored records expire after a bounded time instead of being kept forever.",
+        ),
+    ],
     rationale="Enabled lifecycle rules bound how long superseded log versions are kept and age old data out.",
 )
 def test_transaction_bucket_lifecycle_rules_enabled(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -132,8 +164,11 @@ def test_transaction_bucket_lifecycle_rules_enabled(env_name: str, inv: Inventor
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:10.5.1"],
+    severity="medium",
+    operational=(
+        "record keeping: transaction records are kept a year; PCI DSS's 12-month rule (10.5.1) is for audit logs, "
+        "which live in CloudWatch Logs here"
+    ),
     rationale="No lifecycle rule deletes current transaction logs before twelve months.",
 )
 def test_transaction_bucket_lifecycle_keeps_logs_a_year(env_name: str, inv: Inventory, evidence: Evidence) -> None:

@@ -1,7 +1,7 @@
 """Storage suite: the log groups: the application's and the flow logs' must exist; every log group the
 stack declares (those two, and e.g. the CIS 5.4 custom resource's) is encrypted and kept as specified."""
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 
@@ -19,7 +19,16 @@ def _names(inv: Inventory) -> list[str]:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:10.2.1", "CIS-AWS-3.0:3.7"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1",
+            "The application's and the flow logs' log groups exist, so their audit records have somewhere to land.",
+        ),
+        supporting(
+            "CIS-AWS-3.0:3.7",
+            "The flow logs' destination exists (the flow log itself is test_vpc_flow_logs_capture_all_traffic).",
+        ),
+    ],
     rationale="The application and VPC flow logs have their log groups to land in.",
 )
 def test_log_groups_exist(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -33,8 +42,14 @@ def test_log_groups_exist(env_name: str, inv: Inventory, evidence: Evidence) -> 
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:10.3.2", "PCI-DSS-4.0:3.5.1"],
+    severity="medium",
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.3.1",
+            "Reading any of the stack's logs takes kms:Decrypt on the environment key, so the key policy bounds who "
+            "reads them.",
+        ),
+    ],
     rationale="Every log group of the stack (application, flow logs, functions) is encrypted with the environment key.",
 )
 def test_log_groups_encrypted_with_environment_key(env_name: str, inv: Inventory, evidence: Evidence) -> None:
@@ -56,8 +71,13 @@ def test_log_groups_encrypted_with_environment_key(env_name: str, inv: Inventory
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:10.5.1"],
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.5.1",
+            "Audit logs are kept as long as the environment declares: 365 days in prod, immediately searchable.",
+        ),
+    ],
     rationale="Every log group of the stack is kept exactly as long as the environment specifies.",
 )
 def test_log_groups_keep_specified_retention(env_name: str, inv: Inventory, spec, evidence: Evidence) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.compute import DEFAULT_SG_FUNCTION
@@ -11,7 +11,17 @@ from conformance.policies import PolicyError, outside_grants
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:7.2.2", "PCI-DSS-4.0:3.5.1", "PCI-DSS-4.0:3.6.1", "CIS-AWS-3.0:2.1.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:7.2.1",
+            "No resource policy of the platform (key, secret, bucket, topic, function, the task roles' trust) grants "
+            "anyone outside the account.",
+        ),
+        primary(
+            "PCI-DSS-4.0:3.6.1",
+            "The key policy of the key protecting card data grants no one outside the account.",
+        ),
+    ],
     rationale=(
         "No resource policy (key, master secret, bucket, alarm topic, custom-resource function, the task roles' "
         "trust) grants anything to everyone or another account; AWS services only when bound to this account."

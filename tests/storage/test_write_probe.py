@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conformance.checks import check
+from conformance.checks import check, primary
 from conformance.evidence import Evidence, utc_now
 from conformance.inventory import Inventory
 from conformance.prefetch import ProbeContext
@@ -24,7 +24,13 @@ def write_and_read_back(ctx: ProbeContext) -> WriteProbeResult:
 @pytest.mark.data_plane(probe=write_and_read_back, writes=True)
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:3.5.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:3.5.1",
+            "A real object written without headers is stored encrypted under the environment's key: the outcome, not "
+            "only the setting.",
+        ),
+    ],
     rationale="An object written without encryption headers is stored with SSE-KMS under the environment key.",
 )
 def test_transaction_bucket_stores_new_objects_with_environment_key(

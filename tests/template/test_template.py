@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from conformance.checks import check
+from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory.compute import credential_kind, secret_reason
 from conformance.policies import outside_grants
@@ -44,8 +44,10 @@ def _strings(node: Any) -> list[str]:
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:6.2.4", "PCI-DSS-4.0:6.5.1"],
+    severity="low",
+    operational=(
+        "template quality: cfn-lint finds schema and practice faults; the secret rules it holds are checks of their own"
+    ),
     rationale="cfn-lint (AWS's CloudFormation linter) finds no error, warning or informational finding.",
 )
 def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence: Evidence) -> None:
@@ -60,7 +62,12 @@ def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence: Ev
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.6.2",
+            "No password passes through a parameter of the template, so none is held by deploy scripts or the stack.",
+        ),
+    ],
     rationale="No parameter carries a secret (NoEcho or a password-like name): secrets never pass through a stack.",
 )
 def test_template_declares_no_secret_parameter(template, evidence: Evidence) -> None:
@@ -113,7 +120,13 @@ def _secret_findings(template: dict[str, Any]) -> list[str]:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:8.3.2", "PCI-DSS-4.0:8.6.2", "PCI-DSS-4.0:3.6.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:8.6.2",
+            "No password or credential is written into the template, a configuration file under version control.",
+        ),
+        supporting("PCI-DSS-4.0:8.3.2", "Authentication factors are never stored readable in the template."),
+    ],
     rationale=(
         "Secret-bearing properties take their values only from dynamic references to Secrets Manager (or SSM "
         "SecureString); no literal secret or credential appears anywhere in the template."
@@ -143,7 +156,7 @@ def _environment_parameter_names() -> dict[str, set[str]]:
 
 @check(
     severity="medium",
-    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:2.2.1"],
+    operational="deployment correctness: nothing falls back to a silent default",
     rationale=(
         "The template's parameters, every environment file's and the deployer's are the same names: nothing "
         "falls back to a silent default, nothing is sent that the template ignores."
@@ -168,8 +181,8 @@ def test_template_parameters_match_environment_files_and_deployer(template, evid
 
 
 @check(
-    severity="high",
-    controls=["PCI-DSS-4.0:6.5.1", "PCI-DSS-4.0:12.5.1"],
+    severity="low",
+    operational="contract: the suite and its users find each part",
     rationale="Every output of the platform's contract is declared: the suite and its users can find each part.",
 )
 def test_template_declares_every_contract_output(template, evidence: Evidence) -> None:
@@ -184,7 +197,7 @@ def test_template_declares_every_contract_output(template, evidence: Evidence) -
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:3.2.1", "PCI-DSS-4.0:10.5.1", "PCI-DSS-4.0:12.10.1"],
+    operational="recoverability: data stores keep their data when the stack goes or a resource is replaced",
     rationale=(
         "Every stateful resource declares DeletionPolicy and UpdateReplacePolicy, and the data stores (bucket, "
         "database cluster) keep their data when the stack goes or the resource is replaced."
@@ -211,8 +224,8 @@ def test_template_stateful_resources_declare_deletion_policies(template, evidenc
 
 
 @check(
-    severity="medium",
-    controls=["PCI-DSS-4.0:12.10.1", "PCI-DSS-4.0:2.2.1"],
+    severity="low",
+    operational="portability: any region works",
     rationale="No availability zone is written into the template: zones come from Fn::GetAZs, so any region works.",
 )
 def test_template_hardcodes_no_availability_zone(template, evidence: Evidence) -> None:
@@ -250,7 +263,10 @@ def _keys_named(node: Any, keys: set[str]) -> set[str]:
 
 @check(
     severity="high",
-    controls=["PCI-DSS-4.0:3.6.1", "PCI-DSS-4.0:3.7.5"],
+    operational=(
+        "recoverability: kept data stays readable after the stack goes; deleting a key is disposal under PCI DSS, not "
+        "exposure"
+    ),
     rationale=(
         "A KMS key that encrypts data kept after the stack goes (a retained bucket, a final snapshot) is retained "
         "too: deleting or replacing the stack never makes kept data unreadable."
@@ -323,7 +339,17 @@ def _resolved(node: Any) -> Any:
 
 @check(
     severity="critical",
-    controls=["PCI-DSS-4.0:7.2.1", "PCI-DSS-4.0:3.6.1", "PCI-DSS-4.0:6.5.1"],
+    links=[
+        primary(
+            "PCI-DSS-4.0:7.2.1",
+            "No resource policy the template declares grants anyone outside the account, so each deployment starts "
+            "least-privilege.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:3.6.1",
+            "The key policy declared for the key protecting card data grants no one outside the account.",
+        ),
+    ],
     rationale=(
         'No resource policy the template declares grants anything to "*" or another account (AWS services only '
         "under a source condition), so the deployed policies start least-privilege."
