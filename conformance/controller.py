@@ -406,9 +406,9 @@ class Controller:
 
     def _emulated_certificate(self, name: str, spec: EnvironmentSpec, aws: AwsSession) -> EnvironmentSpec:
         """The offline rehearsal's HTTPS listener gets a self-signed certificate imported into the
-        emulator's ACM (conformance.selfsigned), overriding the environment file's certificate_arn,
+        emulator's ACM (core.selfsigned), overriding the environment file's certificate_arn,
         which names a certificate of the real account; never a template without HTTPS."""
-        from conformance.selfsigned import with_self_signed_certificate
+        from core.selfsigned import with_self_signed_certificate
 
         spec = with_self_signed_certificate(spec, aws)
         self.out(f"{name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}")

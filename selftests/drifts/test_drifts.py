@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from conformance.checks import REGISTRY
-from conformance.selfsigned import with_self_signed_certificate
 from core.aws import AwsSession
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from core.template import load_template
 from deploy.deployer import Deployer

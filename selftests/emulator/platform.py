@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conformance.selfsigned import with_self_signed_certificate
 from core.aws import AwsSession
 from core.outputs import StackOutputs
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from deploy.deployer import Deployer
 

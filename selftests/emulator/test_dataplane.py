@@ -21,7 +21,7 @@ import requests
 import yaml
 
 from conformance.probes import https_get
-from conformance.selfsigned import import_self_signed
+from core.selfsigned import import_self_signed
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "template.yaml"

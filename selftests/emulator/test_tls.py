@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from conformance.selfsigned import import_self_signed
+from core.selfsigned import import_self_signed
 
 FIXED_OK = {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}
 TO_HTTPS = {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}

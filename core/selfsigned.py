@@ -53,7 +53,25 @@ def import_self_signed(acm: Any, region: str, *, tags: dict[str, str] | None = N
     return str(acm.import_certificate(Certificate=cert, PrivateKey=key, **extra)["CertificateArn"])
 
 
+# the tag that names the stack a self-signed certificate was imported for
+STACK_TAG = "payments:rehearsal-stack"
+
+
 def with_self_signed_certificate(spec: EnvironmentSpec, aws: AwsSession) -> EnvironmentSpec:
-    """``spec`` with a fresh self-signed certificate imported into the emulator behind ``aws``."""
-    arn = import_self_signed(aws.client("acm"), spec.region, tags={"Environment": spec.tier})
+    """``spec`` with the self-signed certificate of its stack in the emulator behind ``aws``: the one
+    imported for this stack before (so deploying again changes nothing), else a fresh one."""
+    acm = aws.client("acm")
+    arn = _imported_for(acm, spec.stack_name) or import_self_signed(
+        acm, spec.region, tags={"Environment": spec.tier, STACK_TAG: spec.stack_name}
+    )
     return spec.with_overrides(certificate_arn=arn)
+
+
+def _imported_for(acm: Any, stack_name: str) -> str | None:
+    summaries = acm.list_certificates(Includes={"keyTypes": ["RSA_2048"]}).get("CertificateSummaryList", [])
+    for summary in summaries:
+        arn = str(summary.get("CertificateArn"))
+        tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
+        if {"Key": STACK_TAG, "Value": stack_name} in tags:
+            return arn
+    return None
