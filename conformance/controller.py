@@ -33,6 +33,7 @@ from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
 from conformance.settings import AUTO_REGION, RunSettings
 from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, EnvState, RunState
 from core.aws import AwsSession, ensure_reachable
+from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
 from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
 from core.lock import LockKeeper, StackLock
 from core.outputs import StackOutputs
@@ -230,7 +231,10 @@ class Controller:
             return result
         self._prepared = True
         try:
-            state = self.prepare()
+            try:
+                state = self.prepare()
+            except AWS_FAILURES as exc:  # not turned into a sentence by any step: what the endpoint did
+                raise observation_error(exc, self.endpoint) from None
         except ConformanceError as exc:
             for problem in self.finish():
                 self.out(f"teardown: {problem}")
@@ -302,6 +306,7 @@ class Controller:
             self.accounts = self._each(names, self._claim_lock, interrupted, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
         envs = self._each(names, self._prepare_environment, interrupted, "deploying and collecting")
+        raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
             mode=self.settings.mode.value,
@@ -378,6 +383,7 @@ class Controller:
         # the observation's own repeats (the budget): a read before the deploy (the Elastic IP
         # preflight) and the same read after it observe different states
         observed_since = Counter(aws.call_log.requests)
+        aws.budget.start(f"the inventory of {name} ({spec.stack_name})")  # bounded as a whole (endpoint.py)
         inventory = collect(
             environment=name,
             stack_name=spec.stack_name,
@@ -386,6 +392,7 @@ class Controller:
             outputs=outputs,
             described=deployer.described,
         )
+        aws.budget.finish()  # past its deadline: one sentence, exit 3
         self.metrics.timed(f"deploy:{name}", t1 - t0)
         self.metrics.timed(f"inventory:{name}", time.perf_counter() - t1)
         self.metrics.add_environment(name, aws.call_log, observed_since=observed_since)

@@ -27,7 +27,9 @@ from typing import Any
 import pytest
 
 from conformance.checks import meta_of
+from conformance.cmdline import hand_workers_joined_options
 from conformance.evidence import Evidence
+from conformance.inputs import validate_run
 from conformance.inventory import Inventory, ProbeError
 from conformance.metrics import write_process_calls
 from conformance.prefetch import Prefetcher, Probe, ProbeContext
@@ -131,12 +133,14 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = RunSettings.from_options(config.option)
         settings.specs()  # validate every environment file before anything else happens
+        validate_run(settings, config.option.conformance_from_run)  # template, endpoint URL, run dir: exit 4
         if config.option.conformance_from_run:
             saved = RunState.merge_saved([Path(d) for d in config.option.conformance_from_run])
             settings.environments = Setting(list(saved.environments), "--from-run")
     except ConformanceError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    hand_workers_joined_options(config)  # --run-dir DIR reaches xdist's workers as --run-dir=DIR
     # the controller's own plugin, as xdist registers its DSession: only this process imports it
     from conformance.controller import Controller
 

@@ -17,6 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
+from conformance.inventory.base import ProbeError
+from core.endpoint import probe_endpoint
+from core.errors import EndpointUnreachable
+
 
 @dataclass
 class HttpObservation:
@@ -84,7 +88,14 @@ def http_get(
         retry=retry_if_result(lambda o: o.status != expect),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
     )
-    return retrying(once)
+    result: HttpObservation = retrying(once)
+    if result.status is None and via:
+        # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
+        try:
+            probe_endpoint(via)
+        except EndpointUnreachable as exc:
+            raise ProbeError(f"could not observe {obs.url}: {exc}") from None
+    return result
 
 
 @dataclass
@@ -104,8 +115,6 @@ EMULATOR_TLS_ROUTE = "/_faithful/tls/address"
 def emulator_tls_address(via: str, dns_name: str, port: int = 443, timeout: float = 5.0) -> str | None:
     """The loopback address of ``dns_name``:``port``'s HTTPS listener in the emulator at ``via``,
     None when it has no HTTPS listener there; raises ProbeError when the emulator cannot say."""
-    from conformance.inventory.base import ProbeError
-
     try:
         resp = requests.get(
             f"{via.rstrip('/')}{EMULATOR_TLS_ROUTE}", params={"host": dns_name, "port": str(port)}, timeout=timeout
@@ -185,14 +194,34 @@ def https_get(
         retry=retry_if_result(lambda o: o.status != expect),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
     )
-    return retrying(once)
+    result: TlsObservation = retrying(once)
+    if result.status is None and via:
+        # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
+        try:
+            probe_endpoint(via)
+        except EndpointUnreachable as exc:
+            raise ProbeError(f"could not observe {obs.url}: {exc}") from None
+    return result
 
 
-def emulator_dns_server(endpoint_url: str) -> tuple[str, int]:
-    """Where the emulator at ``endpoint_url`` answers DNS for its RDS endpoints: UDP, at the same host and
-    port number as its gateway (emulator/faithful/dns.py; the launcher keeps that port free for UDP too)."""
+DNS_DISCOVERY_PATH = "/_faithful/dns"
+
+
+def emulator_dns_server(endpoint_url: str, timeout: float = 5.0) -> tuple[str, int]:
+    """Where the emulator at ``endpoint_url`` answers DNS for its RDS endpoints (UDP): as its
+    ``GET /_faithful/dns`` says, which also holds when the endpoint is a proxy in front of it (the
+    fault-injection self-tests); else the gateway's own host and port number, where the emulator
+    listens by default (emulator/faithful/dns.py; the launcher keeps that port free for UDP too)."""
     parts = urlsplit(endpoint_url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
+    default = (parts.hostname or "127.0.0.1", parts.port or 80)
+    try:
+        answer = requests.get(endpoint_url.rstrip("/") + DNS_DISCOVERY_PATH, timeout=timeout)
+        if answer.status_code == 200:
+            where = answer.json()
+            return str(where["host"]), int(where["port"])
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        pass
+    return default
 
 
 def resolve(host: str, *, nameserver: tuple[str, int] | None = None, timeout: float = 5.0) -> list[str]:

@@ -14,13 +14,11 @@ import contextvars
 import functools
 import hashlib
 import os
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
@@ -28,6 +26,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
+from core.endpoint import CONNECT_SECONDS, Budget, NotAnApi, failure_sentence, guard, probe_endpoint
 from core.errors import CredentialsError, EndpointUnreachable, UsageError
 from core.redaction import watch_secrets
 
@@ -118,7 +117,7 @@ def client_config(*, max_attempts: int = 5, read_timeout: float | None = None) -
         read_timeout = read_timeout_setting()
     return Config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
-        connect_timeout=5,
+        connect_timeout=CONNECT_SECONDS,
         read_timeout=read_timeout,
         # clients are shared by the environments of a region (core.aws): room for three
         # environments' concurrent inventory reads on one client without discarding connections
@@ -207,12 +206,14 @@ def _log_after_call(**kwargs: Any) -> None:
     (_ACTIVE_LOG.get() or UNATTRIBUTED)._after_call(**kwargs)
 
 
-def _as(log: CallLog, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _as(log: CallLog, fn: Callable[..., Any], client: Any = None, budget: Budget | None = None) -> Callable[..., Any]:
+    """fn, its calls counted in ``log``; an operation of ``client`` also bounded (core.endpoint.guard)."""
+
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         token = _ACTIVE_LOG.set(log)
         try:
-            return fn(*args, **kwargs)
+            return guard(client, budget, fn, *args, **kwargs) if client is not None else fn(*args, **kwargs)
         finally:
             _ACTIVE_LOG.reset(token)
 
@@ -223,8 +224,8 @@ class _View:
     """Something of a shared client seen through one session: its callables count their calls
     in the session's log."""
 
-    def __init__(self, target: Any, log: CallLog) -> None:
-        self._target, self._log = target, log
+    def __init__(self, target: Any, log: CallLog, client: Any = None, budget: Budget | None = None) -> None:
+        self._target, self._log, self._client, self._budget = target, log, client, budget
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
@@ -240,7 +241,7 @@ class _Pages(_View):
         while True:
             token = _ACTIVE_LOG.set(self._log)
             try:
-                page = next(pages)
+                page = guard(self._client, self._budget, next, pages) if self._client is not None else next(pages)
             except StopIteration:
                 return
             finally:
@@ -252,7 +253,7 @@ class _Helper(_View):
     """A paginator or waiter of a shared client, seen through one session (``wait`` through the view)."""
 
     def paginate(self, **kwargs: Any) -> _Pages:
-        return _Pages(self._target.paginate(**kwargs), self._log)
+        return _Pages(self._target.paginate(**kwargs), self._log, self._client, self._budget)
 
 
 class SessionClient:
@@ -260,19 +261,19 @@ class SessionClient:
     session's CallLog. Attributes other than operations, paginators and waiters (``meta``,
     ``exceptions``, ``can_paginate``) are the shared client's own."""
 
-    def __init__(self, client: Any, log: CallLog) -> None:
-        self._client, self._log = client, log
+    def __init__(self, client: Any, log: CallLog, budget: Budget | None = None) -> None:
+        self._client, self._log, self._budget = client, log, budget
         self._operations = client.meta.method_to_api_mapping
 
     def get_paginator(self, operation_name: str) -> _Helper:
-        return _Helper(self._client.get_paginator(operation_name), self._log)
+        return _Helper(self._client.get_paginator(operation_name), self._log, self._client, self._budget)
 
     def get_waiter(self, waiter_name: str) -> _Helper:
         return _Helper(self._client.get_waiter(waiter_name), self._log)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._client, name)
-        return _as(self._log, value) if name in self._operations else value
+        return _as(self._log, value, self._client, self._budget) if name in self._operations else value
 
 
 def _config_key(config: Config) -> str:
@@ -295,6 +296,8 @@ class AwsSession:
         self.endpoint_url = endpoint_url
         self.profile = profile
         self.call_log = call_log or CallLog()
+        # the deadline of the observation under way (Run: each environment's inventory), for every call
+        self.budget = Budget()
         self._config = config or client_config()
         if endpoint_url:
             self._session = boto3.Session(
@@ -323,7 +326,7 @@ class AwsSession:
         that its calls are counted in this session's CallLog."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = SessionClient(self._shared(service), self.call_log)
+                self._clients[service] = SessionClient(self._shared(service), self.call_log, self.budget)
             return self._clients[service]
 
     def _shared(self, service: str) -> Any:
@@ -371,26 +374,22 @@ class AwsSession:
             raise EndpointUnreachable(
                 f"cannot reach the STS endpoint for {self.region}; check the network or the region."
             ) from None
-        return str(identity["Account"])
+        except botocore.exceptions.BotoCoreError as exc:
+            raise EndpointUnreachable(failure_sentence(exc, self.endpoint_url)) from None
+        account = identity.get("Account") if isinstance(identity, dict) else None
+        if not account:
+            not_sts = NotAnApi(sentence="answered GetCallerIdentity without an account id: it is not an AWS API")
+            raise EndpointUnreachable(failure_sentence(not_sts, self.endpoint_url))
+        return str(account)
 
 
-def ensure_reachable(endpoint_url: str, timeout: float = 5.0) -> None:
-    """Fail fast, naming the URL, when nothing listens at an endpoint."""
-    parts = urlsplit(endpoint_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EndpointUnreachable(
-            f"endpoint URL {endpoint_url!r} is not an http(s) URL; pass e.g. --endpoint-url http://127.0.0.1:4566."
-        )
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise EndpointUnreachable(
-            f"cannot reach the AWS endpoint {endpoint_url} ({reason}); start it with "
-            f"`python -m emulator --port {port}` or fix --endpoint-url."
-        ) from None
+def ensure_reachable(endpoint_url: str, timeout: float | None = None) -> None:
+    """Fail fast, naming the URL and what it did, unless an endpoint answers like an AWS API
+    (core.endpoint.probe_endpoint: nothing listening, no answer, closed, too slow, HTML)."""
+    if timeout is None:
+        probe_endpoint(endpoint_url)
+    else:
+        probe_endpoint(endpoint_url, seconds=timeout)
 
 
 def error_code(exc: BaseException) -> str:

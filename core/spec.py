@@ -229,6 +229,10 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise SpecError(f"{shown} is not valid YAML{where}; fix the file and run again.") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{shown} is not UTF-8 text; save it as UTF-8 YAML and run again.") from None
+    except OSError as exc:
+        raise SpecError(f"{shown} cannot be read ({exc.strerror}); fix its permissions and run again.") from None
     spec = _validate(data, shown)
     if spec.name != name:
         raise SpecError(f"{shown}: field name is {spec.name!r} but the file is named {name!r}; make them agree.")

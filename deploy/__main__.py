@@ -20,10 +20,12 @@ import sys
 from pathlib import Path
 
 from core.aws import AwsSession, ensure_reachable
-from core.errors import ConformanceError, ExitCode, UsageError
+from core.endpoint import AWS_FAILURES, failure_sentence
+from core.errors import ConformanceError, ExitCode, RefusedError, UsageError
+from core.inputs import check_endpoint_url, check_template
 from core.lock import LockKeeper, StackLock
 from core.selfsigned import with_self_signed_certificate
-from core.spec import TEMPLATE_PATH, available_environments, load_environment
+from core.spec import TEMPLATE_PATH, EnvironmentSpec, available_environments, load_environment
 from deploy.deployer import Deployer
 from deploy.preflight import AUTO, resolve_auto_region
 
@@ -57,15 +59,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_before_any_call(command: str, spec: EnvironmentSpec, template: Path, endpoint_url: str | None) -> None:
+    """Bad input and refused operations (exit 4), before the lock or any other call."""
+    if command == "down" and spec.tier == "prod":
+        raise RefusedError(
+            f"refusing to delete {spec.stack_name}: the suite never deletes prod; delete it by hand if you must."
+        )
+    check_template(template)
+    if endpoint_url:
+        given = endpoint_url != os.environ.get("AWS_ENDPOINT_URL")
+        check_endpoint_url(endpoint_url, "--endpoint-url" if given else "AWS_ENDPOINT_URL")
+
+
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if not args.template.is_file():
-            raise UsageError(f"--template {args.template}: no such file.")
         auto = args.region == AUTO
         if auto and args.command != "up":
             raise UsageError("--region auto is for `up` only; name the region the stack is in.")
         spec = load_environment(args.env).with_overrides(suffix=args.suffix, region=None if auto else args.region)
+        refuse_before_any_call(args.command, spec, args.template, args.endpoint_url)
         if args.endpoint_url:
             ensure_reachable(args.endpoint_url)
         aws = AwsSession(region=spec.region, endpoint_url=args.endpoint_url, profile=spec.profile)
@@ -125,6 +138,9 @@ def run(argv: list[str] | None = None) -> int:
     except ConformanceError as exc:
         print(f"deploy: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
+    except AWS_FAILURES as exc:  # a botocore error no step turned into a sentence: the endpoint's doing
+        print(f"deploy: error: {failure_sentence(exc, args.endpoint_url)}", file=sys.stderr)
+        return ExitCode.CANNOT_OBSERVE
     except KeyboardInterrupt:
         print(
             "deploy: interrupted; the stack operation in progress continues in CloudFormation.",

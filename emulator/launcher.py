@@ -1,12 +1,22 @@
-"""Start, health-check and stop the embedded emulator as a child process on 127.0.0.1."""
+"""Start, health-check and stop the embedded emulator as a child process on 127.0.0.1.
+
+Nothing is left behind (docs/reliability.md, "Nothing left behind"): the emulator runs in its own
+session with ``TMPDIR`` set to a folder of its own (MiniStack's Lambda code and caches, the Lambda
+SDK folder of emulator/faithful/lambda_sdk.py all go there), and :meth:`Emulator.stop` ends the
+whole session (the Lambda worker processes too) and removes that folder. An emulator whose
+parent died stops by itself and does the same (emulator/faithful/leftovers.py).
+"""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +59,7 @@ class Emulator:
         self.log_path = Path(log_path) if log_path else REPO_ROOT / "build" / "emulator" / f"emulator-{self.port}.log"
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
+        self.tmpdir: Path | None = None  # the emulator's own TMPDIR, removed by stop()
 
     @property
     def endpoint_url(self) -> str:
@@ -74,7 +85,9 @@ class Emulator:
             )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"payments-emulator-{self.port}-"))
         env.update(PYTHONPATH=str(EMULATOR_DIR), BIND_HOST="127.0.0.1", GATEWAY_PORT=str(self.port))
+        env.update({name: str(self.tmpdir) for name in ("TMPDIR", "TEMP", "TMP", "FAITHFUL_OWN_TMPDIR")})
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
         try:
             self._proc = subprocess.Popen(
@@ -118,15 +131,22 @@ class Emulator:
         requests.post(self.endpoint_url + RESET_PATH, timeout=30).raise_for_status()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the emulator and every process of its session (Lambda workers), remove its TMPDIR."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        tmpdir, self.tmpdir = self.tmpdir, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            # its session (start_new_session: the group is the emulator's pid): Lambda workers still running
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
     def __enter__(self) -> Emulator:
         return self.start()

@@ -55,6 +55,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     import faithful
+    from faithful import leftovers
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
     from ministack.app import app
@@ -76,6 +77,7 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     loop.run_until_complete(serve(app, config, shutdown_trigger=shutdown.wait))
+    leftovers.clean_up()  # Lambda workers and this emulator's TMPDIR, whoever stopped it
 
 
 if __name__ == "__main__":

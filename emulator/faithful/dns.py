@@ -20,13 +20,15 @@ the query (a drift through the RDS API shows at once):
 
 It listens on UDP ``127.0.0.1:<FAITHFUL_DNS_PORT>``, the emulator's gateway port number unless
 told otherwise (``python -m faithful --dns-port``); the launcher makes sure that port is free
-for UDP as well (``emulator/launcher.py``).
+for UDP as well (``emulator/launcher.py``). ``GET /_faithful/dns`` on the gateway says where it
+listens, so a client that reaches the gateway through a proxy (another port) still finds it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 from typing import Any
@@ -43,6 +45,7 @@ PUBLIC = ipaddress.ip_network("198.51.100.0/24")
 RESERVED_AT_START = 4  # AWS reserves the network address and the next three of every subnet
 
 _server: list[DNSServer] = []
+DISCOVERY_PATH = "/_faithful/dns"
 
 
 def _stable(name: str, modulo: int) -> int:
@@ -144,4 +147,20 @@ def install() -> None:
     server = DNSServer(RdsResolver(), address="127.0.0.1", port=port, logger=quiet)  # UDP
     server.start_thread()
     _server.append(server)
+    _wrap_app(port)
     log.info("DNS for RDS endpoints on udp 127.0.0.1:%d", port)
+
+
+def _wrap_app(port: int) -> None:
+    """``GET /_faithful/dns``: where the DNS server listens (UDP host and port), as JSON."""
+    from ministack import app
+
+    original = app._handle_pre_body_request
+
+    async def _handle_pre_body_request(method: str, path: str, headers: Any, query_params: Any, request_id: str) -> Any:
+        if path.rstrip("/") == DISCOVERY_PATH and method == "GET":
+            body = json.dumps({"host": "127.0.0.1", "port": port, "protocol": "udp"}).encode()
+            return 200, {"Content-Type": "application/json"}, body
+        return await original(method, path, headers, query_params, request_id)
+
+    app._handle_pre_body_request = _handle_pre_body_request

@@ -15,8 +15,10 @@ Self-test: ``selftests/emulator/test_lambda_sdk.py``.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +40,7 @@ def install() -> None:
     if site is None:
         return
     sdk = Path(tempfile.mkdtemp(prefix="faithful-lambda-sdk-"))
+    atexit.register(shutil.rmtree, sdk, True)  # links only: nothing of the suite's is removed with them
     for name in SDK_PACKAGES:
         if (site / name).exists():
             (sdk / name).symlink_to(site / name)

@@ -43,6 +43,27 @@ def _password_parameter(doc: Doc) -> Doc:
     return doc
 
 
+def _password_parameter_by_another_name(doc: Doc) -> Doc:
+    """DBMasterPass: no NoEcho, a literal default, a CamelCase name, used as the master password."""
+    doc["Parameters"]["DBMasterPass"] = {"Type": "String", "Default": "Payments-2026-initial!"}
+    doc["Resources"]["AuroraCluster"]["Properties"]["MasterUserPassword"] = {"Ref": "DBMasterPass"}
+    return doc
+
+
+static(
+    "test_template_declares_no_secret_parameter",
+    "a DBMasterPass parameter (CamelCase, no NoEcho, a literal default) sets the Aurora master password",
+    id="template-camelcase-password-parameter",
+    names="DBMasterPass (used as AuroraCluster /MasterUserPassword)",
+)(_password_parameter_by_another_name)
+static(
+    "test_template_secrets_only_through_dynamic_references",
+    "the Aurora master password is set from a DBMasterPass parameter instead of Secrets Manager",
+    id="template-master-password-from-parameter",
+    names="AuroraCluster /MasterUserPassword (a secret-bearing property set from parameter DBMasterPass",
+)(_password_parameter_by_another_name)
+
+
 @static(
     "test_template_secrets_only_through_dynamic_references",
     "the Aurora master password is written into the template as a literal",

@@ -68,20 +68,59 @@ def test_template_passes_cfn_lint(template_path, cfn_lint_findings, evidence: Ev
             "No password passes through a parameter of the template, so none is held by deploy scripts or the stack.",
         ),
     ],
-    rationale="No parameter carries a secret (NoEcho or a password-like name): secrets never pass through a stack.",
+    rationale=(
+        "No parameter carries a secret (NoEcho, a password-like name in any spelling, or used as a password "
+        "property such as MasterUserPassword): secrets never pass through a stack."
+    ),
 )
 def test_template_declares_no_secret_parameter(template, evidence: Evidence) -> None:
     params = template.get("Parameters") or {}
     evidence.attach("parameters", {name: {k: v for k, v in p.items() if k != "Default"} for name, p in params.items()})
-    bad = {
-        name: "NoEcho" if str((p or {}).get("NoEcho", "")).lower() == "true" else secret_reason(name, "")
-        for name, p in params.items()
-    }
+    used_as_secret = _parameters_in_secret_properties(template)
+    bad = {name: _secret_parameter_reason(name, p or {}, used_as_secret.get(name)) for name, p in params.items()}
     bad = {name: why for name, why in bad.items() if why}
     assert not bad, (
         "template declares secret-bearing parameter(s): "
         f"{'; '.join(f'{n} ({why})' for n, why in sorted(bad.items()))}; expected secrets only from Secrets Manager"
     )
+
+
+# CamelCase, snake_case and digits split into words: DBMasterPass -> DB Master Pass, db_master_pwd -> db master pwd
+NAME_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def _name_words(name: str) -> str:
+    """The name's words joined by underscores, as secret_reason reads them (DBMasterPass -> DB_Master_Pass)."""
+    return "_".join(NAME_WORD.findall(name))
+
+
+def _secret_parameter_reason(name: str, parameter: dict[str, Any], used_as: str | None) -> str:
+    """Why a parameter carries a secret, by meaning rather than by one spelling, or ''."""
+    if str(parameter.get("NoEcho", "")).lower() == "true":
+        return "NoEcho"
+    if used_as:
+        return f"used as {used_as}"
+    return secret_reason(_name_words(name), "")
+
+
+def _parameters_in_secret_properties(template: dict[str, Any]) -> dict[str, str]:
+    """Parameter name -> the secret-bearing property it sets (a Ref, or ${Name} in an Fn::Sub or Fn::Join)."""
+    params = set(template.get("Parameters") or {})
+    found: dict[str, str] = {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        for path, value in _walk((resource or {}).get("Properties") or {}, ""):
+            key = path.rsplit("/", 1)[-1]
+            if not SECRET_PROPERTY.match(key) or _dynamic(value):
+                continue
+            for name in _referenced_parameters(value, params):
+                found.setdefault(name, f"{logical_id} {path}")
+    return found
+
+
+def _referenced_parameters(value: Any, params: set[str]) -> set[str]:
+    refs = {v["Ref"] for _, v in _walk(value, "") if isinstance(v, dict) and isinstance(v.get("Ref"), str)}
+    subs = {m for s in _strings(value) for m in re.findall(r"\$\{([A-Za-z0-9]+)\}", s)}
+    return (refs | subs) & params
 
 
 # Properties that carry a secret by name (RDS MasterUserPassword, Secrets Manager SecretString, an
@@ -99,6 +138,7 @@ def _dynamic(value: Any) -> bool:
 
 def _secret_findings(template: dict[str, Any]) -> list[str]:
     findings = []
+    params = set(template.get("Parameters") or {})
     for logical_id, resource in (template.get("Resources") or {}).items():
         for path, value in _walk((resource or {}).get("Properties") or {}, ""):
             key = path.rsplit("/", 1)[-1]
@@ -106,8 +146,14 @@ def _secret_findings(template: dict[str, Any]) -> list[str]:
             # a resource or parameter (the parameter check judges those), a plain mapping is a setting
             built = isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Fn::Sub", "Fn::Join")
             literal = isinstance(value, str | int | float) and not isinstance(value, bool)
-            if SECRET_PROPERTY.match(key) and (literal or built) and not _dynamic(value):
+            secret = SECRET_PROPERTY.match(key) is not None and not _dynamic(value)
+            if secret and (literal or built):
                 findings.append(f"{logical_id} {path} (a secret-bearing property not set by a dynamic reference)")
+            elif secret and (given := _referenced_parameters(value, params)):
+                findings.append(
+                    f"{logical_id} {path} (a secret-bearing property set from parameter {', '.join(sorted(given))}, "
+                    "not from a dynamic reference)"
+                )
             if isinstance(value, str) and credential_kind(value):
                 findings.append(f"{logical_id} {path} (its value looks like {credential_kind(value)})")
             if isinstance(value, dict) and set(value) == {"Name", "Value"} and isinstance(value["Value"], str):
