@@ -199,6 +199,35 @@ def drift_tls_optional(ctx: DriftContext) -> None:
     )
 
 
+def _set_cluster_parameter(ctx: DriftContext, name: str, value: str) -> None:
+    rds = _rds(ctx)
+    group = rds.describe_db_clusters(DBClusterIdentifier=_cluster(ctx))["DBClusters"][0]["DBClusterParameterGroup"]
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=group,
+        Parameters=[{"ParameterName": name, "ParameterValue": value, "ApplyMethod": "immediate"}],
+    )
+
+
+@drift(
+    "test_aurora_audit_logs_all_data_access",
+    "server_audit_events loses QUERY_DML in the cluster parameter group (reads of card data no longer logged)",
+    id="db-audit-no-dml",
+    names=lambda ctx: f"{_cluster(ctx)}-params",
+)
+def drift_audit_no_dml(ctx: DriftContext) -> None:
+    _set_cluster_parameter(ctx, "server_audit_events", "CONNECT,QUERY_DCL,QUERY_DDL")
+
+
+@drift(
+    "test_aurora_audit_logs_all_data_access",
+    "server_audit_logging is set to 0 in the cluster parameter group (the audit plugin records nothing)",
+    id="db-audit-logging-off",
+    names=lambda ctx: f"{_cluster(ctx)}-params",
+)
+def drift_audit_logging_off(ctx: DriftContext) -> None:
+    _set_cluster_parameter(ctx, "server_audit_logging", "0")
+
+
 @drift(
     "test_master_secret_generated_and_encrypted_with_environment_key",
     "RDS management of the master password is turned off and a password set by hand",

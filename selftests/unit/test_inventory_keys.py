@@ -44,6 +44,8 @@ NOT_API = {
     "awslogs-group": "an awslogs log driver option (logConfiguration.options map)",
     "awslogs-region": "an awslogs log driver option (logConfiguration.options map)",
     "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "server_audit_logging": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "server_audit_events": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # pytest's own
     "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",

@@ -219,8 +219,8 @@ def test_aurora_deletion_protection_as_specified(env_name: str, inv: Inventory, 
         ),
         supporting(
             "PCI-DSS-4.0:10.2.1",
-            "Exporting the audit log is half of database audit logging; what the audit plugin records is set in the "
-            "parameter group, not observed here.",
+            "Exporting the audit log is half of database audit logging; what the audit plugin records is observed by "
+            "test_aurora_audit_logs_all_data_access.",
         ),
     ],
     rationale="The audit, error and slow-query logs are exported to CloudWatch Logs.",
@@ -232,6 +232,58 @@ def test_aurora_log_exports_enabled(env_name: str, inv: Inventory, evidence: Evi
     assert not missing, (
         f"Aurora cluster {inv.outputs.AuroraClusterIdentifier} does not export {sorted(missing)} logs "
         f"(exports {sorted(exports)})"
+    )
+
+
+AUDIT_EVENTS = ("CONNECT", "QUERY_DCL", "QUERY_DDL", "QUERY_DML")
+QUERY_CLASSES = {"QUERY_DCL", "QUERY_DDL", "QUERY_DML"}  # QUERY logs every statement: it covers these three
+
+
+@check(
+    severity="high",
+    links=[
+        primary(
+            "PCI-DSS-4.0:10.2.1.1",
+            "With QUERY_DML in server_audit_events the audit plugin records every read and change of the "
+            "database's rows, so each individual access to cardholder data is logged.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:10.2.1",
+            "Audit logging is on (server_audit_logging=1) and records connections, privilege and schema changes: "
+            "the other half of database audit logging, beside its export to CloudWatch Logs.",
+        ),
+    ],
+    rationale=(
+        "The database audit plugin is on and logs connections, DCL, DDL and all DML (reads included): "
+        "server_audit_logging=1 and server_audit_events has CONNECT, QUERY_DCL, QUERY_DDL and QUERY_DML "
+        "(QUERY covers the three QUERY_ classes) in its cluster parameters."
+    ),
+)
+def test_aurora_audit_logs_all_data_access(env_name: str, inv: Inventory, evidence: Evidence) -> None:
+    db = inv.database
+    name = inv.outputs.AuroraClusterIdentifier
+    group = db.cluster.get("DBClusterParameterGroup") or "(none)"
+    logging = db.cluster_parameters.get("server_audit_logging") or {}
+    events = db.cluster_parameters.get("server_audit_events") or {}
+    evidence.attach(
+        "DescribeDBClusterParameters (Source=user)",
+        {
+            "cluster": name,
+            "DBClusterParameterGroup": group,
+            "server_audit_logging": logging or None,
+            "server_audit_events": events or None,
+        },
+    )
+    on = str(logging.get("ParameterValue")).strip().upper() in ("1", "ON")
+    shown = logging.get("ParameterValue") if logging else "unset (the engine default, OFF)"
+    assert on, f"Aurora cluster {name}: parameter group {group} has server_audit_logging {shown}, expected 1 (ON)"
+    listed = {e.strip().upper() for e in str(events.get("ParameterValue") or "").split(",") if e.strip()}
+    covered = listed | (QUERY_CLASSES if "QUERY" in listed else set())
+    missing = [e for e in AUDIT_EVENTS if e not in covered]
+    assert not missing, (
+        f"Aurora cluster {name}: parameter group {group} has server_audit_events "
+        f"{events.get('ParameterValue') if events else 'unset (the engine default, none)'}, missing {missing} "
+        f"(expected {','.join(AUDIT_EVENTS)}, or QUERY for the QUERY_ classes)"
     )
 
 
