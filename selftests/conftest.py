@@ -60,7 +60,7 @@ def aws(emulator: Emulator) -> Callable[[str], Any]:
 
     def client(service: str) -> Any:
         if service not in clients:
-            c = session.client(service, endpoint_url=emulator.endpoint_url, config=config)  # type: ignore[call-overload]
+            c = session.client(service, endpoint_url=emulator.endpoint_url, config=config)
             c.meta.events.register("before-send.*.*", _refuse_real_aws)
             clients[service] = c
         return clients[service]

@@ -40,6 +40,7 @@ def test_interrupted_offline_run_stops_the_emulator(sig, tmp_path):
     pid = None
     deadline = time.monotonic() + 60
     output = []
+    assert proc.stdout is not None
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         output.append(line)
@@ -126,8 +127,9 @@ def test_interrupted_deploy_run_deletes_only_the_stack_it_created(sig, emulator,
     assert before.returncode == 0, before.stderr  # tagged by the suite, deletable, but not this run's
     hold = tmp_path / "hold"
     proc = start_held_run(
-        tmp_path, "--env=dev", "--env=staging", f"--endpoint-url={url}", "--deploy", "--teardown", hold=hold, **envs
-    )
+        tmp_path, "--env=dev", "--env=staging", f"--endpoint-url={url}", "--deploy", "--teardown", hold=hold,
+        PAYMENTS_ENVIRONMENTS_DIR=envs["PAYMENTS_ENVIRONMENTS_DIR"],
+    )  # fmt: skip
     wait_held(proc, hold)
     os.kill(proc.pid, sig)
     out, _ = proc.communicate(timeout=60)
@@ -181,6 +183,7 @@ def test_interrupt_while_create_stack_is_on_the_wire_deletes_the_stack_once_it_a
         )  # fmt: skip
         output = []
         deadline = time.monotonic() + 60
+        assert proc.stdout is not None
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             output.append(line)

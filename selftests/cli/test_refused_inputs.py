@@ -153,7 +153,7 @@ def test_saved_state_that_is_a_real_run_still_loads(tmp_path):
     """The check does not refuse what a run writes (the same loader)."""
     from conformance.inputs import check_saved_runs
 
-    state = {
+    state: dict[str, object] = {
         "run_id": "r", "mode": "emulator", "endpoint_url": None, "template_sha256": "0", "template_version": "1",
         "template_path": "t", "environments": {}, "suffix": None, "region": None,
     }  # fmt: skip

@@ -36,7 +36,9 @@ def test_worker_crash_is_reported_as_not_observed_with_one_deploy_and_one_teardo
     assert "INTERNALERROR" not in out
     assert f"crashed while running '{LOST}'" in out
     assert f"FAILED {LOST}" in out and f"worker crashed: {LOST}" in out
-    items = int(re.search(r"4 workers \[(\d+) items\]", out).group(1))
+    collected = re.search(r"4 workers \[(\d+) items\]", out)
+    assert collected, out[-4000:]
+    items = int(collected.group(1))
     summary = out.strip().splitlines()[-1]
     counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped)", summary)}
     assert counts.get("failed") == 1, summary

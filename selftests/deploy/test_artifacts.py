@@ -76,11 +76,13 @@ def test_a_template_over_the_inline_limit_is_created_and_updated_by_url(session,
         lines: list[str] = []
         deployer = Deployer(spec, session, out=lines.append, template_path=path)
         deployer.up()
-        assert deployer.state().status == "CREATE_COMPLETE"
+        state = deployer.state()
+        assert state is not None and state.status == "CREATE_COMPLETE"
         # a second, bigger template updates the stack through a change set, by URL as well
         _big_template(tmp_path, spec, topics=3)
         Deployer(spec, session, out=lines.append, template_path=path).up()
-        assert deployer.state().status == "UPDATE_COMPLETE"
+        state = deployer.state()
+        assert state is not None and state.status == "UPDATE_COMPLETE"
     finally:
         session.client("cloudformation").meta.events.unregister("provide-client-params.cloudformation.*")
     sent = {op: names for op, names in seen if op in ("CreateStack", "CreateChangeSet")}

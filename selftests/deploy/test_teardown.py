@@ -53,7 +53,8 @@ def test_delete_failed_lists_the_bucket_and_deletes_nothing_by_force(emulator, t
     assert caught.value.exit_code == 3
     assert f"TransactionLogsBucket (AWS::S3::Bucket) {bucket}: " in message and "BucketNotEmpty" in message, message
     assert "ended DELETE_FAILED" in message and "\n" not in message
-    assert deployer.state().status == "DELETE_FAILED"
+    state = deployer.state()
+    assert state is not None and state.status == "DELETE_FAILED"
     assert _s3(emulator.endpoint_url).list_objects_v2(Bucket=bucket)["KeyCount"] == 1
     assert "cloudformation:DeleteStack" in session.call_log.calls
     assert session.call_log.calls["cloudformation:DeleteStack"] == 1  # no second, forced delete

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "Parameters": {"AppPort": {"Type": "Number", "Default": "8080"}},
     "Resources": {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.5.0.0/16"}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -14,7 +15,7 @@ DEFAULT_FORMAT = (
     "${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status}"
 )
 TAGS = [{"Key": "Name", "Value": "fl-test"}, {"Key": "Environment", "Value": "dev"}]
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "Resources": {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.6.0.0/16"}},
         "Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "fl-test-flow-logs"}},

@@ -59,6 +59,7 @@ def test_start_health_stop_on_loopback():
         assert emu.endpoint_url.startswith("http://127.0.0.1:")
         assert requests.get(emu.endpoint_url + "/_ministack/health", timeout=5).ok
         pid = emu.pid
+        assert pid is not None
         assert _listening_addresses(emu.port) == {"127.0.0.1"}
     assert _wait_dead(pid)
     emu.stop()  # idempotent
@@ -85,6 +86,7 @@ def test_emulator_dies_with_its_parent():
         """
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
     child = int(parent.stdout.readline())
     assert _alive(child)
     parent.kill()
@@ -97,6 +99,7 @@ def test_python_m_emulator_prints_endpoint_and_stops_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "emulator", "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
+    assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     assert line == f"emulator ready at http://127.0.0.1:{port}"
     assert requests.get(f"http://127.0.0.1:{port}/_ministack/health", timeout=5).ok

@@ -46,7 +46,7 @@ def https_lb(aws, emulator):
 
 
 def _address(endpoint: str, dns: str, port: int = 443) -> tuple[str, int]:
-    resp = requests.get(f"{endpoint}/_faithful/tls/address", params={"host": dns, "port": port}, timeout=5)
+    resp = requests.get(f"{endpoint}/_faithful/tls/address", params={"host": dns, "port": str(port)}, timeout=5)
     assert resp.status_code == 200, resp.text
     host, _, p = resp.json()["address"].rpartition(":")
     return host, int(p)

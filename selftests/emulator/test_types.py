@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ NETWORK = {
 
 
 def _template(name: str, own_cluster: bool = True) -> str:
-    doc = {
+    doc: dict[str, Any] = {
         "Parameters": {p: {"Type": "Number"} for p in ("DesiredCount", "TaskCpu", "ContainerPort", "Retention")},
         "Resources": {
             **NETWORK,

@@ -20,11 +20,15 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
 from selftests.report.conftest import DRIFTED_CHECK, DRIFTED_CONTROL, REPO, AttachRun
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -60,7 +64,7 @@ def served(attach_run: AttachRun) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     playwright_api = pytest.importorskip("playwright.sync_api")
     path = _chromium()
     with playwright_api.sync_playwright() as p:
@@ -83,18 +87,18 @@ class Requests:
         scheme = urlsplit(url).scheme
         return url.startswith(self.allowed) or scheme in ("data", "blob", "about")
 
-    def route(self, route: object) -> None:
-        url = route.request.url  # type: ignore[attr-defined]
+    def route(self, route: Route) -> None:
+        url = route.request.url
         self.all.append(url)
         if self.inside(url):
-            route.continue_()  # type: ignore[attr-defined]
+            route.continue_()
         else:
             self.outside.append(url)
-            route.abort()  # type: ignore[attr-defined]
+            route.abort()
 
 
-def _page(browser: object, origin: str) -> tuple[object, Requests]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
+def _page(browser: Browser, origin: str) -> tuple[Page, Requests]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
     recorder = Requests(origin)
     context.route("**/*", recorder.route)
     page = context.new_page()
@@ -106,12 +110,12 @@ def _expected_tests(junit: Path) -> Counter[str]:
     return Counter(case.get("name", "") for case in ET.parse(junit).getroot().iter("testcase"))
 
 
-def _screenshot(page: object, name: str) -> None:
+def _screenshot(page: Page, name: str) -> None:
     folder = os.environ.get("CONFORMANCE_SCREENSHOTS")
     if folder:
         target = (REPO / folder / name) if not Path(folder).is_absolute() else Path(folder) / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target), full_page=False)  # type: ignore[attr-defined]
+        page.screenshot(path=str(target), full_page=False)
 
 
 def test_report_renders_every_check_once_per_environment_offline(browser, served, attach_run: AttachRun) -> None:

@@ -32,7 +32,7 @@ def test_single_environment_run_reports_consistency_not_applicable_and_names_its
     assert "not applicable: fewer than two environments" in output
     assert not stale.exists(), "a result of an earlier run was left in the results folder"
 
-    props = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    props = {p.get("name", ""): p.get("value", "") for p in ET.parse(junit).getroot().iter("property")}
     for key in ("EMULATOR", "run.id", "run.started.utc", "run.finished.utc", "git.commit", "template.sha256",
                 "suite.version", "staging.account", "staging.region"):  # fmt: skip
         assert props.get(key), f"JUnit property {key} is missing: {props}"

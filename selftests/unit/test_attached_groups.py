@@ -8,9 +8,11 @@ a group attached but not described (could not observe, never a pass), an ENI wit
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from conformance.evidence import Evidence
 from conformance.inventory import ProbeError
 from conformance.inventory.compute import ComputeSection
 from conformance.inventory.network import NetworkSection
@@ -22,20 +24,23 @@ from tests.network.test_security_groups import (
     test_only_the_load_balancer_group_admits_the_world as world_check,
 )
 
+if TYPE_CHECKING:
+    from types_boto3_ec2.type_defs import IpPermissionOutputTypeDef as IpPermission
+
 ALB, APP, DB = "sg-alb", "sg-app", "sg-db"
 
 
-class _Evidence:
-    def attach(self, name: str, value: object) -> None:
+class _Evidence(Evidence):
+    def attach(self, name: str, data: Any, **_: Any) -> None:
         pass
 
 
-def _world(port_from: int, port_to: int, v6: bool = False) -> dict:
-    ranges = {"Ipv6Ranges": [{"CidrIpv6": "::/0"}]} if v6 else {"IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+def _world(port_from: int, port_to: int, v6: bool = False) -> IpPermission:
+    ranges: IpPermission = {"Ipv6Ranges": [{"CidrIpv6": "::/0"}]} if v6 else {"IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
     return {"IpProtocol": "tcp", "FromPort": port_from, "ToPort": port_to, **ranges}
 
 
-def _inventory(groups: dict[str, list[dict]], enis: list[tuple[str, list[str]]], described: bool = True):
+def _inventory(groups: dict[str, list[IpPermission]], enis: list[tuple[str, list[str]]], described: bool = True):
     network = NetworkSection(
         security_groups=[{"GroupId": g, "GroupName": g, "IpPermissions": perms} for g, perms in groups.items()]
         if described
@@ -48,7 +53,12 @@ def _inventory(groups: dict[str, list[dict]], enis: list[tuple[str, list[str]]],
     compute = ComputeSection(load_balancer={"SecurityGroups": [ALB]}, listeners=[{"Port": 80}])
     stack = StackSection(
         resources=[
-            {"ResourceType": "AWS::EC2::SecurityGroup", "PhysicalResourceId": g, "LogicalResourceId": g}
+            {
+                "ResourceType": "AWS::EC2::SecurityGroup",
+                "PhysicalResourceId": g,
+                "LogicalResourceId": g,
+                "ResourceStatus": "CREATE_COMPLETE",
+            }
             for g in (ALB, APP, DB)
         ]
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 from conformance.checks import CheckMeta
 from conformance.report.matrix import NO_PRIMARY, Matrix, build_matrix, write_csv
@@ -37,7 +38,7 @@ def _matrix(failing: dict[str, str] | None = None) -> Matrix:
         for env in envs:
             bad = failing.get(meta.id) == env or (env == RUN_WIDE and meta.id in failing)
             results.append(_result(meta, env, "non-conformant" if bad else "conforms"))
-    runs = [{"environments": {e: {} for e in ENVS}}]
+    runs: list[dict[str, Any]] = [{"environments": {e: {} for e in ENVS}}]
     return build_matrix(Model(results, runs, registry))
 
 

@@ -33,9 +33,9 @@ def test_an_emulator_that_cannot_start_is_could_not_observe():
     assert lines == []  # no "emulator: ready" line
 
 
-def test_report_header_names_each_setting_and_its_source():
+def test_report_header_names_each_setting_and_its_source(pytestconfig: pytest.Config) -> None:
     controller = _controller([])
-    header = controller.pytest_report_header(config=None)  # the header reads only the settings
+    header = controller.pytest_report_header(config=pytestconfig)  # the header reads only the settings
     assert header[0] == "conformance environments: dev (from --env)"
     assert header[1] == "conformance target: emulator (from --emulator)"
     assert header[-1] == f"conformance run id: {controller.settings.run_id}"

@@ -72,7 +72,7 @@ def keys_read(source: str) -> Iterable[tuple[str, int]]:
     """(key, line) of every ``x["Key"]`` read and ``x.get("Key", ...)`` call."""
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
-            key = node.slice
+            key: ast.expr | None = node.slice
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
             key = node.args[0] if node.args else None
         else:
@@ -86,13 +86,13 @@ def _members(shape: Shape | None, into: set[str], seen: set[str]) -> None:
         return
     seen.add(shape.name)
     if shape.type_name == "structure":
-        for name, member in shape.members.items():  # type: ignore[attr-defined]
+        for name, member in shape.members.items():
             into.add(name)
             _members(member, into, seen)
     elif shape.type_name == "list":
-        _members(shape.member, into, seen)  # type: ignore[attr-defined]
+        _members(shape.member, into, seen)
     elif shape.type_name == "map":
-        _members(shape.value, into, seen)  # type: ignore[attr-defined]
+        _members(shape.value, into, seen)
 
 
 def api_members(texts: Iterable[str]) -> tuple[set[str], set[str]]:

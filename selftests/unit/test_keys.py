@@ -9,6 +9,7 @@ form AWS documents, and fail for another key.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,11 +20,14 @@ from conformance.keys import names_key
 from tests.database.test_aurora import test_aurora_storage_encrypted_with_environment_key as aurora_check
 from tests.network.test_flow_logs import test_vpc_flow_log_group_is_kms_encrypted as flow_log_check
 
+if TYPE_CHECKING:
+    from types_boto3_kms.type_defs import KeyMetadataTypeDef
+
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"
 ALIAS = "alias/payments-dev-a-key"
-KEY = {"KeyId": KEY_ID, "Arn": KEY_ARN}
+KEY: KeyMetadataTypeDef = {"KeyId": KEY_ID, "Arn": KEY_ARN}
 OTHER_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0987dcba-09fe-87dc-65ba-ab0987654321"
 
 SAME_KEY = [KEY_ARN, KEY_ID, ALIAS, f"arn:aws:kms:{REGION}:{ACCOUNT}:{ALIAS}"]
