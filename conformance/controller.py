@@ -178,6 +178,14 @@ class Controller:
                 f"account {spec.account_id or 'from the credentials'}"
                 + (f", profile {spec.profile}" if spec.profile else "")
             )
+            if s.mode.value == "emulator":  # the ARN is known once imported, before deploying
+                shown = (
+                    "certificate_arn: a self-signed certificate imported into the emulator's ACM before deploying "
+                    f"(overrides deploy/environments/{name}.yaml's {spec.certificate_arn})"
+                )
+            else:
+                shown = f"certificate_arn {spec.certificate_arn} (from deploy/environments/{name}.yaml)"
+            lines.append(f"conformance {name}: {shown}")
         lines.append(
             f"conformance template: {s.template.value} version {template_version(s.template.value)}, "
             f"sha256 {template_sha256(s.template.value)[:16]} (from {s.template.source})"
@@ -362,6 +370,8 @@ class Controller:
         """One environment: deploy or attach, then collect its inventory into the run directory."""
         spec = self.specs[name]
         aws = self.sessions[name]
+        if self.settings.mode.value == "emulator" and self.settings.deploy.value:
+            spec = self._emulated_certificate(name, spec, aws)
         deployer = Deployer(
             spec,
             aws,
@@ -403,6 +413,18 @@ class Controller:
             inventory_path=str(path),
             deployed_by_run=deployer.created_stack_id is not None,
         )
+
+    def _emulated_certificate(self, name: str, spec: EnvironmentSpec, aws: AwsSession) -> EnvironmentSpec:
+        """The offline rehearsal's HTTPS listener gets a self-signed certificate imported into the
+        emulator's ACM (core.selfsigned), overriding the environment file's certificate_arn,
+        which names a certificate of the real account; never a template without HTTPS."""
+        from core.selfsigned import with_self_signed_certificate
+
+        spec = with_self_signed_certificate(spec, aws)
+        self.out(f"{name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}")
+        with self._lock:
+            self.specs[name] = spec
+        return spec
 
     def _deploy(self, name: str, deployer: Deployer) -> tuple[str, StackOutputs]:
         # before anything that changes the account

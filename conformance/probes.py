@@ -6,6 +6,10 @@ with a stop, a wait and a reason; the last observation is kept for the failure m
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +31,10 @@ class HttpObservation:
     error: str = ""
     attempts: int = 0
     elapsed: float = 0.0
+
+    def header(self, name: str) -> str:
+        """A response header by name, whatever its case on the wire ("" when absent)."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), "")
 
     @property
     def status_line(self) -> str:
@@ -81,6 +89,112 @@ def http_get(
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
     )
     result: HttpObservation = retrying(once)
+    if result.status is None and via:
+        # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
+        try:
+            probe_endpoint(via)
+        except EndpointUnreachable as exc:
+            raise ProbeError(f"could not observe {obs.url}: {exc}") from None
+    return result
+
+
+@dataclass
+class TlsObservation(HttpObservation):
+    """An HTTPS GET with what its TLS handshake showed: protocol, cipher, the presented certificate."""
+
+    address: str = ""
+    tls_version: str = ""
+    cipher: str = ""
+    certificate_sha256: str = ""
+
+
+# the emulator's stand-in for the load balancer's DNS name and port (emulator/faithful/tls.py)
+EMULATOR_TLS_ROUTE = "/_faithful/tls/address"
+
+
+def emulator_tls_address(via: str, dns_name: str, port: int = 443, timeout: float = 5.0) -> str | None:
+    """The loopback address of ``dns_name``:``port``'s HTTPS listener in the emulator at ``via``,
+    None when it has no HTTPS listener there; raises ProbeError when the emulator cannot say."""
+    try:
+        resp = requests.get(
+            f"{via.rstrip('/')}{EMULATOR_TLS_ROUTE}", params={"host": dns_name, "port": str(port)}, timeout=timeout
+        )
+    except requests.RequestException as exc:
+        raise ProbeError(
+            f"the emulator at {via} did not answer where {dns_name}:{port} is ({type(exc).__name__})"
+        ) from None
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200:
+        raise ProbeError(
+            f"the emulator at {via} cannot resolve {dns_name}:{port} (HTTP {resp.status_code} from "
+            f"{EMULATOR_TLS_ROUTE}); expected an emulator with the faithful TLS extension"
+        )
+    return str(resp.json()["address"])
+
+
+def https_get(
+    dns_name: str,
+    *,
+    path: str = "/",
+    expect: int = 200,
+    deadline: float = 60.0,
+    via: str | None = None,
+    port: int = 443,
+    timeout: float = 5.0,
+) -> TlsObservation:
+    """GET ``https://<dns_name><path>`` with a real TLS handshake until it answers ``expect`` or the deadline passes.
+
+    The client offers TLS 1.0 to 1.3, so the version negotiated is the highest the server accepts;
+    it sends SNI and ``Host`` as ``dns_name``. It does not validate the chain: what it records is the
+    presented certificate's SHA-256 (of its DER), for the check to compare with the certificate the
+    listener declares in ACM. ``via`` (an emulator's endpoint) resolves the name to the emulator's
+    TLS socket for that listener (emulator/faithful/tls.py).
+    """
+    shown = f"https://{dns_name}{path}"
+    obs = TlsObservation(url=safe_url(shown))
+    started = time.monotonic()
+
+    def once() -> TlsObservation:
+        obs.attempts += 1
+        obs.status, obs.reason, obs.error = None, "", ""
+        try:
+            address = emulator_tls_address(via, dns_name, port) if via else f"{dns_name}:{port}"
+            if address is None:
+                obs.error = f"no HTTPS listener on port {port}"
+                return obs
+            obs.address = address
+            host, _, p = address.rpartition(":")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # identity: the fingerprint, below
+            ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            with (
+                socket.create_connection((host, int(p)), timeout=timeout) as raw,
+                ctx.wrap_socket(raw, server_hostname=dns_name) as tls,
+            ):
+                obs.tls_version = str(tls.version() or "")
+                obs.cipher = str((tls.cipher() or ("",))[0])
+                der = tls.getpeercert(binary_form=True) or b""
+                obs.certificate_sha256 = hashlib.sha256(der).hexdigest() if der else ""
+                conn = http.client.HTTPConnection(dns_name, timeout=timeout)
+                conn.sock = tls
+                conn.request("GET", path, headers={"Host": dns_name, "Connection": "close"})
+                resp = conn.getresponse()
+                resp.read()
+                obs.status, obs.reason = resp.status, resp.reason or ""
+                obs.headers = dict(resp.getheaders())
+        except (OSError, http.client.HTTPException) as exc:
+            obs.status, obs.error = None, f"{type(exc).__name__}: {exc}"[:200]
+        obs.elapsed = round(time.monotonic() - started, 2)
+        return obs
+
+    retrying = Retrying(
+        stop=stop_after_delay(deadline),
+        wait=wait_exponential(multiplier=0.25, max=5),
+        retry=retry_if_result(lambda o: o.status != expect),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
+    )
+    result: TlsObservation = retrying(once)
     if result.status is None and via:
         # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
         try:

@@ -34,6 +34,10 @@ DeploymentName = Annotated[str, Field(pattern=r"^(dev|staging|prod)(-[a-z0-9]{1,
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 Suffix = Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]
 STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+CertificateArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")]
+# Fields of the environment file, outside ``parameters``, that reach the template as a parameter:
+# field -> template parameter (the deployer sends both kinds; the template suite checks the names).
+SPEC_PARAMETERS: dict[str, str] = {"certificate_arn": "CertificateArn"}
 
 
 class _Strict(BaseModel):
@@ -104,6 +108,9 @@ class EnvironmentSpec(_Strict):
     candidate_regions: Annotated[list[Region], Field(min_length=1)]
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
     profile: str | None = None
+    # the ACM certificate of the HTTPS listener (template parameter CertificateArn); the offline
+    # rehearsal overrides it with the certificate it imports into the emulator's ACM
+    certificate_arn: CertificateArn
     parameters: TemplateParameters
     expectations: Expectations
 
@@ -145,8 +152,17 @@ class EnvironmentSpec(_Strict):
     def vpc_network(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.parameters.VpcCidr)
 
-    def with_overrides(self, *, suffix: str | None = None, region: str | None = None) -> EnvironmentSpec:
+    def template_parameters(self) -> list[dict[str, str]]:
+        """Every template parameter the deployer sends: ``parameters`` and the fields of SPEC_PARAMETERS."""
+        extra = [{"ParameterKey": p, "ParameterValue": str(getattr(self, f))} for f, p in SPEC_PARAMETERS.items()]
+        return self.parameters.as_cloudformation() + extra
+
+    def with_overrides(
+        self, *, suffix: str | None = None, region: str | None = None, certificate_arn: str | None = None
+    ) -> EnvironmentSpec:
         data = self.model_dump()
+        if certificate_arn is not None:
+            data["certificate_arn"] = certificate_arn
         if suffix is not None:
             data["parameters"]["EnvironmentSuffix"] = suffix
         if region is not None:

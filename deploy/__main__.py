@@ -24,6 +24,7 @@ from core.endpoint import AWS_FAILURES, failure_sentence
 from core.errors import ConformanceError, ExitCode, RefusedError, UsageError
 from core.inputs import check_endpoint_url, check_template
 from core.lock import LockKeeper, StackLock
+from core.selfsigned import with_self_signed_certificate
 from core.spec import TEMPLATE_PATH, EnvironmentSpec, available_environments, load_environment
 from deploy.deployer import Deployer
 from deploy.preflight import AUTO, resolve_auto_region
@@ -96,6 +97,13 @@ def run(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return ExitCode.USAGE
+        if args.command == "up" and aws.is_emulated:
+            # an emulator has none of the environment's certificates: the HTTPS listener gets a
+            # self-signed one imported into its ACM, as the offline rehearsal does (docs/emulator.md)
+            spec = with_self_signed_certificate(spec, aws)
+            print(
+                f"{spec.stack_name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}"
+            )
         deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True), template_path=args.template)
         if args.command in ("up", "down"):
             # the stack's lock, as a deploying pytest run takes it (core.lock): one change at a time

@@ -279,7 +279,7 @@ class Deployer:
             created = self.cfn.create_stack(
                 StackName=self.stack_name,
                 TemplateURL=template_url,
-                Parameters=self.spec.parameters.as_cloudformation(),
+                Parameters=self.spec.template_parameters(),
                 Capabilities=CAPABILITIES,
                 Tags=self.tags(),
                 OnFailure="ROLLBACK",
@@ -311,7 +311,7 @@ class Deployer:
             ChangeSetName=name,
             ChangeSetType="UPDATE",
             TemplateURL=self._template_url(),
-            Parameters=self.spec.parameters.as_cloudformation(),
+            Parameters=self.spec.template_parameters(),
             Capabilities=CAPABILITIES,
             Tags=tags,
         )

@@ -107,7 +107,7 @@ def template_needs(spec: EnvironmentSpec, template_path: Path = TEMPLATE_PATH) -
     doc = load_template(template_path)
     declared = doc.get("Parameters") or {}
     params = {k: str((v or {}).get("Default", "")) for k, v in declared.items()}
-    params.update({p["ParameterKey"]: p["ParameterValue"] for p in spec.parameters.as_cloudformation()})
+    params.update({p["ParameterKey"]: p["ParameterValue"] for p in spec.template_parameters()})
     params["AWS::Region"] = spec.region
     conditions = doc.get("Conditions") or {}
     counts = {"AWS::EC2::EIP": 0, "AWS::EC2::NatGateway": 0}

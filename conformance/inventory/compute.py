@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import ssl
 import urllib.parse
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +14,7 @@ from pydantic import Field
 
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
+    CertificateDetail,
     ContainerDefinition,
     EcsCluster,
     EcsService,
@@ -19,10 +22,12 @@ from conformance.inventory.shapes import (
     LoadBalancer,
     MetricAlarm,
     RolePolicy,
+    Rule,
     ScalableTarget,
     ScalingActivity,
     ScalingPolicy,
     SecretFinding,
+    SslPolicy,
     TargetGroup,
     TargetHealthDescription,
     Task,
@@ -62,6 +67,23 @@ class ComputeSection(Section):
     # GetLoggingConfiguration(the environment's web ACL)'s LoggingConfiguration ({} when logging is off)
     web_acl_logging: Annotated[dict[str, Any], reads("wafv2:GetLoggingConfiguration")] = Field(default_factory=dict)
     listeners: Annotated[list[Listener], reads("elasticloadbalancing:DescribeListeners")] = Field(default_factory=list)
+    # every rule of every listener (DescribeRules), default rule included: listener ARN -> rules
+    rules: Annotated[
+        dict[str, list[Rule]], reads("elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules")
+    ] = Field(default_factory=dict)
+    # the security policies the listeners name (DescribeSSLPolicies): policy name -> definition
+    ssl_policies: Annotated[
+        dict[str, SslPolicy],
+        reads("elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeSSLPolicies"),
+    ] = Field(default_factory=dict)
+    # the listeners' certificates in ACM (DescribeCertificate): certificate ARN -> detail
+    certificates: Annotated[
+        dict[str, CertificateDetail], reads("elasticloadbalancing:DescribeListeners", "acm:DescribeCertificate")
+    ] = Field(default_factory=dict)
+    # the same certificates' SHA-256 fingerprints (of the DER of GetCertificate's public body)
+    certificate_sha256: Annotated[
+        dict[str, str], reads("elasticloadbalancing:DescribeListeners", "acm:GetCertificate")
+    ] = Field(default_factory=dict)
     target_group: Annotated[TargetGroup, reads("elasticloadbalancing:DescribeTargetGroups")] = Field(
         default_factory=nothing
     )
@@ -193,6 +215,7 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
     cw: CloudWatchClient = aws.client("cloudwatch")
     iam: IAMClient = aws.client("iam")
     lambda_: Any = aws.client("lambda")
+    acm: Any = aws.client("acm")
     s = ComputeSection()
     cluster, service_name = outputs.ECSClusterName, outputs.ECSServiceName
     resource_id = f"service/{cluster}/{service_name.rsplit('/', 1)[-1]}"
@@ -291,6 +314,35 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             s, "elasticloadbalancing:DescribeListeners",
             lambda: paginate(elb, "describe_listeners", "Listeners", LoadBalancerArn=outputs.LoadBalancerArn), [],
         )  # fmt: skip
+        arns = [str(lst.get("ListenerArn")) for lst in s.listeners if lst.get("ListenerArn")]
+        policies = sorted({str(lst.get("SslPolicy")) for lst in s.listeners if lst.get("SslPolicy")})
+        certs = sorted(
+            {
+                str(c.get("CertificateArn"))
+                for lst in s.listeners
+                for c in lst.get("Certificates", [])
+                if c.get("CertificateArn")
+            }
+        )
+
+        def policies_read() -> list[SslPolicy]:
+            return list(elb.describe_ssl_policies(Names=policies)["SslPolicies"]) if policies else []
+
+        no_policy: list[SslPolicy] = []
+        found = concurrently(
+            *[partial(attempt, s, "elasticloadbalancing:DescribeRules",
+                      partial(paginate, elb, "describe_rules", "Rules", ListenerArn=arn), []) for arn in arns],
+            partial(attempt, s, "elasticloadbalancing:DescribeSSLPolicies", policies_read, no_policy),
+            *[partial(attempt, s, "acm:DescribeCertificate",
+                      partial(lambda a: acm.describe_certificate(CertificateArn=a)["Certificate"], arn), {})
+              for arn in certs],
+            *[partial(attempt, s, "acm:GetCertificate", partial(_certificate_sha256, acm, arn), "") for arn in certs],
+        )  # fmt: skip
+        s.rules = dict(zip(arns, found[: len(arns)], strict=True))
+        s.ssl_policies = {str(p.get("Name")): p for p in found[len(arns)]}
+        details = found[len(arns) + 1 : len(arns) + 1 + len(certs)]
+        s.certificates = {arn: d for arn, d in zip(certs, details, strict=True) if d}
+        s.certificate_sha256 = {arn: f for arn, f in zip(certs, found[len(arns) + 1 + len(certs) :], strict=True) if f}
 
     def target_group() -> None:
         tgs: list[TargetGroup] = attempt(
@@ -358,6 +410,12 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
         target_health, scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
     return s
+
+
+def _certificate_sha256(acm: Any, arn: str) -> str:
+    """SHA-256 of the certificate's DER, as a TLS client sees it (GetCertificate returns the public PEM)."""
+    pem = str(acm.get_certificate(CertificateArn=arn)["Certificate"])
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
 def _role_policies(iam: IAMClient, role: str) -> list[RolePolicy]:

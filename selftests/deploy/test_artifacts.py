@@ -43,7 +43,7 @@ def session(emulator):
 def _big_template(tmp_path: Path, spec: Any, topics: int) -> Path:
     """A template that declares the environment's parameters and is over the inline limit as compact JSON."""
     doc: dict[str, Any] = {
-        "Parameters": {p["ParameterKey"]: {"Type": "String"} for p in spec.parameters.as_cloudformation()},
+        "Parameters": {p["ParameterKey"]: {"Type": "String"} for p in spec.template_parameters()},
         "Metadata": {"Padding": "p" * (MAX_TEMPLATE_BODY + 4_000)},
         "Resources": {f"Topic{i}": {"Type": "AWS::SNS::Topic"} for i in range(topics)},
         # the contract's outputs, which the deployer reads back (placeholders here)

@@ -366,10 +366,10 @@ def drift_load_balancer_deletion_protection_on(ctx: DriftContext) -> None:
     _lb_attribute(ctx, "deletion_protection.enabled", "true")
 
 
-def _listener_arn(ctx: DriftContext) -> str:
-    return ctx.client("elbv2").describe_listeners(LoadBalancerArn=ctx.outputs.LoadBalancerArn)["Listeners"][0][
-        "ListenerArn"
-    ]
+def _listener_arn(ctx: DriftContext, port: int = 443) -> str:
+    """The ARN of the listener on ``port`` (the HTTPS listener by default, the one that forwards)."""
+    listeners = ctx.client("elbv2").describe_listeners(LoadBalancerArn=ctx.outputs.LoadBalancerArn)["Listeners"]
+    return str(next(lst["ListenerArn"] for lst in listeners if lst["Port"] == port))
 
 
 @drift(
@@ -439,7 +439,7 @@ drift(
 )(_stop_responders)
 
 drift(
-    "test_load_balancer_answers_http_200",
+    "test_load_balancer_answers_https_200",
     "every task hangs, so the load balancer answers 502",
     id="compute-tasks-hung-502",
     names=lambda ctx: ctx.outputs.LoadBalancerDNS,

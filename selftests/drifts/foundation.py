@@ -32,7 +32,7 @@ drift(
 
 
 @drift(
-    "test_load_balancer_answers_http_200",
+    "test_load_balancer_answers_https_200",
     "the service is scaled to zero, so the load balancer answers 503",
     id="foundation-service-scaled-to-zero",
     names=lambda ctx: ctx.outputs.LoadBalancerDNS,

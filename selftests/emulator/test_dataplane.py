@@ -20,6 +20,9 @@ import pytest
 import requests
 import yaml
 
+from conformance.probes import https_get
+from core.selfsigned import import_self_signed
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "template.yaml"
 DEV_SPEC = REPO / "deploy" / "environments" / "dev.yaml"
@@ -758,6 +761,7 @@ def test_dataplane_platform_template_dev_answers_through_its_load_balancer(aws, 
     spec = yaml.safe_load(DEV_SPEC.read_text())
     parameters = {k: str(v) for k, v in spec["parameters"].items()}
     parameters["EnvironmentSuffix"] = "dpself"  # keeps this stack apart from other dev stacks
+    parameters["CertificateArn"] = import_self_signed(aws("acm"), "us-east-1")  # the HTTPS listener's
     stack = f"payments-dev-dpself-{uuid.uuid4().hex[:6]}"
     try:
         cfn.create_stack(
@@ -784,7 +788,12 @@ def test_dataplane_platform_template_dev_answers_through_its_load_balancer(aws, 
         health = _health(elbv2, out["TargetGroupArn"])
         assert len(health) == desired
         assert {h["State"] for h in health.values()} == {"healthy"}
-        response = _via_lb(emulator, out["LoadBalancerDNS"])
+        dns = out["LoadBalancerDNS"]
+        redirect = requests.get(emulator.endpoint_url, headers={"Host": dns}, allow_redirects=False, timeout=15)
+        assert (redirect.status_code, redirect.headers.get("Location")) == (301, f"https://{dns}:443/")
+        over_tls = https_get(dns, via=emulator.endpoint_url, deadline=10)
+        assert (over_tls.status, over_tls.tls_version) in ((200, "TLSv1.2"), (200, "TLSv1.3")), over_tls
+        response = _via_lb(emulator, f"{dns}:443")  # the HTTPS listener's rules and action, without TLS
         assert response.status_code == 200, response.text
         assert any(t["taskArn"].rsplit("/", 1)[-1] in response.text for t in tasks)
     finally:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from core.errors import ExitCode, SpecError
-from core.spec import ENVIRONMENTS_DIR, KNOWN_ENVIRONMENTS, TemplateParameters, load_environment
+from core.spec import ENVIRONMENTS_DIR, KNOWN_ENVIRONMENTS, SPEC_PARAMETERS, TemplateParameters, load_environment
 
 
 @pytest.mark.parametrize("name", KNOWN_ENVIRONMENTS)
@@ -97,6 +97,17 @@ def test_parameters_pass_to_cloudformation_as_strings():
     params = load_environment("dev").parameters.as_cloudformation()
     assert {p["ParameterKey"] for p in params} == set(TemplateParameters.model_fields)
     assert all(isinstance(p["ParameterValue"], str) for p in params)
+
+
+def test_certificate_arn_reaches_the_template_and_can_be_overridden():
+    spec = load_environment("dev")
+    sent = {p["ParameterKey"]: p["ParameterValue"] for p in spec.template_parameters()}
+    assert sent["CertificateArn"] == spec.certificate_arn
+    assert set(sent) == set(TemplateParameters.model_fields) | set(SPEC_PARAMETERS.values())
+    imported = "arn:aws:acm:us-east-1:000000000000:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    assert spec.with_overrides(certificate_arn=imported).certificate_arn == imported
+    with pytest.raises(SpecError, match="certificate_arn"):
+        spec.with_overrides(certificate_arn="not-an-arn")
 
 
 def test_suffix_override_changes_stack_name():

@@ -77,11 +77,14 @@ def _forward_targets(action: ActionOutputTypeDef) -> set[str | None]:
     links=[
         primary(
             "PCI-DSS-4.0:1.4.2",
-            "Every listener forwards only to the payment service's target group: internet traffic reaches the "
-            "authorised service and nothing else.",
+            "Every HTTPS listener forwards to the payment service's target group and no listener forwards anywhere "
+            "else: internet traffic reaches the authorised service and nothing else.",
         ),
     ],
-    rationale="Each listener forwards only to the service's target group, which is the one the service registers in.",
+    rationale=(
+        "Each HTTPS listener forwards to the service's target group, no listener forwards anywhere else, and the "
+        "service registers in that group."
+    ),
 )
 def test_load_balancer_listener_forwards_only_to_service_tg(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     c = inv.compute
@@ -89,14 +92,21 @@ def test_load_balancer_listener_forwards_only_to_service_tg(env_name: str, inv: 
     tg = inv.outputs.TargetGroupArn
     actions = {lst.get("ListenerArn", "?"): lst.get("DefaultActions", []) for lst in c.listeners}
     evidence.attach("listener default actions", actions)
-    assert actions, f"load balancer {_lb_name(inv)} has no listener, expected one forwarding to {tg}"
+    https = [lst for lst in c.listeners if lst.get("Protocol") == "HTTPS"]
+    assert https, f"load balancer {_lb_name(inv)} has no HTTPS listener, expected one forwarding to {tg}"
+    # the HTTPS listeners forward to the service; any other listener's forward too (port 80 only redirects)
     wrong = {
         f"{lst.get('Protocol')}:{lst.get('Port')}": [
             f"{a.get('Type')} {sorted(_forward_targets(a), key=str) or ''}".strip()
             for a in lst.get("DefaultActions", [])
         ]
         for lst in c.listeners
-        if not lst.get("DefaultActions") or any(_forward_targets(a) != {tg} for a in lst.get("DefaultActions", []))
+        if (lst in https and not lst.get("DefaultActions"))
+        or any(
+            _forward_targets(a) != {tg}
+            for a in lst.get("DefaultActions", [])
+            if lst in https or a.get("Type") == "forward"
+        )
     }
     assert not wrong, (
         f"load balancer {_lb_name(inv)} has listeners whose default actions are {wrong}, "

@@ -13,7 +13,7 @@ from conformance.evidence import Evidence
 from conformance.inventory.compute import credential_kind, secret_reason
 from conformance.policies import outside_grants
 from core.outputs import StackOutputs
-from core.spec import ENVIRONMENTS_DIR, TemplateParameters, available_environments
+from core.spec import ENVIRONMENTS_DIR, SPEC_PARAMETERS, TemplateParameters, available_environments
 
 # Resources that hold data or keys: their fate on deletion and on replacement is declared, not defaulted.
 STATEFUL = (
@@ -194,7 +194,9 @@ def _environment_parameter_names() -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     for env in available_environments():
         data = yaml.safe_load((ENVIRONMENTS_DIR / f"{env}.yaml").read_text(encoding="utf-8")) or {}
-        names[f"deploy/environments/{env}.yaml"] = set((data.get("parameters") or {}).keys())
+        names[f"deploy/environments/{env}.yaml"] = set((data.get("parameters") or {}).keys()) | {
+            parameter for field, parameter in SPEC_PARAMETERS.items() if field in data
+        }
     return names
 
 
@@ -208,7 +210,10 @@ def _environment_parameter_names() -> dict[str, set[str]]:
 )
 def test_template_parameters_match_environment_files_and_deployer(template, evidence: Evidence) -> None:
     declared = set((template.get("Parameters") or {}).keys())
-    sources = {"the deployer (core/spec.py TemplateParameters)": set(TemplateParameters.model_fields)}
+    sources = {
+        "the deployer (core/spec.py TemplateParameters)": set(TemplateParameters.model_fields)
+        | set(SPEC_PARAMETERS.values())
+    }
     sources |= _environment_parameter_names()
     evidence.attach("parameter names", {"template": sorted(declared)} | {k: sorted(v) for k, v in sources.items()})
     problems = [
