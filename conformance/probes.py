@@ -11,7 +11,9 @@ import http.client
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -82,20 +84,7 @@ def http_get(
         obs.elapsed = round(time.monotonic() - started, 2)
         return obs
 
-    retrying = Retrying(
-        stop=stop_after_delay(deadline),
-        wait=wait_exponential(multiplier=0.25, max=5),
-        retry=retry_if_result(lambda o: o.status != expect),
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
-    )
-    result: HttpObservation = retrying(once)
-    if result.status is None and via:
-        # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
-        try:
-            probe_endpoint(via)
-        except EndpointUnreachable as exc:
-            raise ProbeError(f"could not observe {obs.url}: {exc}") from None
-    return result
+    return _until_expected(once, obs, expect, deadline, via)
 
 
 @dataclass
@@ -188,15 +177,26 @@ def https_get(
         obs.elapsed = round(time.monotonic() - started, 2)
         return obs
 
+    return _until_expected(once, obs, expect, deadline, via)
+
+
+Observation = TypeVar("Observation", bound=HttpObservation)
+
+
+def _until_expected(
+    once: Callable[[], Observation], obs: Observation, expect: int, deadline: float, via: str | None
+) -> Observation:
+    """Repeat ``once`` until it answers ``expect`` or ``deadline`` seconds pass (eventual consistency:
+    targets becoming healthy); the last observation either way. When nothing answered through an
+    emulator's endpoint ``via`` and that endpoint itself is gone, nothing was observed (ProbeError)."""
     retrying = Retrying(
         stop=stop_after_delay(deadline),
         wait=wait_exponential(multiplier=0.25, max=5),
         retry=retry_if_result(lambda o: o.status != expect),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else obs,
     )
-    result: TlsObservation = retrying(once)
+    result: Observation = retrying(once)
     if result.status is None and via:
-        # no answer through an emulator's endpoint: when the endpoint itself is gone, nothing was observed
         try:
             probe_endpoint(via)
         except EndpointUnreachable as exc:
