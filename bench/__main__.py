@@ -193,6 +193,71 @@ class LatencyBench:
         shutil.rmtree(self.env_dir, ignore_errors=True)
 
 
+# emulator/faithful/aws_timing.py: drift detection as long as on AWS for a stack of this size,
+# describe calls at a lognormal latency around 80 ms, throttling at EC2's documented token buckets
+AWS_TIMING = "drift_seconds=20,latency_ms=80,latency_sigma=0.35,throttle_scale=1"
+AWS_TIMING_BUDGET_S = 3.0  # an attach run's wall time beyond its longest dependent chain (drift detection)
+
+
+class AwsTimingBench:
+    """An emulator whose answers take AWS-like time (FAITHFUL_AWS_TIMING), with dev deployed in it."""
+
+    def __init__(self, timing: str = AWS_TIMING) -> None:
+        self.timing = timing
+
+    def __enter__(self) -> AwsTimingBench:
+        saved = os.environ.get("FAITHFUL_AWS_TIMING")
+        os.environ["FAITHFUL_AWS_TIMING"] = self.timing  # the emulator's environment: this process's
+        try:
+            self.emulator = Emulator().start()
+        finally:
+            if saved is None:
+                del os.environ["FAITHFUL_AWS_TIMING"]
+            else:
+                os.environ["FAITHFUL_AWS_TIMING"] = saved
+        self.url = self.emulator.endpoint_url
+        spec = load_environment("dev")
+        Deployer(spec, AwsSession(region=spec.region, endpoint_url=self.url), out=lambda _: None).up()
+        return self
+
+    def _stats(self) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.get(f"{self.url}/_faithful/aws-timing", timeout=10).json()
+        return answer
+
+    def run(self, runs: int) -> dict[str, Any]:
+        """The attach run of one environment (-n auto), ``runs`` times; each round's drift detection
+        as the emulator timed it (DetectStackDrift to the first complete status)."""
+        samples: list[dict[str, Any]] = []
+        drifts: list[float] = []
+        loads: list[float] = []
+        for _ in range(runs):
+            loads.append(round(os.getloadavg()[0], 2))  # the shared machine's load as the round starts
+            seen = len(self._stats()["drift_detection_seconds"])
+            with tempfile.TemporaryDirectory() as d:
+                samples.append(_pytest(["-n", "auto", f"--endpoint-url={self.url}", "--env=dev"], Path(d)))
+            new = self._stats()["drift_detection_seconds"][seen:]
+            drifts.append(max(new) if new else 0.0)
+        stats = self._stats()
+        out = _summarise(samples)
+        beyond = [s["wall"] - drift for s, drift in zip(samples, drifts, strict=True)]
+        out |= {
+            "timing": self.timing,
+            "runs": runs,
+            "drift_detection_s": _median(drifts),
+            "drift_detection_by_round": [round(x, 3) for x in drifts],
+            "wall_beyond_drift_s": _median(beyond),
+            "wall_beyond_drift_by_round": [round(x, 3) for x in beyond],
+            "prepare_beyond_drift_s": round(out["prepare_s"] - _median(drifts), 3),
+            "load_average_by_round": loads,
+            "emulator_calls": stats["calls"],
+            "throttled": stats["throttled"],
+        }
+        return out
+
+    def __exit__(self, *exc: object) -> None:
+        self.emulator.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -200,7 +265,21 @@ def main() -> int:
     parser.add_argument(
         "--render-only", action="store_true", help="rewrite the .md from the .json beside it, measuring nothing"
     )
+    parser.add_argument(
+        "--only", choices=["aws-timing"], help="measure only this configuration, merged into the .json beside --out"
+    )
+    parser.add_argument("--aws-timing", default=AWS_TIMING, help=f"FAITHFUL_AWS_TIMING settings (default {AWS_TIMING})")
     args = parser.parse_args()
+    if args.only == "aws-timing":
+        saved: dict[str, Any] = json.loads(args.out.with_suffix(".json").read_text())
+        print(f"bench: AWS-like timing ({args.aws_timing}), 1 env attach, -n auto, {args.runs} rounds", flush=True)
+        with AwsTimingBench(args.aws_timing) as timed:
+            saved["aws_timing"] = timed.run(args.runs)
+        saved["budgets"] = budgets(saved)
+        args.out.with_suffix(".json").write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n")
+        args.out.write_text(render(saved))
+        print(f"bench: wrote {args.out} and {args.out.with_suffix('.json')} (only the AWS-like timing row measured)")
+        return 0
     if args.render_only:
         args.out.write_text(render(json.loads(args.out.with_suffix(".json").read_text())))
         print(f"bench: wrote {args.out} from {args.out.with_suffix('.json')}")
@@ -226,6 +305,9 @@ def main() -> int:
                 "6 envs, -n auto": ("auto", SIX),
             },
         )
+    with AwsTimingBench(args.aws_timing) as timed:
+        print(f"bench: AWS-like timing ({args.aws_timing}), 1 env attach, -n auto, {args.runs} rounds", flush=True)
+        results["aws_timing"] = timed.run(args.runs)
     results["budgets"] = budgets(results)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     args.out.write_text(render(results))
@@ -248,7 +330,7 @@ def budgets(r: dict[str, Any]) -> dict[str, Any]:
     auto_vs_0_lat = paired_ratio(lat["3 envs, -n auto"], lat["3 envs, -n 0"])
     conc = min(v["effective_concurrency"] for v in lat.values())
     repeats = sum(sum(v["repeated_requests"].values()) for group in (off, lat) for v in group.values())
-    return {
+    out = {
         "no identical API request repeated by the observation (inventory) phase of a run": {
             "value": repeats, "holds": repeats == 0,
         },
@@ -260,6 +342,54 @@ def budgets(r: dict[str, Any]) -> dict[str, Any]:
         "-n auto / -n 0 wall time <= 1.10 (no latency)": {"value": auto_vs_0, "holds": auto_vs_0 <= 1.10},
         "-n auto / -n 0 wall time < 1 (100 ms latency)": {"value": auto_vs_0_lat, "holds": auto_vs_0_lat < 1},
     }  # fmt: skip
+    timed = r.get("aws_timing")
+    if timed:
+        beyond = timed["wall_beyond_drift_s"]
+        out[f"attach wall <= drift detection + {AWS_TIMING_BUDGET_S:.0f} s (AWS-like timing, median of the rounds)"] = {
+            "value": beyond, "holds": beyond <= AWS_TIMING_BUDGET_S,
+        }  # fmt: skip
+    return out
+
+
+def _render_aws_timing(v: dict[str, Any] | None) -> list[str]:
+    if not v:
+        return []
+    throttled = sum(v["throttled"].values())
+    return [
+        "",
+        "## AWS-like timing: the longest dependent chain sets the wall time",
+        "",
+        "In every configuration above, drift detection and stack operations finish at once, as on the "
+        "emulator. Here the emulator takes AWS-like time (`emulator/faithful/aws_timing.py`, enabled only "
+        f"by `FAITHFUL_AWS_TIMING={v['timing']}`): a drift detection stays in progress "
+        "for the time AWS takes for a stack of some seventy resources (tens of seconds), every signed "
+        "call is delayed by a lognormal draw around 80 ms (p95 about 145 ms), and each API family has a "
+        "token bucket at EC2's documented rates (the other services, which publish none, get EC2's "
+        "non-mutating bucket). The run attaches to dev (`pytest --env dev --endpoint-url ... -n auto`). "
+        "Its longest dependent chain is DetectStackDrift and its polls: everything else (the other "
+        "reads, the workers' start-up, the checks) should fit beside it or after it in little time. "
+        f"Measured in {v['runs']} rounds only, on this shared, noisy machine (the whole bench is not "
+        "rerun for it: `python -m bench --only aws-timing` measures this configuration and merges it "
+        "into the JSON); drift detection is timed by the emulator from DetectStackDrift to the first "
+        "complete status.",
+        "",
+        "| configuration | wall s | drift detection s | wall beyond drift detection s (rounds) | inventory s "
+        "| checks + start-up s | API calls | throttled calls |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| AWS-like timing, 1 env, attach, -n auto | {v['wall_s']} | {v['drift_detection_s']} "
+        f"| {v['wall_beyond_drift_s']} ({', '.join(str(x) for x in v['wall_beyond_drift_by_round'])}) "
+        f"| {v['inventory_s']} | {v['checks_and_startup_s']} | {v['api_calls']} | {throttled} |",
+        "",
+        f"Budget: attach wall <= drift detection + {AWS_TIMING_BUDGET_S:.0f} s (in the budgets above): "
+        f"{'holds' if v['wall_beyond_drift_s'] <= AWS_TIMING_BUDGET_S else 'missed'}. Where the time beyond "
+        f"drift detection went (medians): {v['prepare_beyond_drift_s']} s of the preparation besides it "
+        "(the interpreter's first calls, the stack's description, the inventory's files), and "
+        f"{v['checks_and_startup_s']} s of interpreter start-up before the preparation, the checks after it "
+        "and the exit. The machine's 1-minute load average as each round started: "
+        f"{', '.join(str(x) for x in v.get('load_average_by_round', [])) or 'not recorded'} (2 cores). "
+        "The start-up and the checks are serial with the drift detection today: the inventory, "
+        "drift detection included, is complete before the first check runs.",
+    ]
 
 
 def _concurrency(v: dict[str, Any]) -> str:
@@ -308,6 +438,7 @@ def render(r: dict[str, Any]) -> str:
     lines += ["", "## Budgets", "", "| budget | measured | holds |", "|---|---|---|"]
     for name, b in r["budgets"].items():
         lines.append(f"| {name} | {b['value']} | {'yes' if b['holds'] else '**no**'} |")
+    lines += _render_aws_timing(r.get("aws_timing"))
     lines += [
         "",
         "## What keeps it fast",

@@ -13,20 +13,21 @@ status follows docs/exit-codes.md.
 
 from __future__ import annotations
 
-import signal
+import contextlib
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 import pytest
 
+from conformance.interrupts import INTERRUPTS, InterruptGuard
 from conformance.inventory import collect
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
 from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
@@ -54,34 +55,6 @@ INTERRUPT_GRACE_SECONDS = 5.0
 # instead of 3.78 s. Only the workers xdist makes from -n; explicit --tx specs are the user's.
 WORKER_NICENESS = 10
 STATIC_SUITES = ("template",)
-
-
-@contextmanager
-def _deferred_interrupts() -> Iterator[threading.Event]:
-    """While the platform is prepared, Ctrl-C and SIGTERM only set a flag, checked at safe points.
-
-    Raised from a signal handler at an arbitrary line, KeyboardInterrupt can land inside the
-    thread pool's own locks and corrupt them (an INTERNALERROR instead of exit 2). Outside the
-    main thread, or for a signal the process ignores, nothing changes.
-    """
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig, handler in previous.items():
-        if handler not in (signal.SIG_IGN, None):
-            signal.signal(sig, lambda *_: flag.set())
-    try:
-        yield flag
-    finally:
-        for sig, handler in previous.items():
-            if handler not in (signal.SIG_IGN, None):
-                signal.signal(sig, handler)
-
-
-def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 class Outcomes:
@@ -141,6 +114,7 @@ class Controller:
         self.keeper: LockKeeper | None = None
         self._prepared = False  # pytest_sessionstart prepared the platform: finish it at session finish
         self._finished = False
+        self._interrupted = False
 
     # ------------------------------------------------------------ progress lines
 
@@ -167,8 +141,10 @@ class Controller:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         _lower_worker_priority(config)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        # Ctrl-C and SIGTERM from now to the end of the process (conformance/interrupts.py)
+        INTERRUPTS.install()
+        INTERRUPTS.final_line = self.interrupted_line
+        config.pluginmanager.register(InterruptGuard(), "conformance-interrupts")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -221,13 +197,13 @@ class Controller:
     def pytest_sessionstart(self, session: pytest.Session) -> Any:
         result = yield
         config = session.config
-        if not _wants_platform(session):
-            return result
-        if self.saved is not None:  # --from-run: judge saved inventories, deploy and collect nothing
-            self.saved.run_id = self.settings.run_id
-            self.saved.save(self.state_path)
-            config.stash[STATE] = self.saved
-            config.stash[STATE_PATH] = self.state_path
+        if not _wants_platform(session) or self.saved is not None:
+            if self.saved is not None:  # --from-run: judge saved inventories, deploy and collect nothing
+                self.saved.run_id = self.settings.run_id
+                self.saved.save(self.state_path)
+                config.stash[STATE] = self.saved
+                config.stash[STATE_PATH] = self.state_path
+            self._start_checks()
             return result
         self._prepared = True
         try:
@@ -248,12 +224,32 @@ class Controller:
         config.stash[STATE_PATH] = self.state_path
         for name, env in state.environments.items():
             self.out(f"conformance {name}: stack {env.stack_name} in {env.region}, account {env.account} (from sts)")
+        try:
+            self._start_checks()
+        except KeyboardInterrupt:  # a signal after the preparation's last safe point
+            for problem in self.finish(interrupted=True):
+                self.out(f"teardown: {problem}")
+            raise
         return result
+
+    def _start_checks(self) -> None:
+        """From here to the session's finish, Ctrl-C raises KeyboardInterrupt (pytest's own handling)."""
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(INTERRUPTS.signal_name)
+        INTERRUPTS.raising = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.outcomes.count(report)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # a signal from the session's finish on is only recorded (InterruptGuard, registered at configure)
+        self._finish_session(session)
+        if INTERRUPTS.is_set() or session.exitstatus == ExitCode.INTERRUPTED:
+            if not self._prepared:
+                INTERRUPTS.say(self.interrupted_line(), self.out)
+            session.exitstatus = ExitCode.INTERRUPTED
+
+    def _finish_session(self, session: pytest.Session) -> None:
         if not self._prepared:
             return
         problems = self.finish(interrupted=session.exitstatus == ExitCode.INTERRUPTED)
@@ -275,11 +271,10 @@ class Controller:
     # ------------------------------------------------------------ preparing the platform
 
     def prepare(self) -> RunState:
-        with _deferred_interrupts() as interrupted:
-            return self._prepare(interrupted)
-
-    def _prepare(self, interrupted: threading.Event) -> RunState:
+        """Start the emulator (offline), deploy or attach and collect; KeyboardInterrupt at the
+        first safe point after Ctrl-C or SIGTERM (recorded by conformance/interrupts.py)."""
         started = time.perf_counter()
+        self._check_interrupt("configuring")
         if self.settings.mode.value == "emulator":
             from emulator.launcher import Emulator
 
@@ -292,7 +287,7 @@ class Controller:
         # the first calls on the wire); environments that share a region share them
         threading.Thread(target=self._warm, name="warm-clients", daemon=True).start()
         if self.emulator is not None:
-            self._start_emulator(self.emulator, interrupted)
+            self._start_emulator(self.emulator)
             self.metrics.timed("emulator_start", time.perf_counter() - started)
         elif self.endpoint:
             ensure_reachable(self.endpoint)
@@ -303,9 +298,9 @@ class Controller:
             self._auto_regions()
         if self.settings.deploy.value and self.settings.mode.value != "emulator":
             # before any change: every stack's lock (core.lock), or none and exit 4
-            self.accounts = self._each(names, self._claim_lock, interrupted, "taking the stacks' locks")
+            self.accounts = self._each(names, self._claim_lock, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
-        envs = self._each(names, self._prepare_environment, interrupted, "deploying and collecting")
+        envs = self._each(names, self._prepare_environment, "deploying and collecting")
         raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
@@ -326,7 +321,11 @@ class Controller:
         self.out(self.metrics.summary())
         return self.state
 
-    def _start_emulator(self, emulator: Emulator, interrupted: threading.Event) -> None:
+    def _check_interrupt(self, what: str) -> None:
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(f"interrupted while {what}")
+
+    def _start_emulator(self, emulator: Emulator) -> None:
         from emulator.errors import EmulatorError
 
         try:
@@ -335,8 +334,7 @@ class Controller:
             raise InfrastructureError(str(exc)) from None
         self.endpoint = emulator.endpoint_url
         self.out(f"emulator: ready at {self.endpoint} (pid {emulator.pid})")
-        if interrupted.is_set():
-            raise KeyboardInterrupt("interrupted while starting the emulator")
+        self._check_interrupt("starting the emulator")
 
     def _warm(self) -> None:
         for session in list(self.sessions.values()):
@@ -375,7 +373,12 @@ class Controller:
         if self.settings.mode.value == "emulator" and self.settings.deploy.value:
             spec = self._emulated_certificate(name, spec, aws)
         deployer = Deployer(
-            spec, aws, run_id=self.settings.run_id, out=self.out, template_path=self.settings.template.value
+            spec,
+            aws,
+            run_id=self.settings.run_id,
+            out=self.out,
+            template_path=self.settings.template.value,
+            stop_when=INTERRUPTS.is_set,
         )
         t0 = time.perf_counter()
         account, outputs = self._deploy(name, deployer) if self.settings.deploy.value else self._attach(name, deployer)
@@ -451,7 +454,7 @@ class Controller:
             )
         return account
 
-    def _each(self, names: list[str], fn: Callable[[str], Any], interrupted: threading.Event, what: str) -> Any:
+    def _each(self, names: list[str], fn: Callable[[str], Any], what: str) -> Any:
         """fn for every environment at once; the first error, or KeyboardInterrupt at the next safe point."""
         pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prepare")
         try:
@@ -459,42 +462,36 @@ class Controller:
             pending = set(futures.values())
             while pending:
                 _, pending = wait(pending, timeout=0.2)
-                if interrupted.is_set():
-                    raise KeyboardInterrupt(f"interrupted while {what}")
+                self._check_interrupt(what)
+            self._check_interrupt(what)  # the deployers' polls stop at a signal: not their error
             return {n: f.result() for n, f in futures.items()}
         finally:
             # interrupted: stop waiting for work in flight (finish() abandons the deployers' polls)
-            pool.shutdown(wait=not interrupted.is_set(), cancel_futures=True)
+            pool.shutdown(wait=not INTERRUPTS.is_set(), cancel_futures=True)
 
     # ------------------------------------------------------------ the end of the run
 
     def finish(self, *, interrupted: bool = False) -> list[str]:
         """Tear down what this run created when asked, release the locks, stop the emulator.
 
-        Idempotent. Returns problems as sentences. Interrupted (Ctrl-C, SIGTERM), it starts the
-        deletion of the stacks this run created (with --teardown) and watches it for at most
-        INTERRUPT_GRACE_SECONDS; a stack that existed before the run is never deleted.
+        Idempotent. Returns problems as sentences. Runs to its end whatever signal comes (they are
+        recorded, conformance/interrupts.py). Interrupted (Ctrl-C, SIGTERM: before it or at any
+        moment of it, the teardown's own waits included), it starts the deletion of every stack
+        this run created (with --teardown), watches it for at most INTERRUPT_GRACE_SECONDS and
+        prints one line naming each; a second signal abandons that, and the line names what is
+        left and in which state. A stack that existed before the run is never deleted.
         """
         with self._lock:
             if self._finished:
                 return []
             self._finished = True
+        self._interrupted = interrupted  # also a KeyboardInterrupt that was not a signal (no pytest)
         problems: list[str] = []
         try:
-            if interrupted:
-                with _deferred_interrupts():
-                    problems += self._delete_created_now()
-            elif self.settings.teardown.value and self.state is not None:
-                for name, deployer in self.deployers.items():
-                    if deployer.created_stack_id is None:
-                        self.out(f"{deployer.stack_name}: existed before this run; --teardown leaves it")
-                        continue
-                    try:
-                        deployer.down()
-                        deployer.release_retained()  # empty buckets, final snapshots, then the key
-                        deployer.left_behind()  # retained or failed resources: one message, exit 3
-                    except ConformanceError as exc:
-                        problems.append(f"{name}: {exc}")
+            if self.settings.teardown.value and self.state is not None and not self.was_interrupted:
+                problems += self._teardown()
+            if self.was_interrupted:
+                problems += self._delete_created_now()
         finally:
             if self.keeper is not None:
                 problems += self.keeper.stop()
@@ -502,18 +499,46 @@ class Controller:
                 problems += LockKeeper(self.locks).stop()
             write_final_calls(self.state_path.parent, list(self.sessions.values()))
             if self.emulator is not None:
+                self.out(f"emulator: stopping (pid {self.emulator.pid})")
                 self.emulator.stop()
                 self.emulator = None
+        if self.was_interrupted:  # before this finish or at any moment of it
+            INTERRUPTS.say(self.interrupted_line(), self.out)
+        return problems
+
+    @property
+    def was_interrupted(self) -> bool:
+        return self._interrupted or INTERRUPTS.is_set()
+
+    def _teardown(self) -> list[str]:
+        """--teardown: delete, one after the other, the stacks this run created; stop at a signal."""
+        problems: list[str] = []
+        for name, deployer in self.deployers.items():
+            if self.was_interrupted:
+                break
+            if deployer.created_stack_id is None:
+                self.out(f"{deployer.stack_name}: existed before this run; --teardown leaves it")
+                continue
+            try:
+                deployer.down()
+                deployer.release_retained()  # empty buckets, final snapshots, then the key
+                deployer.left_behind()  # retained or failed resources: one message, exit 3
+            except ConformanceError as exc:
+                if self.was_interrupted:  # its wait stopped at the signal: the interrupt path takes over
+                    break
+                problems.append(f"{name}: {exc}")
         return problems
 
     def _delete_created_now(self) -> list[str]:
+        """The interrupt path: start deleting every stack this run created, watch for a few seconds."""
         for deployer in self.deployers.values():
             deployer.abandon()  # polls still running in the prepare threads stop at their next turn
         if self.settings.mode.value == "emulator":
             return []  # the offline rehearsal's emulator is discarded with everything in it
         deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
         for deployer in self.deployers.values():  # a CreateStack still on the wire: wait for its answer
-            deployer.create_settled.wait(timeout=max(0.0, deadline - time.monotonic()))
+            while not deployer.create_settled.wait(0.1) and time.monotonic() < deadline and not INTERRUPTS.abandoned:
+                pass
         problems: list[str] = []
         for deployer in self.deployers.values():
             if not deployer.create_settled.is_set():
@@ -521,40 +546,80 @@ class Controller:
                     f"CreateStack for {deployer.stack_name} was still unanswered when the run stopped; "
                     f"see `python -m deploy status --env {deployer.spec.name}` and delete it if it exists"
                 )
-        created = {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
-        if not created:
-            return problems
-        if not self.settings.teardown.value:
-            names = ", ".join(d.stack_name for d in created.values())
-            self.out(f"interrupted: {names} (created by this run) left in place: no --teardown")
+        created = self._created()
+        if not created or not self.settings.teardown.value:
             return problems
         started: dict[str, Deployer] = {}
         for name, deployer in created.items():
+            if INTERRUPTS.abandoned:
+                break
             try:
                 if deployer.start_deleting_created():
                     started[name] = deployer
             except (ConformanceError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
                 problems.append(f"{name}: could not start deleting {deployer.stack_name}: {exc}")
-        gone: set[str] = set()
         deadline = max(deadline, time.monotonic() + 2.0)
-        while started.keys() - gone and time.monotonic() < deadline:
-            for name in started.keys() - gone:
-                try:
-                    if started[name].state() is None:
-                        gone.add(name)
-                except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                    pass
-            time.sleep(0.25)
-        if started:
-            parts = [
-                f"{d.stack_name} ({'deleted' if n in gone else 'still deleting: python -m deploy status --env ' + n})"
-                for n, d in started.items()
-            ]
-            self.out(
-                f"interrupted: deletion started for the stacks this run created, not awaited past "
-                f"{INTERRUPT_GRACE_SECONDS:.0f} s: {', '.join(parts)}"
-            )
+        while not INTERRUPTS.abandoned and time.monotonic() < deadline:
+            deleting = [d for d in started.values() if d.last_status != "DELETE_COMPLETE"]
+            if not deleting:
+                break
+            for deployer in deleting:
+                if INTERRUPTS.abandoned:
+                    break
+                with contextlib.suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                    deployer.state()  # its last_status: what the line says
+            INTERRUPTS.sleep(0.25)
         return problems
+
+    def _created(self) -> dict[str, Deployer]:
+        return {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
+
+    def interrupted_line(self) -> str:
+        """The interrupted run's one line: every stack it created, named, with what became of it.
+
+        Built from what was last seen (no call): it is also said by a signal that comes after
+        the teardown, when the process must end at once.
+        """
+        created = self._created()
+        unanswered = [d.stack_name for d in self.deployers.values() if not d.create_settled.is_set()]
+        tail = (
+            f"; CreateStack unanswered for {', '.join(unanswered)}: see python -m deploy status" if unanswered else ""
+        )
+        names = ", ".join(d.stack_name for d in created.values())
+        if self.settings.mode.value == "emulator":
+            if not created:
+                return "interrupted: the run's own emulator was stopped; nothing else was touched"
+            return f"interrupted: the run's own emulator was stopped; what it deployed there went with it: {names}"
+        if INTERRUPTS.abandoned and created and self.settings.teardown.value:
+            parts = [
+                f"{d.stack_name} ({_shown(d.last_status)}, deletion {'started' if d.delete_started else 'not started'}"
+                f": python -m deploy status --env {n})"
+                for n, d in created.items()
+                if d.last_status != "DELETE_COMPLETE"
+            ]
+            gone = [f"{d.stack_name} (deleted)" for d in created.values() if d.last_status == "DELETE_COMPLETE"]
+            return f"interrupted twice: deletion abandoned; left: {', '.join(parts + gone) or 'nothing'}{tail}"
+        if not created:
+            what = "attach mode" if not self.settings.deploy.value else "this run created no stack"
+            return f"interrupted: {what}; nothing was deleted{tail}"
+        if not self.settings.teardown.value:
+            return f"interrupted: {names} (created by this run) left in place: no --teardown{tail}"
+        parts = []
+        for n, d in created.items():
+            if d.last_status == "DELETE_COMPLETE":
+                parts.append(f"{d.stack_name} (deleted)")
+            elif d.delete_started:
+                parts.append(f"{d.stack_name} (still deleting: python -m deploy status --env {n})")
+            else:
+                parts.append(f"{d.stack_name} (left in {_shown(d.last_status)}: its deletion could not be started)")
+        return (
+            f"interrupted: deletion started for the stacks this run created, not awaited past "
+            f"{INTERRUPT_GRACE_SECONDS:.0f} s: {', '.join(parts)}{tail}"
+        )
+
+
+def _shown(status: str | None) -> str:
+    return status or "a state not seen"
 
 
 def _lower_worker_priority(config: pytest.Config) -> None:

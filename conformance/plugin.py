@@ -30,6 +30,7 @@ from conformance.checks import meta_of
 from conformance.cmdline import hand_workers_joined_options
 from conformance.evidence import Evidence
 from conformance.inputs import validate_run
+from conformance.interrupts import INTERRUPTS
 from conformance.inventory import Inventory, ProbeError
 from conformance.metrics import write_process_calls
 from conformance.prefetch import Prefetcher, Probe, ProbeContext
@@ -168,6 +169,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     except ConformanceError:
         return None  # the usage error is reported by pytest_configure
     return 0 if settings.mode.value == "emulator" else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Any:
+    """pytest's exit status, 2 when Ctrl-C or SIGTERM came at any moment (the controller's record,
+    conformance/interrupts.py: its unconfigure included); from here a signal ends the process."""
+    code = yield
+    interrupted = INTERRUPTS.finished()
+    return code if interrupted is None else interrupted
 
 
 @pytest.hookimpl(tryfirst=True)  # before the controller ends the run: the probes still need the platform

@@ -127,6 +127,7 @@ class Deployer:
         template_path: Path = TEMPLATE_PATH,
         poll_seconds: float | None = None,
         deadline_seconds: float | None = None,
+        stop_when: Callable[[], bool] | None = None,
     ) -> None:
         self.spec = spec
         self.aws = aws
@@ -143,9 +144,26 @@ class Deployer:
         self.create_settled = threading.Event()  # set once a CreateStack call has answered (or none was made)
         self.create_settled.set()
         self._abandoned = threading.Event()
+        # polled between waits: the controller's record of Ctrl-C and SIGTERM (a signal handler
+        # sets no Event: it would take a lock the interrupted line may hold)
+        self._stop_when = stop_when or (lambda: False)
+        self.last_status: str | None = None  # the stack's status at the last look (None: never looked)
+        self.delete_started = False  # this deployer's DeleteStack was answered
         self.retained_records: list[dict[str, str]] = []  # set by down(): what DeletionPolicy Retain keeps
         self.deleted_clusters: list[str] = []  # set by down(): the stack's DB clusters (their final snapshots)
         self.deleted_at: datetime | None = None  # set by a down() that saw the stack DELETE_COMPLETE
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` between polls; True at once when abandoned or asked to stop."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._stop_when():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._abandoned.wait(min(0.2, left)):
+                return True
 
     def abandon(self) -> None:
         """Stop waiting: a poll in progress (another thread) raises at its next turn. The stack
@@ -162,12 +180,14 @@ class Deployer:
             stacks = self.cfn.describe_stacks(StackName=self.stack_name)["Stacks"]
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+                self.last_status = "DELETE_COMPLETE" if self.last_status else None
                 return None
             raise
         if not stacks:
             return None
         s = stacks[0]
         self.described = s  # the last description, for the inventory (no second DescribeStacks)
+        self.last_status = s["StackStatus"]
         if s["StackStatus"] == "DELETE_COMPLETE":
             return None
         return StackState(
@@ -325,7 +345,7 @@ class Deployer:
                 raise DeploymentFailed(f"change set {name} for {self.stack_name} failed: {reason}")
             if time.monotonic() > deadline:
                 raise DeploymentFailed(f"change set {name} for {self.stack_name} was not ready within 300 s")
-            if self._abandoned.wait(self.poll_seconds):
+            if self._pause(self.poll_seconds):
                 raise DeploymentFailed(f"stopped waiting for change set {name}: the run was interrupted")
 
     def _ensure_termination_protection(self) -> None:
@@ -390,7 +410,7 @@ class Deployer:
                     f"stack {self.stack_name} is still {status} after {self.deadline_seconds:.0f} s; "
                     "look at its events in the console and run again."
                 )
-            if self._abandoned.wait(self.poll_seconds):
+            if self._pause(self.poll_seconds):
                 raise DeploymentFailed(f"stopped waiting for {self.stack_name} ({status}): the run was interrupted")
 
     def failed_resources(self, events: list[dict[str, Any]]) -> list[FailedResource]:
@@ -439,6 +459,7 @@ class Deployer:
         started = datetime.now(UTC)
         self.out(f"{self.stack_name}: deleting")
         self.cfn.delete_stack(StackName=self.stack_name)
+        self.delete_started = True
         if wait:
             try:
                 self._wait(started, "DELETE_COMPLETE")
@@ -463,6 +484,8 @@ class Deployer:
         state = self.state()
         if state is None or state.stack_id != self.created_stack_id:
             return None
+        if state.status == "DELETE_IN_PROGRESS" and self.delete_started:  # the teardown's, interrupted
+            return state.name
         self.down(wait=False)
         return state.name
 

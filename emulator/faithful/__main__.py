@@ -58,10 +58,10 @@ def main() -> None:
     from faithful import leftovers
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
-    from ministack.app import app
 
     installed = faithful.install_all()
     logging.getLogger("faithful").info("extensions: %s", ", ".join(installed))
+    from ministack.app import app  # after the extensions: one may wrap it (aws_timing.py)
 
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]

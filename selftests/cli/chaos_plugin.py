@@ -14,6 +14,7 @@ nothing:
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for bucket in s3.list_buckets().get("Buckets", []):
         if "-txlogs-" in bucket["Name"]:
             s3.put_object(Bucket=bucket["Name"], Key="left-by-selftest.log", Body=b"a transaction log")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    seconds = os.environ.get("CONFORMANCE_CHAOS_UNCONFIGURE_SECONDS")
+    if not seconds or hasattr(config, "workerinput"):
+        return
+    print("chaos: unconfiguring", file=sys.__stderr__, flush=True)
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:  # a signal's handler runs between the sleeps
+        time.sleep(0.05)

@@ -4,7 +4,6 @@ contract, and the settings it was given shown as the report header shows them.""
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
 
@@ -28,7 +27,7 @@ def test_an_emulator_that_cannot_start_is_could_not_observe():
         s.listen()
         port = s.getsockname()[1]
         with pytest.raises(InfrastructureError, match=f"port {port} on 127.0.0.1 is already in use") as caught:
-            controller._start_emulator(Emulator(port=port), threading.Event())
+            controller._start_emulator(Emulator(port=port))
     assert caught.value.exit_code == ExitCode.CANNOT_OBSERVE == EmulatorError.exit_code == 3
     assert lines == []  # no "emulator: ready" line
 
