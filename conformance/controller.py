@@ -370,7 +370,9 @@ class Controller:
         """One environment: deploy or attach, then collect its inventory into the run directory."""
         spec = self.specs[name]
         aws = self.sessions[name]
-        if self.settings.mode.value == "emulator" and self.settings.deploy.value:
+        if aws.is_emulated and self.settings.deploy.value:
+            # the embedded emulator or one at --endpoint-url: as `python -m deploy up` does there, so
+            # that a stack deployed by either is left unchanged by the other (core.selfsigned)
             spec = self._emulated_certificate(name, spec, aws)
         deployer = Deployer(
             spec,
