@@ -139,7 +139,7 @@ class CallLog:
 
     calls: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
-    # identical requests (operation, path, query, body) made more than once: the benchmark's
+    # identical requests (operation, URL, query, body) made more than once: the benchmark's
     # "no identical call repeated" budget. Stack polling while deploying is expected to repeat.
     requests: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -150,9 +150,10 @@ class CallLog:
         body = params.get("body", b"")
         if not isinstance(body, bytes | str):
             body = repr(body)
-        digest = hashlib.sha256(
-            f"{params.get('url_path', '')}?{params.get('query_string', '')}\n{body!s}".encode()
-        ).hexdigest()[:16]
+        # the whole URL: S3 keeps the bucket in it (its url_path is only "?encryption"), so two
+        # buckets' reads of one kind are two requests, not one repeated
+        where = params.get("url") or params.get("url_path", "")
+        digest = hashlib.sha256(f"{where}?{params.get('query_string', '')}\n{body!s}".encode()).hexdigest()[:16]
         with self._lock:
             self.requests[f"{model.service_model.service_name}:{model.name} {digest}"] += 1
 
