@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from core.aws import AwsSession
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from core.template import compact_json
 from deploy.artifacts import ArtifactsBucket
@@ -21,14 +22,13 @@ def _events(cfn, logical_id: str) -> list[str]:
 def test_delete_during_creation_cancels_it(emulator, aws):
     emulator.reset()
     cfn = aws("cloudformation")
-    spec = load_environment("dev").with_overrides(suffix="cancel")
+    session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
+    spec = with_self_signed_certificate(load_environment("dev").with_overrides(suffix="cancel"), session)
     cfn.create_stack(
         StackName=NAME,
         # as the deployer sends it: by TemplateURL from the artifacts bucket
-        TemplateURL=ArtifactsBucket(
-            AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url), out=lambda _: None
-        ).upload_template(compact_json()),
-        Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in spec.parameters.model_dump().items()],
+        TemplateURL=ArtifactsBucket(session, out=lambda _: None).upload_template(compact_json()),
+        Parameters=spec.template_parameters(),  # the parameters and the HTTPS listener's certificate
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     deadline = time.monotonic() + 30
