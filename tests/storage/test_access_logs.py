@@ -9,6 +9,7 @@ from typing import Any
 from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
+from conformance.inventory.storage import LOG_BUCKET
 from conformance.policies import PolicyError, parse
 from tests.storage.policy import tls_deny_coverage
 
@@ -227,7 +228,7 @@ def delivery_grant_problems(policy: dict[str, Any], bucket_arn: str, account: st
 )
 def test_log_bucket_grants_only_log_delivery(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("s3:GetBucketPolicy")
+    st.require(f"s3:GetBucketPolicy{LOG_BUCKET}")
     evidence.attach("GetBucketPolicy", st.log_bucket_policy)
     partition = inv.outputs.KMSKeyArn.split(":")[1] if inv.outputs.KMSKeyArn.count(":") > 1 else "aws"
     try:
