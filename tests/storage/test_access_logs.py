@@ -11,20 +11,14 @@ from conformance.evidence import Evidence
 from conformance.inventory import Inventory
 from conformance.inventory.storage import LOG_BUCKET
 from conformance.policies import PolicyError, parse
+from core.logdelivery import ELB_LOG_DELIVERY_SERVICE, elb_log_delivery_account
 from tests.storage.policy import tls_deny_coverage
 
 LOG_RETENTION_FLOOR_DAYS = 365  # PCI DSS 10.5.1: twelve months of audit log history
 PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 ALB_PREFIX = "alb"
 S3_PREFIX = "s3/"
-# The accounts Elastic Load Balancing delivers access logs from, for the Regions that opened before
-# August 2022 (later Regions use the logdelivery.elasticloadbalancing.amazonaws.com service principal).
-ELB_LOG_ACCOUNTS = {
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-    "us-west-2": "797873946194",
-}  # fmt: skip
 S3_LOGGING_SERVICE = "logging.s3.amazonaws.com"
-ELB_LOGGING_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -195,9 +189,9 @@ def delivery_grant_problems(policy: dict[str, Any], bucket_arn: str, account: st
                 if not bound or not arns or not all(a.startswith("arn:") and ":s3:::" in a for a in arns):
                     problems.append(f"{sid} grants {value} without aws:SourceAccount {account} and aws:SourceArn")
                     continue
-            elif (kind == "Service" and value == ELB_LOGGING_SERVICE) or (
+            elif (kind == "Service" and value == ELB_LOG_DELIVERY_SERVICE) or (
                 kind == "AWS"
-                and value.split(":")[4:5] == [ELB_LOG_ACCOUNTS.get(region, "-")]
+                and value.split(":")[4:5] == [elb_log_delivery_account(region) or "-"]
                 and value.endswith(":root")
             ):
                 prefix = f"{bucket_arn}/{ALB_PREFIX}/AWSLogs/{account}/"
