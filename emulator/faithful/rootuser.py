@@ -2,13 +2,15 @@
 
 Gaps in MiniStack 1.5.33 (measured with boto3 against the running emulator):
 
-* GetAccountSummary answered ``AccountMFAEnabled`` 1 as soon as any IAM user had an MFA
-  device, and ``AccountAccessKeysPresent`` always 0, whatever the root user had. On AWS both
+* GetAccountSummary answered ``AccountMFAEnabled`` 0 for a new account and 1 as soon as any
+  IAM user had an MFA device, and ``AccountAccessKeysPresent`` always 0 (0 also after a root
+  CreateAccessKey), whatever the root user had. On AWS both
   are the root user's: its MFA device and its access keys.
 * CreateAccessKey without ``UserName`` made a key for a user named ``default``, whoever called.
   On AWS it makes a key for the caller: the root user's own key when root calls (which is what
   ``AccountAccessKeysPresent`` counts), the calling IAM user's when a user calls.
-* DeactivateMFADevice without ``UserName`` failed ``NoSuchEntity``; on AWS root calls it to
+* DeactivateMFADevice without ``UserName`` failed ``NoSuchEntity`` ("... is not assigned to
+  user ."); on AWS root calls it to
   deactivate its own MFA device.
 
 The emulator's root user, by default, stands in for a well-run account: MFA on (a virtual

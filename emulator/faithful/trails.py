@@ -3,7 +3,8 @@
 Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the running emulator;
 its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
 
-* No provisioner for ``AWS::CloudTrail::Trail``: "Unsupported resource type". -> create
+* No provisioner for ``AWS::CloudTrail::Trail``: CreateStack refused the template ("Template
+  format error: Unrecognized resource types"). -> create
   (TrailName or a generated ``<stack>-<logical id>-<suffix>`` name, S3BucketName, S3KeyPrefix,
   SnsTopicName, IsMultiRegionTrail, EnableLogFileValidation, IncludeGlobalServiceEvents,
   IsOrganizationTrail, KMSKeyId, CloudWatchLogsLogGroupArn/RoleArn, EventSelectors or
