@@ -22,6 +22,9 @@ its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
   ``aws:SourceArn`` (the trail ARN), ``aws:SourceAccount``, ``s3:x-amz-acl``
   (``bucket-owner-full-control``) and ``aws:SecureTransport`` true (CloudTrail writes over
   HTTPS, so a bucket policy's TLS-only deny does not refuse it), as CloudTrail's delivery does.
+* PutEventSelectors accepted any AdvancedEventSelectors. AWS refuses
+  (``InvalidEventSelectorsException``) a selector without ``eventCategory`` Equals, a data-event
+  selector without ``resources.type``, and a field selector without an operator. -> the same.
 * Nothing was delivered: GetTrailStatus had no ``LatestDeliveryTime``. -> a logging trail
   delivers a log file (gzipped JSON ``{"Records": [...]}``, the logging start event) to
   ``[<prefix>/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<time>_<id>.json.gz``
@@ -95,6 +98,28 @@ def bucket_problem(bucket: str, prefix: str, trail_arn: str) -> tuple[str, str]:
         if not policy or evaluate_resource_policy(policy, ctx, service="cloudtrail.amazonaws.com").decision != "Allow":
             return "InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: {bucket}"
     return "", ""
+
+
+def advanced_selectors_problem(selectors: Any) -> str:
+    """Why AWS refuses these AdvancedEventSelectors ('' when it accepts them or there are none).
+
+    The API reference's rules for trails: every selector has ``eventCategory`` with ``Equals``;
+    a data-event selector (``eventCategory`` Equals ``Data``) has ``resources.type``; every field
+    selector has at least one operator.
+    """
+    operators = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
+    for selector in selectors or []:
+        fields = {str(f.get("Field")): f for f in (selector or {}).get("FieldSelectors") or []}
+        name = selector.get("Name", "") if isinstance(selector, dict) else ""
+        category = fields.get("eventCategory")
+        if category is None or not category.get("Equals"):
+            return f"The advanced event selector {name!r} must set eventCategory with Equals."
+        if "Data" in category["Equals"] and "resources.type" not in fields:
+            return f"The data event selector {name!r} must set resources.type."
+        for field, item in fields.items():
+            if not any(item.get(op) for op in operators):
+                return f"The field selector {field!r} of {name!r} has no operator."
+    return ""
 
 
 def deliver(trail: dict[str, Any], event_name: str = "StartLogging") -> None:
@@ -186,6 +211,13 @@ def install() -> None:
                     return _err(code, message)
         return original_update(body)
 
+    original_put_selectors = dispatch["PutEventSelectors"]
+
+    def put_event_selectors(body: dict[str, Any]) -> Any:
+        if why := advanced_selectors_problem(body.get("AdvancedEventSelectors")):
+            return _err("InvalidEventSelectorsException", why)
+        return original_put_selectors(body)
+
     def start_logging(body: dict[str, Any]) -> Any:
         answer = original_start(body)
         if answer[0] == 200:
@@ -216,7 +248,11 @@ def install() -> None:
         return _ok(status)
 
     dispatch.update(
-        CreateTrail=create_trail, UpdateTrail=update_trail, StartLogging=start_logging, GetTrailStatus=get_trail_status
+        CreateTrail=create_trail,
+        UpdateTrail=update_trail,
+        PutEventSelectors=put_event_selectors,
+        StartLogging=start_logging,
+        GetTrailStatus=get_trail_status,
     )
 
     # ---- CloudFormation

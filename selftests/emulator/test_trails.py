@@ -95,6 +95,13 @@ def test_logging_trail_delivers_and_the_drift_calls_show(emulator, aws):
             {"Field": "resources.ARN", "StartsWith": [f"arn:aws:s3:::{BUCKET}/"]},
         ]},
     ]  # fmt: skip
+    for refused in (
+        [{"Name": "no category", "FieldSelectors": [{"Field": "eventName", "Equals": ["PutObject"]}]}],
+        [{"Name": "no type", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}],
+    ):
+        with pytest.raises(ClientError) as caught:
+            ct.put_event_selectors(TrailName="t", AdvancedEventSelectors=refused)
+        assert _code(caught) == "InvalidEventSelectorsException"
     ct.put_event_selectors(TrailName="t", AdvancedEventSelectors=data_events)
     assert ct.get_event_selectors(TrailName="t")["AdvancedEventSelectors"] == data_events
     # the drifts a suite uses: validation and multi-Region off, logging stopped, data events dropped
