@@ -35,8 +35,13 @@ its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
   (``LatestDigestDeliveryTime``) are not emulated: AWS delivers the first an hour after logging
   starts.
 
-Not emulated: the KMS key policy check (``InsufficientEncryptionPolicyException``), the
-CloudWatch Logs role check, and events beyond the logging start in the delivered files.
+* CreateTrail and UpdateTrail accepted any ``KmsKeyId``. AWS refuses a key that does not exist
+  (``KmsKeyNotFoundException``) and one whose key policy does not let ``cloudtrail.amazonaws.com``
+  call ``kms:GenerateDataKey*`` (``InsufficientEncryptionPolicyException``). -> checked with the
+  same evaluator, the context carrying ``aws:SourceArn``, ``aws:SourceAccount`` and the
+  encryption context ``kms:EncryptionContext:aws:cloudtrail:arn`` (the trail ARN).
+
+Not emulated: the CloudWatch Logs role check, and events beyond the logging start in the delivered files.
 """
 
 from __future__ import annotations
@@ -97,6 +102,35 @@ def bucket_problem(bucket: str, prefix: str, trail_arn: str) -> tuple[str, str]:
         )
         if not policy or evaluate_resource_policy(policy, ctx, service="cloudtrail.amazonaws.com").decision != "Allow":
             return "InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: {bucket}"
+    return "", ""
+
+
+def key_problem(key: str, trail_arn: str) -> tuple[str, str]:
+    """(AWS error code, message) when CloudTrail could not encrypt with the KMS key, else ('', '')."""
+    from ministack.core.iam_evaluator import EvalContext, evaluate_resource_policy
+    from ministack.services import kms
+
+    account, region = _account_region()
+    record = kms._resolve_key(key)
+    if record is None:
+        return "KmsKeyNotFoundException", f"The KMS key {key} does not exist in {region}."
+    ctx = EvalContext(
+        principal_arn="cloudtrail.amazonaws.com",
+        principal_type="Service",
+        principal_account="",
+        action="kms:GenerateDataKey",
+        resource_arn=str(record["Arn"]),
+        region=region,
+        service_context={
+            "aws:sourcearn": trail_arn,
+            "aws:sourceaccount": account,
+            "kms:encryptioncontext:aws:cloudtrail:arn": trail_arn,
+        },
+        secure_transport=True,
+    )
+    policy = record.get("Policy") or ""
+    if evaluate_resource_policy(policy, ctx, service="cloudtrail.amazonaws.com").decision != "Allow":
+        return "InsufficientEncryptionPolicyException", f"Insufficient permissions to access KMS key {record['Arn']}."
     return "", ""
 
 
@@ -188,6 +222,8 @@ def install() -> None:
             code, message = bucket_problem(
                 str(body["S3BucketName"]), str(body.get("S3KeyPrefix", "")), ct._trail_arn(name)
             )
+            if not code and body.get("KmsKeyId"):
+                code, message = key_problem(str(body["KmsKeyId"]), ct._trail_arn(name))
             if code:
                 return _err(code, message)
         answer = original_create(body)
@@ -207,6 +243,12 @@ def install() -> None:
                 bucket = str(body.get("S3BucketName", trail.get("S3BucketName", "")))
                 prefix = str(body.get("S3KeyPrefix", trail.get("S3KeyPrefix", "")))
                 code, message = bucket_problem(bucket, prefix, str(trail["TrailARN"]))
+                if code:
+                    return _err(code, message)
+        if body.get("KmsKeyId"):
+            _name, _home, trail, problem = ct._find_mutable_trail(raw)
+            if problem is None and trail is not None:
+                code, message = key_problem(str(body["KmsKeyId"]), str(trail["TrailARN"]))
                 if code:
                     return _err(code, message)
         return original_update(body)
