@@ -45,12 +45,15 @@ if TYPE_CHECKING:
     from types_boto3_elbv2.type_defs import SslPolicyTypeDef as SslPolicy
     from types_boto3_elbv2.type_defs import TargetGroupTypeDef as TargetGroup
     from types_boto3_elbv2.type_defs import TargetHealthDescriptionTypeDef as TargetHealthDescription
+    from types_boto3_kms.type_defs import GrantListEntryTypeDef as KeyGrant
     from types_boto3_kms.type_defs import KeyMetadataTypeDef as KeyMetadata
     from types_boto3_logs.type_defs import LogGroupTypeDef as LogGroup
+    from types_boto3_rds.type_defs import DBClusterSnapshotTypeDef as DBClusterSnapshot
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
     from types_boto3_rds.type_defs import DBInstanceTypeDef as DBInstance
     from types_boto3_rds.type_defs import DBSubnetGroupTypeDef as DBSubnetGroup
     from types_boto3_rds.type_defs import ParameterTypeDef as DBClusterParameter
+    from types_boto3_s3.type_defs import GetBucketAclOutputTypeDef as BucketAcl
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
     from types_boto3_s3.type_defs import LoggingEnabledOutputTypeDef as LoggingEnabled
@@ -108,10 +111,10 @@ else:
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
-    DBClusterParameter = dict[str, Any]
-    BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = (
-        dict[str, Any]
-    )
+    DBClusterParameter = DBClusterSnapshot = KeyGrant = dict[str, Any]
+    BucketAcl = BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = (
+        EncryptionRule
+    ) = dict[str, Any]
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
@@ -120,11 +123,13 @@ CertificateDetail = dict[str, Any]
 
 __all__ = [
     "Address",
+    "BucketAcl",
     "BucketVersioning",
     "CertificateDetail",
     "ContainerDefinition",
     "DBCluster",
     "DBClusterParameter",
+    "DBClusterSnapshot",
     "DBInstance",
     "DBSubnetGroup",
     "DriftDetection",
@@ -134,6 +139,7 @@ __all__ = [
     "FlowLog",
     "InternetGateway",
     "IpPermission",
+    "KeyGrant",
     "KeyMetadata",
     "LifecycleRule",
     "Listener",

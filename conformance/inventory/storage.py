@@ -11,8 +11,10 @@ from pydantic import Field
 
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
+    BucketAcl,
     BucketVersioning,
     EncryptionRule,
+    KeyGrant,
     KeyMetadata,
     LifecycleRule,
     LoggingEnabled,
@@ -39,7 +41,7 @@ LOG_BUCKET = "(AccessLogsBucket)"
 
 @dataclass(frozen=True)
 class BucketConfiguration:
-    """A bucket's configuration as six reads answer it (each its empty answer when none is configured or it failed)."""
+    """A bucket's configuration as seven reads answer it (each empty when none is configured or it failed)."""
 
     encryption: list[EncryptionRule]  # ServerSideEncryptionConfiguration.Rules
     versioning: BucketVersioning  # GetBucketVersioning's answer without its ResponseMetadata
@@ -47,6 +49,7 @@ class BucketConfiguration:
     policy: dict[str, Any]  # the bucket policy document
     ownership: list[OwnershipControlsRule]
     lifecycle: list[LifecycleRule]
+    acl: BucketAcl  # GetBucketAcl's Owner and Grants
 
 
 class StorageSection(Section):
@@ -62,6 +65,8 @@ class StorageSection(Section):
         default_factory=list
     )
     lifecycle: Annotated[list[LifecycleRule], reads("s3:GetBucketLifecycleConfiguration")] = Field(default_factory=list)
+    # GetBucketAcl's answer without its ResponseMetadata: the owner and every grant of the bucket ACL
+    acl: Annotated[BucketAcl, reads("s3:GetBucketAcl")] = Field(default_factory=nothing)
     bucket_tags: Annotated[dict[str, str], reads("s3:GetBucketTagging")] = Field(default_factory=dict)
     # GetBucketLogging's LoggingEnabled of the transaction bucket ({} when server access logging is off)
     server_access_logging: Annotated[LoggingEnabled, reads("s3:GetBucketLogging")] = Field(default_factory=nothing)
@@ -85,11 +90,14 @@ class StorageSection(Section):
     log_bucket_lifecycle: Annotated[list[LifecycleRule], reads(f"s3:GetBucketLifecycleConfiguration{LOG_BUCKET}")] = (
         Field(default_factory=list)
     )
+    log_bucket_acl: Annotated[BucketAcl, reads(f"s3:GetBucketAcl{LOG_BUCKET}")] = Field(default_factory=nothing)
     key: Annotated[KeyMetadata, reads("kms:DescribeKey")] = Field(default_factory=nothing)
     key_rotation: Annotated[bool | None, reads("kms:GetKeyRotationStatus")] = None
     key_aliases: Annotated[list[str], reads("kms:ListAliases")] = Field(default_factory=list)
     # GetKeyPolicy(default)'s Policy (JSON text of the IAM policy grammar)
     key_policy: Annotated[str, reads("kms:GetKeyPolicy")] = ""
+    # every grant on the key (ListGrants): a grant allows its grantee the operations it names, beside the key policy
+    key_grants: Annotated[list[KeyGrant], reads("kms:ListGrants")] = Field(default_factory=list)
     # the topic's attributes (GetTopicAttributes' Attributes map: attribute name -> value)
     topic: Annotated[dict[str, str], reads("sns:GetTopicAttributes")] = Field(default_factory=dict)
     subscriptions: Annotated[list[Subscription], reads("sns:ListSubscriptionsByTopic")] = Field(default_factory=list)
@@ -138,7 +146,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     def transaction_bucket() -> None:
         c = read_bucket_configuration(s3, s, bucket)
         s.encryption, s.versioning, s.public_access_block = c.encryption, c.versioning, c.public_access_block
-        s.policy, s.ownership, s.lifecycle = c.policy, c.ownership, c.lifecycle
+        s.policy, s.ownership, s.lifecycle, s.acl = c.policy, c.ownership, c.lifecycle, c.acl
 
     def bucket_tags() -> None:
         s.bucket_tags = get(
@@ -159,7 +167,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
         c = read_bucket_configuration(s3, s, log_bucket, LOG_BUCKET)
         s.log_bucket_encryption, s.log_bucket_versioning = c.encryption, c.versioning
         s.log_bucket_public_access_block, s.log_bucket_policy = c.public_access_block, c.policy
-        s.log_bucket_ownership, s.log_bucket_lifecycle = c.ownership, c.lifecycle
+        s.log_bucket_ownership, s.log_bucket_lifecycle, s.log_bucket_acl = c.ownership, c.lifecycle, c.acl
 
     def key() -> None:
         s.key = get("kms:DescribeKey", lambda: kms.describe_key(KeyId=outputs.KMSKeyArn)["KeyMetadata"], {})
@@ -180,6 +188,11 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             "kms:GetKeyPolicy",
             lambda: kms.get_key_policy(KeyId=outputs.KMSKeyArn, PolicyName="default")["Policy"],
             "",
+        )
+
+    def key_grants() -> None:
+        s.key_grants = get(
+            "kms:ListGrants", lambda: paginate(kms, "list_grants", "Grants", KeyId=outputs.KMSKeyArn), []
         )
 
     def topic() -> None:
@@ -210,19 +223,19 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         transaction_bucket, bucket_tags, server_access_logging, access_logs_bucket,
-        key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
+        key, key_rotation, key_aliases, key_policy, key_grants, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
 
 
 def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, qualifier: str = "") -> BucketConfiguration:
-    """The six reads of ``bucket``'s configuration, at once; a failure is recorded in ``section`` under the
+    """The seven reads of ``bucket``'s configuration, at once; a failure is recorded in ``section`` under the
     operation + ``qualifier`` (the fields of that bucket declare those names), its answer left empty."""
 
     def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
         return attempt(section, f"{op}{qualifier}", lambda: absent_on(absent, fn, default), default)
 
-    encryption, versioning, public_access_block, policy, ownership, lifecycle = concurrently(
+    encryption, versioning, public_access_block, policy, ownership, lifecycle, acl = concurrently(
         lambda: get(
             "s3:GetBucketEncryption",
             lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
@@ -251,8 +264,9 @@ def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, quali
             lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
             [], "NoSuchLifecycleConfiguration",
         ),
+        lambda: get("s3:GetBucketAcl", lambda: cast("BucketAcl", _strip(s3.get_bucket_acl(Bucket=bucket))), {}),
     )  # fmt: skip
-    return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle)
+    return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle, acl)
 
 
 def _strip(response: Mapping[str, Any]) -> dict[str, Any]:

@@ -444,3 +444,18 @@ def drift_log_retention_removed(ctx: DriftContext) -> None:
 )
 def drift_function_log_group_key_disassociated(ctx: DriftContext) -> None:
     ctx.client("logs").disassociate_kms_key(logGroupName=_group("default-sg-restrict-logs")(ctx))
+
+
+# ---------------------------------------------------------------- bucket ACLs (tests/storage/test_bucket_acl.py)
+@drift(
+    "test_bucket_acls_grant_only_the_owner",
+    "ACLs re-enabled on the transaction bucket (ObjectWriter) and a READ grant given to another canonical user",
+    id="storage-bucket-acl-grant",
+    names=lambda ctx: ctx.outputs.TransactionLogsBucket,
+)
+def drift_bucket_acl_grant(ctx: DriftContext) -> None:
+    s3, bucket = ctx.client("s3"), ctx.outputs.TransactionLogsBucket
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
+    other = "0" * 63 + "1"  # a canonical user id of another account
+    s3.put_bucket_acl(Bucket=bucket, GrantFullControl=f'id="{owner}"', GrantRead=f'id="{other}"')

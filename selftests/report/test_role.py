@@ -35,6 +35,9 @@ IMPLICIT = {
     # tests/storage/probe.py: made only when the probe's PutObject was retried (two versions may
     # exist) or its delete failed; a run without retries never lists the key
     "s3:ListBucketVersions": "the write probe listing its key after a retried write or a failed delete",
+    # conformance/inventory/database.py: read for each manual snapshot of the cluster; a run on a platform with
+    # none (the offline rehearsal: the emulator takes no automated snapshots) never makes it
+    "rds:DescribeDBClusterSnapshotAttributes": "who may restore each manual snapshot of the cluster",
 }
 # CloudFormation's drift detection reads each resource with the caller's permissions: reads the
 # role needs on real AWS that no call of the suite's own shows (deploy/iam/conformance-role.yaml,

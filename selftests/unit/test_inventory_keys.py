@@ -37,6 +37,7 @@ NOT_API = {
     # IAM policy grammar (bucket and role policy documents; its "Statement" is a WAFv2 shape member too)
     "Effect": "policy document", "Resource": "policy document",
     "Sid": "policy document", "Condition": "policy document", "AWS": "policy document principal",
+    "NotAction": "policy document",
     "aws:sourceaccount": "policy condition key", "aws:sourcearn": "policy condition key",
     # values of API maps and lists, named by AWS but not shape members
     "KmsMasterKeyId": "an SNS topic attribute name (GetTopicAttributes' Attributes map)",
@@ -46,6 +47,7 @@ NOT_API = {
     "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "server_audit_logging": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "server_audit_events": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "restore": "a DB cluster snapshot attribute name (DescribeDBClusterSnapshotAttributes' AttributeName)",
     "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # pytest's own
     "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
