@@ -99,6 +99,7 @@ def test_standalone_rule_in_a_direction_set_inline_is_drift_as_on_aws(emulator, 
 def test_platform_endpoints_in_sync_until_changed_out_of_band(emulator, aws):
     """AWS::EC2::VPCEndpoint is compared (MiniStack 1.5.33 left it NOT_CHECKED): IN_SYNC as deployed,
     MODIFIED after private DNS is switched off or the policy replaced through the API."""
+    emulator.reset()  # a fresh account: the worker's earlier platforms hold its Elastic IP quota
     outputs = deploy_platform(emulator.endpoint_url, suffix="vpcedrift")
     cfn, ec2 = aws("cloudformation"), aws("ec2")
     stack = "payments-dev-vpcedrift"
