@@ -22,6 +22,7 @@ def _detect(cfn: Any, stack: str) -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 def test_platform_security_groups_in_sync_until_a_rule_is_added_out_of_band(emulator, aws):
+    emulator.reset()  # a fresh account: the worker's earlier platforms hold its Elastic IP quota
     outputs = deploy_platform(emulator.endpoint_url, suffix="sgdrift")
     cfn, ec2 = aws("cloudformation"), aws("ec2")
     stack = "payments-dev-sgdrift"
