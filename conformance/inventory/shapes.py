@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
+    from types_boto3_s3control.type_defs import GetAccessPointResultTypeDef as AccessPoint
     from types_boto3_secretsmanager.type_defs import DescribeSecretResponseTypeDef as Secret
     from types_boto3_sns.type_defs import SubscriptionTypeDef as Subscription
 
@@ -114,9 +115,9 @@ else:
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
     DBClusterParameter = DBClusterSnapshot = KeyGrant = dict[str, Any]
-    BucketAcl = BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = (
-        EncryptionRule
-    ) = dict[str, Any]
+    AccessPoint = BucketAcl = BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = (
+        PublicAccessBlock
+    ) = EncryptionRule = dict[str, Any]
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
@@ -124,6 +125,7 @@ else:
 CertificateDetail = dict[str, Any]
 
 __all__ = [
+    "AccessPoint",
     "Address",
     "BucketAcl",
     "BucketVersioning",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import Field
 
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
+    AccessPoint,
     BucketAcl,
     BucketVersioning,
     EncryptionRule,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from types_boto3_logs.client import CloudWatchLogsClient
     from types_boto3_s3.client import S3Client
     from types_boto3_s3.type_defs import ServerSideEncryptionByDefaultTypeDef
+    from types_boto3_s3control.client import S3ControlClient
     from types_boto3_sns.client import SNSClient
 
 
@@ -73,6 +76,15 @@ class StorageSection(Section):
     # the access-logs bucket (load balancer access logs, the transaction bucket's server access logs): the
     # same six reads of its configuration, recorded under the operation + LOG_BUCKET (one bucket's failure
     # makes only its own fields unreadable)
+    # the transaction bucket's access points (S3 Control ListAccessPoints Bucket=...), each as GetAccessPoint
+    # answers it without its ResponseMetadata: access point name -> configuration
+    access_points: Annotated[
+        dict[str, AccessPoint], reads("s3control:ListAccessPoints", "s3control:GetAccessPoint")
+    ] = Field(default_factory=dict)
+    # each of those access points' policy (GetAccessPointPolicy, JSON text), "" when it has none
+    access_point_policies: Annotated[
+        dict[str, str], reads("s3control:ListAccessPoints", "s3control:GetAccessPointPolicy")
+    ] = Field(default_factory=dict)
     log_bucket: str = ""
     log_bucket_encryption: Annotated[list[EncryptionRule], reads(f"s3:GetBucketEncryption{LOG_BUCKET}")] = Field(
         default_factory=list
@@ -131,8 +143,9 @@ class StorageSection(Section):
         return [str(s.get("Endpoint")) for s in self.subscriptions if s.get("Protocol") == "email"]
 
 
-def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
+def collect_storage(aws: AwsSession, outputs: StackOutputs, account: str) -> StorageSection:
     s3: S3Client = aws.client("s3")
+    s3control: S3ControlClient = aws.client("s3control")
     kms: KMSClient = aws.client("kms")
     sns: SNSClient = aws.client("sns")
     logs: CloudWatchLogsClient = aws.client("logs")
@@ -195,6 +208,22 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             "kms:ListGrants", lambda: paginate(kms, "list_grants", "Grants", KeyId=outputs.KMSKeyArn), []
         )
 
+    def access_points() -> None:
+        names: list[str] = get(
+            "s3control:ListAccessPoints", lambda: _access_point_names(s3control, account, bucket), []
+        )
+        found = concurrently(
+            *[partial(get, "s3control:GetAccessPoint",
+                      partial(lambda n: _strip(s3control.get_access_point(AccountId=account, Name=n)), n), {})
+              for n in names],
+            *[partial(get, "s3control:GetAccessPointPolicy",
+                      partial(lambda n: str(s3control.get_access_point_policy(AccountId=account, Name=n)["Policy"]), n),
+                      "", "NoSuchAccessPointPolicy")
+              for n in names],
+        )  # fmt: skip
+        s.access_points = {n: cast("AccessPoint", c) for n, c in zip(names, found[: len(names)], strict=True)}
+        s.access_point_policies = dict(zip(names, found[len(names) :], strict=True))
+
     def topic() -> None:
         s.topic = get(
             "sns:GetTopicAttributes",
@@ -223,7 +252,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         transaction_bucket, bucket_tags, server_access_logging, access_logs_bucket,
-        key, key_rotation, key_aliases, key_policy, key_grants, topic, subscriptions, log_groups,
+        key, key_rotation, key_aliases, key_policy, key_grants, access_points, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
 
@@ -267,6 +296,18 @@ def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, quali
         lambda: get("s3:GetBucketAcl", lambda: cast("BucketAcl", _strip(s3.get_bucket_acl(Bucket=bucket))), {}),
     )  # fmt: skip
     return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle, acl)
+
+
+def _access_point_names(s3control: S3ControlClient, account: str, bucket: str) -> list[str]:
+    """The names of every access point on ``bucket`` (ListAccessPoints has no paginator: NextToken by hand)."""
+    names: list[str] = []
+    token: dict[str, str] = {}
+    while True:
+        page = s3control.list_access_points(AccountId=account, Bucket=bucket, **token)  # type: ignore[arg-type]
+        names += [str(p["Name"]) for p in page.get("AccessPointList", [])]
+        if not page.get("NextToken"):
+            return names
+        token = {"NextToken": page["NextToken"]}
 
 
 def _strip(response: Mapping[str, Any]) -> dict[str, Any]:
