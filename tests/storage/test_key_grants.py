@@ -19,16 +19,18 @@ DATA_OPERATIONS = {"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWith
 
 def grant_problem(grant: KeyGrant, account: str, stack: str) -> str:
     """Why a grant is not one the platform's own services make, or '' when it is."""
-    if grant.get("IssuingAccount", "") not in (f"arn:aws:iam::{account}:root", account):
+    if not re.fullmatch(rf"(arn:aws[a-z-]*:iam::)?{account}(:root)?", str(grant.get("IssuingAccount", ""))):
         return f"issued by {grant.get('IssuingAccount') or 'an unknown account'}"
     for role in ("GranteePrincipal", "RetiringPrincipal"):
         principal = str(grant.get(role) or "")
         if not principal or SERVICE_PRINCIPAL.match(principal):
             continue
-        arn = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(.+)$", principal)
-        if not arn or arn.group(1) != account:
-            return f"{role} {principal} is outside account {account}" if arn else f"{role} {principal}"
-        name = arn.group(2)
+        arn = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):(.+)$", principal)
+        if not arn:
+            return f"{role} {principal} is neither an AWS service nor an IAM principal"
+        if arn.group(1) != account:
+            return f"{role} {principal} is outside account {account}"
+        name = arn.group(2).removeprefix("role/") if arn.group(2).startswith("role/") else ""
         if not (name.startswith("aws-service-role/") or name.rsplit("/", 1)[-1].startswith(f"{stack}-")):
             return f"{role} {principal} is not a role of the stack or an AWS service-linked role"
         extra = sorted(set(grant.get("Operations", [])) - DATA_OPERATIONS)
