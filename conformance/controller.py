@@ -29,10 +29,12 @@ import pytest
 
 from conformance.interrupts import INTERRUPTS, InterruptGuard
 from conformance.inventory import collect
+from conformance.inventory.account import collect_account
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
 from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
 from conformance.settings import AUTO_REGION, RunSettings
-from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, EnvState, RunState
+from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, AccountState, EnvState, RunState
+from core.account import AccountScope, account_scopes
 from core.aws import AwsSession, ensure_reachable
 from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
 from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
@@ -40,6 +42,7 @@ from core.lock import LockKeeper, StackLock
 from core.outputs import StackOutputs
 from core.spec import EnvironmentSpec
 from core.template import template_sha256, template_version
+from deploy.account import AccountDeployer
 from deploy.deployer import Deployer
 
 if TYPE_CHECKING:  # imported when the run starts one (offline)
@@ -109,6 +112,11 @@ class Controller:
         self._lock = threading.Lock()
         self.accounts: dict[str, str] = {}
         self.deployers: dict[str, Deployer] = {}
+        # one per account and region (core.account); keys fixed from the environment files, as the
+        # checks' parametrisation computes them
+        self.scopes: dict[str, AccountScope] = account_scopes(self.specs)
+        self.account_deployers: dict[str, AccountDeployer] = {}
+        self._transaction_buckets: dict[str, str] = {}
         self.sessions: dict[str, AwsSession] = {}
         self.locks: list[StackLock] = []
         self.keeper: LockKeeper | None = None
@@ -300,7 +308,10 @@ class Controller:
             # before any change: every stack's lock (core.lock), or none and exit 4
             self.accounts = self._each(names, self._claim_lock, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
+        baselines = self._start_baselines()
         envs = self._each(names, self._prepare_environment, "deploying and collecting")
+        deployed_baselines = self._finish_baselines(baselines)
+        accounts = self._prepare_accounts(envs, deployed_baselines)
         raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
@@ -312,6 +323,7 @@ class Controller:
             environments=envs,
             suffix=self.settings.suffix,
             region=self.settings.region,
+            accounts=accounts,
         )
         self.state.save(self.state_path)
         self.metrics.timed("prepare_total", time.perf_counter() - started)
@@ -320,6 +332,92 @@ class Controller:
         self.metrics.write_prepared(run_dir)
         self.out(self.metrics.summary())
         return self.state
+
+    # ------------------------------------------------------------ the account baseline and suite
+
+    def _start_baselines(self) -> dict[str, Any]:
+        """The offline rehearsal (an emulator, deploy mode): the account baseline of each account and
+        region, deployed once, while the environments deploy (nothing of one depends on the other).
+        Against AWS the baseline is never deployed by a run: `python -m deploy account up` does it."""
+        if not (self.settings.deploy.value and self.settings.mode.value != "aws"):
+            return {}
+        pool = ThreadPoolExecutor(max_workers=len(self.scopes) or 1, thread_name_prefix="baseline")
+        futures = {key: pool.submit(self._deploy_baseline, key) for key in self.scopes}
+        pool.shutdown(wait=False)
+        return futures
+
+    def _deploy_baseline(self, key: str) -> bool:
+        scope = self.scopes[key]
+        first = scope.environments[0]
+        aws = self.sessions[first]
+        scope = self._scope_in_region(scope)
+        account = self._credentials(first, aws)
+        deployer = AccountDeployer(
+            scope, self.specs[first], aws, run_id=self.settings.run_id, out=self.out, stop_when=INTERRUPTS.is_set
+        )
+        with self._lock:
+            self.account_deployers[key] = deployer
+        self.out(f"account baseline {key}: {deployer.stack_name} in {aws.region}, account {account}")
+        deployer.apply()
+        return deployer.created_stack_id is not None
+
+    def _scope_in_region(self, scope: AccountScope) -> AccountScope:
+        """The scope as deployed: its region is its environments' (--region auto may have moved them)."""
+        region = self.specs[scope.environments[0]].region
+        if region == scope.region:
+            return scope
+        from dataclasses import replace
+
+        return replace(scope, region=region)
+
+    def _finish_baselines(self, futures: dict[str, Any]) -> dict[str, bool]:
+        deployed: dict[str, bool] = {}
+        for key, future in futures.items():
+            while not future.done():
+                self._check_interrupt("deploying the account baseline")
+                time.sleep(0.05)
+            deployed[key] = bool(future.result())
+        return deployed
+
+    def _prepare_accounts(self, envs: dict[str, EnvState], deployed: dict[str, bool]) -> dict[str, AccountState]:
+        """The account inventory of each account and region, collected once (however many environments share it)."""
+        keys = [k for k, scope in self.scopes.items() if any(e in envs for e in scope.environments)]
+        if not keys:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="account") as pool:
+            futures = {k: pool.submit(self._collect_account, k, envs, deployed.get(k, False)) for k in keys}
+            return {k: f.result() for k, f in futures.items()}
+
+    def _collect_account(self, key: str, envs: dict[str, EnvState], deployed: bool) -> AccountState:
+        scope = self.scopes[key]
+        members = [e for e in scope.environments if e in envs]
+        first = envs[members[0]]
+        aws = self.sessions[members[0]]
+        t0 = time.perf_counter()
+        aws.budget.start(f"the account inventory of {key}")
+        inventory = collect_account(
+            key=key,
+            account=first.account,
+            aws=aws,
+            environments=members,
+            transaction_buckets={e: self._transaction_buckets[e] for e in members if e in self._transaction_buckets},
+        )
+        aws.budget.finish()
+        self.metrics.timed(f"inventory:account:{key}", time.perf_counter() - t0)
+        path = self.state_path.parent / f"account-{key}.json"
+        path.write_text(inventory.model_dump_json(indent=1))
+        self.out(
+            f"account {key}: account-level inventory collected in {inventory.collected_seconds:.2f} s "
+            f"({sum(inventory.api_calls.values())} API calls), for {', '.join(members)}"
+        )
+        return AccountState(
+            key=key,
+            account=first.account,
+            region=first.region,
+            environments=members,
+            inventory_path=str(path),
+            baseline_deployed_by_run=deployed,
+        )
 
     def _check_interrupt(self, what: str) -> None:
         if INTERRUPTS.is_set():
@@ -398,6 +496,8 @@ class Controller:
             described=deployer.described,
         )
         aws.budget.finish()  # past its deadline: one sentence, exit 3
+        with self._lock:
+            self._transaction_buckets[name] = outputs.TransactionLogsBucket
         self.metrics.timed(f"deploy:{name}", t1 - t0)
         self.metrics.timed(f"inventory:{name}", time.perf_counter() - t1)
         self.metrics.add_environment(name, aws.call_log, observed_since=observed_since)
@@ -529,6 +629,16 @@ class Controller:
                 if self.was_interrupted:  # its wait stopped at the signal: the interrupt path takes over
                     break
                 problems.append(f"{name}: {exc}")
+        for key, account_deployer in self.account_deployers.items():  # after the environments it serves
+            if self.was_interrupted or account_deployer.created_stack_id is None:
+                continue
+            if self.emulator is not None:
+                continue  # the run's own emulator goes with everything in it
+            try:
+                account_deployer.down()
+                account_deployer.release_retained()
+            except ConformanceError as exc:
+                problems.append(f"account baseline {key}: {exc}")
         return problems
 
     def _delete_created_now(self) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from conformance.checks import REGISTRY, CheckMeta, Link
 from conformance.report.controls import Control, control
-from conformance.report.model import OUTCOME_CSS, Model, Result, worst
+from conformance.report.model import OUTCOME_CSS, Model, Result, in_scope, is_account_column, worst
 from core.spec import REPO_ROOT
 
 
@@ -39,6 +39,7 @@ def load_registry(tests_dir: Path = REPO_ROOT / "tests") -> dict[str, CheckMeta]
 class Cell:
     outcome: str
     result: Result | None  # None: the check did not run for this environment
+    note: str = ""  # why a cell holds no result (a check of another scope)
 
     @property
     def css(self) -> str:
@@ -46,10 +47,13 @@ class Cell:
 
     @property
     def title(self) -> str:
-        return self.result.summary if self.result is not None else ""
+        return self.result.summary if self.result is not None else self.note
 
 
-NO_PRIMARY = "no primary check"  # a requirement only supporting checks link to: they set no status
+NO_PRIMARY = "no primary check"
+# a check of another scope (an account check in an environment's column, or the reverse): it does not
+# apply there, and a requirement whose primary checks are all of another scope is "not applicable" there
+OTHER_SCOPE = "not applicable"  # a requirement only supporting checks link to: they set no status
 
 
 @dataclass
@@ -93,6 +97,11 @@ class Matrix:
 def _cells(model: Model, meta: CheckMeta, envs: list[str]) -> list[Cell]:
     cells = []
     for env in envs:
+        if not in_scope(meta, env):  # the account suite in an environment's column, or the reverse
+            account = is_account_column(env)
+            note = "judged per environment: see their columns" if account else "judged per account: see its column"
+            cells.append(Cell(OTHER_SCOPE, None, note))
+            continue
         r = model.cell(meta, env)
         cells.append(Cell(r.outcome if r else "not run", r))
     return cells

@@ -30,7 +30,8 @@ SERVICES = {
     "application-autoscaling": "application-autoscaling", "cloudformation": "cloudformation",
     "cloudwatch": "cloudwatch", "ec2": "ec2", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
     "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
-    "sns": "sns", "acm": "acm",
+    "sns": "sns", "acm": "acm", "cloudtrail": "cloudtrail", "guardduty": "guardduty", "securityhub": "securityhub",
+    "access-analyzer": "accessanalyzer",
     "tag": "resourcegroupstaggingapi", "wafv2": "wafv2",
 }  # fmt: skip
 NOT_API = {
