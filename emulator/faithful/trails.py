@@ -18,8 +18,9 @@ its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
   ``cloudtrail.amazonaws.com`` call ``s3:GetBucketAcl`` on the bucket and ``s3:PutObject`` on
   ``<bucket>/[<prefix>/]AWSLogs/<account>/*`` (``InsufficientS3BucketPolicyException``). ->
   checked with MiniStack's own policy evaluator, the request context carrying
-  ``aws:SourceArn`` (the trail ARN), ``aws:SourceAccount`` and ``s3:x-amz-acl``
-  (``bucket-owner-full-control``), as CloudTrail's delivery does.
+  ``aws:SourceArn`` (the trail ARN), ``aws:SourceAccount``, ``s3:x-amz-acl``
+  (``bucket-owner-full-control``) and ``aws:SecureTransport`` true (CloudTrail writes over
+  HTTPS, so a bucket policy's TLS-only deny does not refuse it), as CloudTrail's delivery does.
 * Nothing was delivered: GetTrailStatus had no ``LatestDeliveryTime``. -> a logging trail
   delivers a log file (gzipped JSON ``{"Records": [...]}``, the logging start event) to
   ``[<prefix>/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<time>_<id>.json.gz``
@@ -88,6 +89,7 @@ def bucket_problem(bucket: str, prefix: str, trail_arn: str) -> tuple[str, str]:
             resource_arn=resource,
             region=region,
             service_context=context,
+            secure_transport=True,  # CloudTrail's delivery is HTTPS: a TLS-only deny admits it
         )
         if not policy or evaluate_resource_policy(policy, ctx, service="cloudtrail.amazonaws.com").decision != "Allow":
             return "InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: {bucket}"

@@ -46,6 +46,23 @@ def test_trail_refused_without_bucket_or_policy(emulator, aws):
     emulator.reset()
 
 
+def test_tls_only_bucket_policy_admits_cloudtrail(emulator, aws):
+    """CloudTrail writes over HTTPS: a TLS-only deny (aws:SecureTransport false) beside its grants does not
+    refuse it, as on AWS (the account baseline's trail bucket has one)."""
+    emulator.reset()
+    s3, ct = aws("s3"), aws("cloudtrail")
+    s3.create_bucket(Bucket=BUCKET)
+    policy = json.loads(_policy(BUCKET))
+    policy["Statement"].insert(0, {
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    })  # fmt: skip
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
+    ct.create_trail(Name="t", S3BucketName=BUCKET)
+    emulator.reset()
+
+
 def test_logging_trail_delivers_and_the_drift_calls_show(emulator, aws):
     emulator.reset()
     s3, ct = aws("s3"), aws("cloudtrail")
