@@ -9,7 +9,7 @@ from conformance.inventory.shapes import Detector
 
 RUNTIME_MONITORING = "RUNTIME_MONITORING"
 FARGATE_AGENT = "ECS_FARGATE_AGENT_MANAGEMENT"
-PCI_DSS_STANDARD = "/standards/pci-dss/v/4.0.1"
+PCI_DSS_STANDARD = ":standards/pci-dss/v/4.0.1"  # the StandardsArn: arn:<partition>:securityhub:<region>::standards/...
 
 
 def _where(inv: AccountInventory) -> str:
