@@ -108,11 +108,19 @@ def _cells(model: Model, meta: CheckMeta, envs: list[str]) -> list[Cell]:
 
 
 def status_of(checks: list[CheckRow], n_envs: int) -> list[Cell]:
-    """A requirement's outcome per environment: the worst of its primary checks' (supporting ones set nothing)."""
-    primaries = [c for c in checks if c.kind == "primary"]
-    if not primaries:
-        return [Cell(NO_PRIMARY, None) for _ in range(n_envs)]
-    return [Cell(worst([c.cells[i].outcome for c in primaries]), None) for i in range(n_envs)]
+    """A requirement's outcome per column: the worst of its primary checks' that apply there (supporting ones
+    set nothing; "not applicable" where every check of the requirement is of another scope)."""
+    cells = []
+    for i in range(n_envs):
+        applicable = [c for c in checks if not c.cells[i].note]  # a check of another scope has a note instead
+        primaries = [c for c in applicable if c.kind == "primary"]
+        if not applicable:
+            cells.append(Cell(OTHER_SCOPE, None))
+        elif not primaries:
+            cells.append(Cell(NO_PRIMARY, None))
+        else:
+            cells.append(Cell(worst([c.cells[i].outcome for c in primaries]), None))
+    return cells
 
 
 def build_matrix(model: Model) -> Matrix:
