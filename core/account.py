@@ -20,6 +20,11 @@ TRAIL_NAME = "payments-account-trail"
 ANALYZER_NAME = "payments-account-analyzer"
 
 
+def trail_bucket_name(account: str, region: str) -> str:
+    """The bucket the baseline's trail delivers to (deploy/account-baseline.yaml)."""
+    return f"payments-account-trail-{account}-{region}"
+
+
 def partition_of(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"

@@ -8,8 +8,8 @@ the same. Protections (docs/lifecycle.md, "The account baseline"):
   (as prod does): ``down`` then refuses, and the suite never turns it off. The trail, the
   detector, the hub and the analyzer are deleted only by someone who turns it off by hand, in a
   sandbox account. On an emulator the rehearsal's baseline has none.
-* ``down`` deletes only a stack this suite created (its creator tag); the trail's bucket, key and
-  log group are retained (log files are audit evidence) and released only when empty.
+* ``down`` deletes only a stack this suite created (its creator tag); the trail's bucket and
+  its key are retained (log files are audit evidence) and released only when empty.
 * Before a create, a preflight refuses (exit 4, nothing created) when the account already has a
   GuardDuty detector or a Security Hub in the region: AWS allows one of each, so the stack would
   fail half-way; the sentence names what exists and the fix.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from core.account import ACCOUNT_STACK, ACCOUNT_TEMPLATE_PATH, AccountScope
+from core.account import ACCOUNT_STACK, ACCOUNT_TEMPLATE_PATH, TRAIL_NAME, AccountScope, trail_bucket_name
 from core.aws import AwsSession, error_code
 from core.errors import RefusedError, StackStateError
 from core.spec import EnvironmentSpec
@@ -49,6 +49,7 @@ class AccountDeployer(Deployer):
         super().__init__(member, aws, run_id=run_id, out=out, template_path=template_path, stop_when=stop_when)
         self.scope = scope
         self.owner = owner or member.parameters.Owner
+        self._with_trail: str | None = None
 
     @property
     def stack_name(self) -> str:
@@ -58,8 +59,30 @@ class AccountDeployer(Deployer):
     def label(self) -> str:
         return "account"
 
+    def command(self, verb: str) -> str:
+        return f"python -m deploy account {verb}"
+
     def template_parameters(self) -> list[dict[str, str]]:
-        return self.scope.template_parameters(self.owner)
+        return [
+            *self.scope.template_parameters(self.owner),
+            {"ParameterKey": "WithTrail", "ParameterValue": self.with_trail},
+        ]
+
+    @property
+    def with_trail(self) -> str:
+        """ "true" unless the account's multi-region trail already lives in another region (its home): one trail
+        records every region, so a second region's baseline adds none (template parameter WithTrail)."""
+        if self._with_trail is None:
+            trails = self.aws.client("cloudtrail").describe_trails(trailNameList=[TRAIL_NAME], includeShadowTrails=True)
+            homes = {t.get("HomeRegion") for t in trails.get("trailList", []) if t.get("Name") == TRAIL_NAME}
+            elsewhere = sorted(h for h in homes if h and h != self.aws.region)
+            self._with_trail = "false" if elsewhere else "true"
+            if elsewhere:
+                self.out(
+                    f"{ACCOUNT_STACK}: the account trail {TRAIL_NAME} lives in {elsewhere[0]} and records every "
+                    f"region; this baseline adds no trail of its own"
+                )
+        return self._with_trail
 
     @property
     def wants_termination_protection(self) -> bool:
@@ -83,7 +106,16 @@ class AccountDeployer(Deployer):
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
     def preflight(self) -> None:
-        """Before a create: one GuardDuty detector and one Security Hub per account and region."""
+        """Before a create: one GuardDuty detector and one Security Hub per account and region, and no
+        trail bucket left by an earlier baseline (retained with its log files: CloudFormation would
+        refuse the stack at validation, without naming it)."""
+        bucket = trail_bucket_name(self.aws.check_credentials(), self.aws.region)
+        if self.with_trail == "true" and self._bucket_exists(bucket):
+            raise RefusedError(
+                f"the trail bucket {bucket} already exists (an earlier baseline retained it with its log files, "
+                f"which are audit evidence), so {ACCOUNT_STACK} cannot create it; keep the files elsewhere, then "
+                "empty and delete the bucket, and run again."
+            )
         guardduty = self.aws.client("guardduty")
         detectors = guardduty.list_detectors().get("DetectorIds", [])
         if detectors:
@@ -103,6 +135,15 @@ class AccountDeployer(Deployer):
             f"one hub per region, so {ACCOUNT_STACK} cannot create its own; disable it or import it into the "
             "stack, then run again."
         )
+
+    def _bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.aws.client("s3").head_bucket(Bucket=bucket)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+        return True
 
     def apply(self) -> dict[str, str]:
         """Create the baseline, or update it through a change set; return its outputs (``up``'s steps)."""

@@ -180,6 +180,10 @@ class Deployer:
         """The environment's name in messages (``--env NAME``)."""
         return self.spec.name
 
+    def command(self, verb: str) -> str:
+        """The deployer's command line for ``verb`` on this stack, as messages name it."""
+        return f"python -m deploy {verb} --env {self.label}"
+
     def template_parameters(self) -> list[dict[str, str]]:
         return self.spec.template_parameters()
 
@@ -236,6 +240,8 @@ class Deployer:
     def _state_message(self, state: StackState) -> str:
         fix = FIXES.get(state.status, "wait for the operation in progress to finish, then run again")
         fix = fix.format(env=self.label, stack=state.name)
+        for verb in ("up", "status", "down"):
+            fix = fix.replace(f"python -m deploy {verb} --env {self.label}", self.command(verb))
         return f"stack {state.name} is in {state.status}: {fix}."
 
     # ------------------------------------------------------------------ deploy
@@ -514,7 +520,9 @@ class Deployer:
 
         leftovers = retained_leftovers(self.aws, self.retained_records)
         if leftovers:
-            raise TeardownIncomplete(message(self.stack_name, self.label, "DELETE_COMPLETE", leftovers))
+            raise TeardownIncomplete(
+                message(self.stack_name, self.label, "DELETE_COMPLETE", leftovers, command=self.command("down"))
+            )
 
     def _raise_if_delete_failed(self, started: datetime) -> None:
         from deploy.teardown import TeardownIncomplete, failed_leftovers, message, retained_leftovers
@@ -524,7 +532,9 @@ class Deployer:
             return
         leftovers = failed_leftovers(self._events_since(started), self.stack_name)
         leftovers += retained_leftovers(self.aws, self.retained_records)
-        raise TeardownIncomplete(message(self.stack_name, self.label, "DELETE_FAILED", leftovers)) from None
+        raise TeardownIncomplete(
+            message(self.stack_name, self.label, "DELETE_FAILED", leftovers, command=self.command("down"))
+        ) from None
 
     def _retained_records(self) -> tuple[list[dict[str, str]], list[str]]:
         """What DeletionPolicy Retain will keep, and the stack's DB clusters (whose deletion snapshots them)."""

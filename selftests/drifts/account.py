@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.account import ANALYZER_NAME, TRAIL_NAME
+from core.account import ANALYZER_NAME, TRAIL_NAME, trail_bucket_name
 from selftests.drifts.registry import DriftContext, drift
 
 
@@ -27,7 +27,7 @@ def _trail(ctx: DriftContext) -> str:
 
 
 def _trail_bucket(ctx: DriftContext) -> str:
-    return f"payments-account-trail-{_account(ctx)}-{ctx.aws.region}"
+    return trail_bucket_name(_account(ctx), ctx.aws.region)
 
 
 def _transaction_bucket(ctx: DriftContext) -> str:
