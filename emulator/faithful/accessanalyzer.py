@@ -3,7 +3,8 @@
 Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the running emulator):
 
 * No Access Analyzer service: an ``accessanalyzer`` call (credential scope
-  ``access-analyzer``) answered 400 ``Unsupported service: access-analyzer``. ->
+  ``access-analyzer``) answered 400 ``{"error": "Unsupported service: access-analyzer"}``
+  (no error code botocore reads). ->
   CreateAnalyzer, ListAnalyzers (filter ``type``), GetAnalyzer and DeleteAnalyzer served here
   (REST JSON, per account and Region): an analyzer is ``ACTIVE`` at once, its ARN
   ``arn:aws:access-analyzer:<region>:<account>:analyzer/<name>``; a name in use is
@@ -11,7 +12,8 @@ Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the runni
   ``ResourceNotFoundException`` (404), as on AWS. Deliberate difference: AWS refuses an
   ``ORGANIZATION`` analyzer outside an organization's management or delegated administrator
   account; the emulator's one account stands in for that account and accepts it.
-* No provisioner for ``AWS::AccessAnalyzer::Analyzer``: "Unsupported resource type". ->
+* No provisioner for ``AWS::AccessAnalyzer::Analyzer``: CreateStack refused the template
+  ("Template format error: Unrecognized resource types"). ->
   create/delete (AnalyzerName, or a generated ``<stack>-<logical id>-<suffix>`` name as
   CloudFormation generates one; Type; Tags; ArchiveRules and AnalyzerConfiguration kept);
   Ref and ``GetAtt Arn`` are the ARN; every property change replaces it, as the resource

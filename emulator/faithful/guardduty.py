@@ -3,8 +3,9 @@
 Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the running emulator):
 
 * No GuardDuty service at all: a ``guardduty`` call (credential scope ``guardduty``) answered
-  400 ``Unsupported service: guardduty``. -> CreateDetector, ListDetectors, GetDetector,
-  UpdateDetector, DeleteDetector served here (REST JSON, per account and region), with:
+  400 ``{"error": "Unsupported service: guardduty"}`` (no error code botocore reads). ->
+  CreateDetector, ListDetectors, GetDetector, UpdateDetector, DeleteDetector served here
+  (REST JSON, per account and region), with:
   one detector per account and Region (a second CreateDetector is ``BadRequestException``, as
   on AWS); ``features`` and ``dataSources`` not both in one request (``BadRequestException``);
   an unknown feature or additional configuration name ``BadRequestException``; an unknown
@@ -17,8 +18,9 @@ Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the runni
   Monitoring, with their agent-management additional configurations, ``DISABLED``. The
   request's ``features`` are applied on top. GetDetector answers ``features`` (each with
   ``updatedAt``) and the legacy ``dataSources`` derived from them, as AWS does.
-* No provisioner for ``AWS::GuardDuty::Detector``: the stack failed "Unsupported resource
-  type". -> create/update/delete (Enable, Features, DataSources, FindingPublishingFrequency,
+* No provisioner for ``AWS::GuardDuty::Detector``: CreateStack refused the template ("Template
+  format error: Unrecognized resource types"). -> create/update/delete (Enable, Features,
+  DataSources, FindingPublishingFrequency,
   Tags); Ref is the detector id, ``GetAtt Id`` too. A drift reader for DetectStackDrift
   compares ``Enable``, ``FindingPublishingFrequency`` and the features the template names.
 

@@ -2,14 +2,20 @@
 
 Gaps in MiniStack 1.5.33 (measured with boto3 against the running emulator):
 
-* GetAccountSummary answered ``AccountMFAEnabled`` 1 as soon as any IAM user had an MFA
-  device, and ``AccountAccessKeysPresent`` always 0, whatever the root user had. On AWS both
+* GetAccountSummary answered ``AccountMFAEnabled`` 0 for a new account and 1 as soon as any
+  IAM user had an MFA device, and ``AccountAccessKeysPresent`` always 0 (0 also after a root
+  CreateAccessKey), whatever the root user had. On AWS both
   are the root user's: its MFA device and its access keys.
 * CreateAccessKey without ``UserName`` made a key for a user named ``default``, whoever called.
   On AWS it makes a key for the caller: the root user's own key when root calls (which is what
   ``AccountAccessKeysPresent`` counts), the calling IAM user's when a user calls.
-* DeactivateMFADevice without ``UserName`` failed ``NoSuchEntity``; on AWS root calls it to
+* DeactivateMFADevice without ``UserName`` failed ``NoSuchEntity`` ("... is not assigned to
+  user ."); on AWS root calls it to
   deactivate its own MFA device.
+
+* The credential report's ``<root_account>`` row said ``mfa_active`` false and no keys, always;
+  ListMFADevices without ``UserName`` called by root listed nothing. -> both report the root
+  user's MFA device and access keys.
 
 The emulator's root user, by default, stands in for a well-run account: MFA on (a virtual
 device ``arn:aws:iam::<account>:mfa/root-account-mfa-device``, listed by
@@ -63,6 +69,7 @@ def install() -> None:
     original_summary = handlers["GetAccountSummary"]
     original_deactivate = handlers["DeactivateMFADevice"]
     original_list_virtual = handlers["ListVirtualMFADevices"]
+    original_list_mfa = handlers["ListMFADevices"]
     original_resolve = iam_evaluator.resolve_caller_identity
 
     def caller_is_root() -> bool:
@@ -145,7 +152,50 @@ def install() -> None:
         text = text.replace("<VirtualMFADevices>", f"<VirtualMFADevices>{member}", 1)
         return status, headers, text.encode()
 
+    def list_mfa_devices(params: dict[str, Any]) -> Any:
+        status, headers, body = original_list_mfa(params)
+        account = get_account_id()
+        if iam._p(params, "UserName") or not caller_is_root() or account in MFA_OFF:
+            return status, headers, body
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START))
+        member = f"<member><SerialNumber>{root_serial(account)}</SerialNumber><EnableDate>{since}</EnableDate></member>"
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        return status, headers, text.replace("<MFADevices>", f"<MFADevices>{member}", 1).encode()
+
+    original_report = iam._build_credential_report
+
+    def build_credential_report() -> str:
+        """The report's ``<root_account>`` row with the root user's MFA and access keys."""
+        account = get_account_id()
+        lines = original_report().split("\n")
+        keys = sorted(
+            (k for k in iam._access_keys.values() if k.get("UserName") == ROOT_OWNER),
+            key=lambda k: str(k.get("CreateDate", "")),
+        )
+        columns: list[str] = []
+        for key in [*keys, None, None][:2]:
+            if key is None:
+                columns += ["false", "N/A", "N/A", "N/A", "N/A"]
+            else:
+                columns += [
+                    "true" if key.get("Status") == "Active" else "false",
+                    str(key.get("CreateDate")),
+                    "N/A",
+                    "N/A",
+                    "N/A",
+                ]
+        for i, line in enumerate(lines):
+            cells = line.split(",")
+            if cells[0] == "<root_account>" and len(cells) >= 18:
+                cells[7] = "false" if account in MFA_OFF else "true"
+                cells[8:18] = columns
+                lines[i] = ",".join(cells)
+        return "\n".join(lines)
+
+    iam._build_credential_report = build_credential_report
+
     handlers.update(
+        ListMFADevices=list_mfa_devices,
         CreateAccessKey=create_access_key,
         ListAccessKeys=list_access_keys,
         GetAccountSummary=get_account_summary,

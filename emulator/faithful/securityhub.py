@@ -2,8 +2,8 @@
 
 Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the running emulator):
 
-* No Security Hub service: a ``securityhub`` call answered 400 ``Unsupported service:
-  securityhub``. -> EnableSecurityHub, DescribeHub, DisableSecurityHub, DescribeStandards,
+* No Security Hub service: a ``securityhub`` call answered 400 ``{"error": "Unsupported service:
+  securityhub"}``. -> EnableSecurityHub, DescribeHub, DisableSecurityHub, DescribeStandards,
   GetEnabledStandards, BatchEnableStandards and BatchDisableStandards served here (REST JSON,
   per account and Region), with AWS's refusals: every call but EnableSecurityHub on an account
   without a hub is ``InvalidAccessException`` (401, "Account ... is not subscribed to AWS
@@ -19,7 +19,8 @@ Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the runni
 * Deliberate difference: AWS answers BatchEnableStandards with ``PENDING`` and
   BatchDisableStandards with ``DELETING`` and gets there within minutes; here the enabled
   standard is ``READY`` (GetEnabledStandards) and the disabled one is gone at once.
-* No provisioners: ``AWS::SecurityHub::Hub`` (EnableDefaultStandards, ControlFindingGenerator,
+* No provisioners (CreateStack refused the template: "Template format error: Unrecognized
+  resource types"): ``AWS::SecurityHub::Hub`` (EnableDefaultStandards, ControlFindingGenerator,
   AutoEnableControls, Tags; Ref = the hub ARN ``arn:aws:securityhub:<region>:<account>:hub/default``)
   and ``AWS::SecurityHub::Standard`` (StandardsArn; Ref = the standards subscription ARN) are
   served, deletes undo them; drift readers compare AutoEnableControls / ControlFindingGenerator

@@ -3,7 +3,8 @@
 Gaps in MiniStack 1.5.33 (measured with boto3 and create_stack against the running emulator;
 its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
 
-* No provisioner for ``AWS::CloudTrail::Trail``: "Unsupported resource type". -> create
+* No provisioner for ``AWS::CloudTrail::Trail``: CreateStack refused the template ("Template
+  format error: Unrecognized resource types"). -> create
   (TrailName or a generated ``<stack>-<logical id>-<suffix>`` name, S3BucketName, S3KeyPrefix,
   SnsTopicName, IsMultiRegionTrail, EnableLogFileValidation, IncludeGlobalServiceEvents,
   IsOrganizationTrail, KMSKeyId, CloudWatchLogsLogGroupArn/RoleArn, EventSelectors or
@@ -21,6 +22,9 @@ its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
   ``aws:SourceArn`` (the trail ARN), ``aws:SourceAccount``, ``s3:x-amz-acl``
   (``bucket-owner-full-control``) and ``aws:SecureTransport`` true (CloudTrail writes over
   HTTPS, so a bucket policy's TLS-only deny does not refuse it), as CloudTrail's delivery does.
+* PutEventSelectors accepted any AdvancedEventSelectors. AWS refuses
+  (``InvalidEventSelectorsException``) a selector without ``eventCategory`` Equals, a data-event
+  selector without ``resources.type``, and a field selector without an operator. -> the same.
 * Nothing was delivered: GetTrailStatus had no ``LatestDeliveryTime``. -> a logging trail
   delivers a log file (gzipped JSON ``{"Records": [...]}``, the logging start event) to
   ``[<prefix>/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<time>_<id>.json.gz``
@@ -31,8 +35,13 @@ its CloudTrail API itself, CreateTrail to GetEventSelectors, is kept):
   (``LatestDigestDeliveryTime``) are not emulated: AWS delivers the first an hour after logging
   starts.
 
-Not emulated: the KMS key policy check (``InsufficientEncryptionPolicyException``), the
-CloudWatch Logs role check, and events beyond the logging start in the delivered files.
+* CreateTrail and UpdateTrail accepted any ``KmsKeyId``. AWS refuses a key that does not exist
+  (``KmsKeyNotFoundException``) and one whose key policy does not let ``cloudtrail.amazonaws.com``
+  call ``kms:GenerateDataKey*`` (``InsufficientEncryptionPolicyException``). -> checked with the
+  same evaluator, the context carrying ``aws:SourceArn``, ``aws:SourceAccount`` and the
+  encryption context ``kms:EncryptionContext:aws:cloudtrail:arn`` (the trail ARN).
+
+Not emulated: the CloudWatch Logs role check, and events beyond the logging start in the delivered files.
 """
 
 from __future__ import annotations
@@ -94,6 +103,57 @@ def bucket_problem(bucket: str, prefix: str, trail_arn: str) -> tuple[str, str]:
         if not policy or evaluate_resource_policy(policy, ctx, service="cloudtrail.amazonaws.com").decision != "Allow":
             return "InsufficientS3BucketPolicyException", f"Incorrect S3 bucket policy is detected for bucket: {bucket}"
     return "", ""
+
+
+def key_problem(key: str, trail_arn: str) -> tuple[str, str]:
+    """(AWS error code, message) when CloudTrail could not encrypt with the KMS key, else ('', '')."""
+    from ministack.core.iam_evaluator import EvalContext, evaluate_resource_policy
+    from ministack.services import kms
+
+    account, region = _account_region()
+    record = kms._resolve_key(key)
+    if record is None:
+        return "KmsKeyNotFoundException", f"The KMS key {key} does not exist in {region}."
+    ctx = EvalContext(
+        principal_arn="cloudtrail.amazonaws.com",
+        principal_type="Service",
+        principal_account="",
+        action="kms:GenerateDataKey",
+        resource_arn=str(record["Arn"]),
+        region=region,
+        service_context={
+            "aws:sourcearn": trail_arn,
+            "aws:sourceaccount": account,
+            "kms:encryptioncontext:aws:cloudtrail:arn": trail_arn,
+        },
+        secure_transport=True,
+    )
+    policy = record.get("Policy") or ""
+    if evaluate_resource_policy(policy, ctx, service="cloudtrail.amazonaws.com").decision != "Allow":
+        return "InsufficientEncryptionPolicyException", f"Insufficient permissions to access KMS key {record['Arn']}."
+    return "", ""
+
+
+def advanced_selectors_problem(selectors: Any) -> str:
+    """Why AWS refuses these AdvancedEventSelectors ('' when it accepts them or there are none).
+
+    The API reference's rules for trails: every selector has ``eventCategory`` with ``Equals``;
+    a data-event selector (``eventCategory`` Equals ``Data``) has ``resources.type``; every field
+    selector has at least one operator.
+    """
+    operators = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
+    for selector in selectors or []:
+        fields = {str(f.get("Field")): f for f in (selector or {}).get("FieldSelectors") or []}
+        name = selector.get("Name", "") if isinstance(selector, dict) else ""
+        category = fields.get("eventCategory")
+        if category is None or not category.get("Equals"):
+            return f"The advanced event selector {name!r} must set eventCategory with Equals."
+        if "Data" in category["Equals"] and "resources.type" not in fields:
+            return f"The data event selector {name!r} must set resources.type."
+        for field, item in fields.items():
+            if not any(item.get(op) for op in operators):
+                return f"The field selector {field!r} of {name!r} has no operator."
+    return ""
 
 
 def deliver(trail: dict[str, Any], event_name: str = "StartLogging") -> None:
@@ -162,6 +222,8 @@ def install() -> None:
             code, message = bucket_problem(
                 str(body["S3BucketName"]), str(body.get("S3KeyPrefix", "")), ct._trail_arn(name)
             )
+            if not code and body.get("KmsKeyId"):
+                code, message = key_problem(str(body["KmsKeyId"]), ct._trail_arn(name))
             if code:
                 return _err(code, message)
         answer = original_create(body)
@@ -183,7 +245,20 @@ def install() -> None:
                 code, message = bucket_problem(bucket, prefix, str(trail["TrailARN"]))
                 if code:
                     return _err(code, message)
+        if body.get("KmsKeyId"):
+            _name, _home, trail, problem = ct._find_mutable_trail(raw)
+            if problem is None and trail is not None:
+                code, message = key_problem(str(body["KmsKeyId"]), str(trail["TrailARN"]))
+                if code:
+                    return _err(code, message)
         return original_update(body)
+
+    original_put_selectors = dispatch["PutEventSelectors"]
+
+    def put_event_selectors(body: dict[str, Any]) -> Any:
+        if why := advanced_selectors_problem(body.get("AdvancedEventSelectors")):
+            return _err("InvalidEventSelectorsException", why)
+        return original_put_selectors(body)
 
     def start_logging(body: dict[str, Any]) -> Any:
         answer = original_start(body)
@@ -215,7 +290,11 @@ def install() -> None:
         return _ok(status)
 
     dispatch.update(
-        CreateTrail=create_trail, UpdateTrail=update_trail, StartLogging=start_logging, GetTrailStatus=get_trail_status
+        CreateTrail=create_trail,
+        UpdateTrail=update_trail,
+        PutEventSelectors=put_event_selectors,
+        StartLogging=start_logging,
+        GetTrailStatus=get_trail_status,
     )
 
     # ---- CloudFormation

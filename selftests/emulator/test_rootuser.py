@@ -12,6 +12,12 @@ def _summary(iam) -> dict[str, int]:
     return {k: summary[k] for k in ("AccountMFAEnabled", "AccountAccessKeysPresent")}
 
 
+def _root_row(iam) -> list[str]:
+    iam.generate_credential_report()
+    report = iam.get_credential_report()["Content"].decode().splitlines()
+    return next(line.split(",") for line in report if line.startswith("<root_account>,"))
+
+
 def test_root_defaults_and_drifts(emulator, aws):
     emulator.reset()
     iam, sts = aws("iam"), aws("sts")
@@ -19,6 +25,8 @@ def test_root_defaults_and_drifts(emulator, aws):
     assert _summary(iam) == {"AccountMFAEnabled": 1, "AccountAccessKeysPresent": 0}
     devices = iam.list_virtual_mfa_devices()["VirtualMFADevices"]
     assert [(d["SerialNumber"], d["User"]["Arn"]) for d in devices] == [(ROOT_DEVICE, "arn:aws:iam::000000000000:root")]
+    assert [d["SerialNumber"] for d in iam.list_mfa_devices()["MFADevices"]] == [ROOT_DEVICE]
+    assert _root_row(iam)[7:9] == ["true", "false"]  # mfa_active, access_key_1_active
 
     # a user's MFA device is not the root user's
     iam.create_user(UserName="alice")
@@ -38,6 +46,7 @@ def test_root_defaults_and_drifts(emulator, aws):
 
     root_key = iam.create_access_key()["AccessKey"]  # no UserName, called as root: a root key
     assert _summary(iam)["AccountAccessKeysPresent"] == 1
+    assert _root_row(iam)[7:9] == ["false", "true"]
     assert [k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]] == [root_key["AccessKeyId"]]
     as_root_key = boto3.client("sts", region_name="us-east-1", endpoint_url=emulator.endpoint_url,
                                aws_access_key_id=root_key["AccessKeyId"], aws_secret_access_key="x")  # fmt: skip

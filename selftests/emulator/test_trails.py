@@ -95,6 +95,13 @@ def test_logging_trail_delivers_and_the_drift_calls_show(emulator, aws):
             {"Field": "resources.ARN", "StartsWith": [f"arn:aws:s3:::{BUCKET}/"]},
         ]},
     ]  # fmt: skip
+    for refused in (
+        [{"Name": "no category", "FieldSelectors": [{"Field": "eventName", "Equals": ["PutObject"]}]}],
+        [{"Name": "no type", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}],
+    ):
+        with pytest.raises(ClientError) as caught:
+            ct.put_event_selectors(TrailName="t", AdvancedEventSelectors=refused)
+        assert _code(caught) == "InvalidEventSelectorsException"
     ct.put_event_selectors(TrailName="t", AdvancedEventSelectors=data_events)
     assert ct.get_event_selectors(TrailName="t")["AdvancedEventSelectors"] == data_events
     # the drifts a suite uses: validation and multi-Region off, logging stopped, data events dropped
@@ -109,4 +116,34 @@ def test_logging_trail_delivers_and_the_drift_calls_show(emulator, aws):
     s3.delete_bucket_policy(Bucket=BUCKET)  # the bucket no longer lets CloudTrail write
     ct.start_logging(Name="t")
     assert ct.get_trail_status(Name="t")["LatestDeliveryError"] == "AccessDenied"
+    emulator.reset()
+
+
+def test_trail_key_must_exist_and_let_cloudtrail_encrypt(emulator, aws):
+    emulator.reset()
+    s3, ct, kms = aws("s3"), aws("cloudtrail"), aws("kms")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=_policy(BUCKET))
+    missing = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ClientError) as no_key:
+        ct.create_trail(Name="t", S3BucketName=BUCKET, KmsKeyId=missing)
+    assert _code(no_key) == "KmsKeyNotFoundException"
+    default_policy_key = kms.create_key()["KeyMetadata"]["Arn"]  # the default key policy names no service
+    with pytest.raises(ClientError) as no_grant:
+        ct.create_trail(Name="t", S3BucketName=BUCKET, KmsKeyId=default_policy_key)
+    assert _code(no_grant) == "InsufficientEncryptionPolicyException"
+    trail_arn = "arn:aws:cloudtrail:us-east-1:000000000000:trail/t"
+    grant = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:GenerateDataKey*",
+         "Resource": "*", "Condition": {
+             "StringEquals": {"aws:SourceArn": trail_arn},
+             "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:000000000000:trail/*"}}},
+    ]}  # fmt: skip
+    key = kms.create_key(Policy=json.dumps(grant))["KeyMetadata"]
+    created = ct.create_trail(Name="t", S3BucketName=BUCKET, KmsKeyId=key["KeyId"])
+    assert created["KmsKeyId"] == key["Arn"]
+    with pytest.raises(ClientError) as update:
+        ct.update_trail(Name="t", KmsKeyId=default_policy_key)
+    assert _code(update) == "InsufficientEncryptionPolicyException"
     emulator.reset()
