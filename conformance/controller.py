@@ -643,7 +643,7 @@ class Controller:
 
     def _delete_created_now(self) -> list[str]:
         """The interrupt path: start deleting every stack this run created, watch for a few seconds."""
-        for deployer in self.deployers.values():
+        for deployer in [*self.deployers.values(), *self.account_deployers.values()]:
             deployer.abandon()  # polls still running in the prepare threads stop at their next turn
         if self.settings.mode.value == "emulator":
             return []  # the offline rehearsal's emulator is discarded with everything in it

@@ -112,7 +112,9 @@ def run_account(argv: list[str]) -> int:
             keeper = LockKeeper([lock]).start()
             try:
                 if args.command == "up":
-                    out(f"{ACCOUNT_STACK}: {scope.label}, data events on {', '.join(scope.data_event_arn_prefixes())}")
+                    if deployer.with_trail == "true":
+                        prefixes = ", ".join(scope.data_event_arn_prefixes())
+                        out(f"{ACCOUNT_STACK}: {scope.label}, the trail's data events on {prefixes}")
                     print(json.dumps(deployer.apply(), indent=2))
                 else:
                     retained = deployer.down()
