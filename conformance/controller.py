@@ -308,10 +308,11 @@ class Controller:
             # before any change: every stack's lock (core.lock), or none and exit 4
             self.accounts = self._each(names, self._claim_lock, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
-        baselines = self._start_baselines()
+        accounts_wanted = self.config is None or _wants_suite(self.config, "account")
+        baselines = self._start_baselines() if accounts_wanted else {}
         envs = self._each(names, self._prepare_environment, "deploying and collecting")
         deployed_baselines = self._finish_baselines(baselines)
-        accounts = self._prepare_accounts(envs, deployed_baselines)
+        accounts = self._prepare_accounts(envs, deployed_baselines) if accounts_wanted else {}
         raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
@@ -336,10 +337,11 @@ class Controller:
     # ------------------------------------------------------------ the account baseline and suite
 
     def _start_baselines(self) -> dict[str, Any]:
-        """The offline rehearsal (an emulator, deploy mode): the account baseline of each account and
-        region, deployed once, while the environments deploy (nothing of one depends on the other).
-        Against AWS the baseline is never deployed by a run: `python -m deploy account up` does it."""
-        if not (self.settings.deploy.value and self.settings.mode.value != "aws"):
+        """The offline rehearsal (the run's own emulator): the account baseline of each account and region,
+        deployed once, while the environments deploy (nothing of one depends on the other), and gone with
+        the emulator. Against AWS or an endpoint a run never deploys it (nor deletes it): `python -m deploy
+        account up` does, once, as the account's administrator."""
+        if not (self.settings.deploy.value and self.settings.mode.value == "emulator"):
             return {}
         pool = ThreadPoolExecutor(max_workers=len(self.scopes) or 1, thread_name_prefix="baseline")
         futures = {key: pool.submit(self._deploy_baseline, key) for key in self.scopes}
@@ -629,16 +631,6 @@ class Controller:
                 if self.was_interrupted:  # its wait stopped at the signal: the interrupt path takes over
                     break
                 problems.append(f"{name}: {exc}")
-        for key, account_deployer in self.account_deployers.items():  # after the environments it serves
-            if self.was_interrupted or account_deployer.created_stack_id is None:
-                continue
-            if self.emulator is not None:
-                continue  # the run's own emulator goes with everything in it
-            try:
-                account_deployer.down()
-                account_deployer.release_retained()
-            except ConformanceError as exc:
-                problems.append(f"account baseline {key}: {exc}")
         return problems
 
     def _delete_created_now(self) -> list[str]:
@@ -738,6 +730,16 @@ def _lower_worker_priority(config: pytest.Config) -> None:
     tx = getattr(config.option, "tx", None)
     if tx and all(spec == "popen" for spec in tx):
         config.option.tx = [f"popen//nice={WORKER_NICENESS}"] * len(tx)
+
+
+def _wants_suite(config: pytest.Config, suite: str) -> bool:
+    """False when the run's paths select other suites only (``tests/compute``): then the account
+    baseline is not deployed nor the account inventory collected. A run of everything, of ``tests``
+    or of a path in that suite wants it (``-k`` and the like are not read: the preparation comes first)."""
+    tests_dir = Path(str(config.rootpath)) / "tests"
+    wanted = tests_dir / suite
+    args = [Path(a.split("::", 1)[0]).resolve() for a in config.args]
+    return not args or any(a == wanted or wanted in a.parents or a in wanted.parents for a in args)
 
 
 def _wants_platform(session: pytest.Session) -> bool:
