@@ -51,6 +51,12 @@ def _deploy(emulator, envs, tmp_path: Path, drift=None, *, baseline: bool = Fals
         template = tmp_path / "variant-template.json"
         template.write_text(json.dumps(doc))
     contexts = {}
+    if baseline:  # the account baseline of these environments (the account suite judges it), first, as the rehearsal
+        specs = {env: load_environment(env).with_overrides(suffix=SUFFIX) for env in envs}
+        for scope in account_scopes(specs).values():
+            first = specs[scope.environments[0]]
+            aws = AwsSession(region=first.region, endpoint_url=emulator.endpoint_url)
+            AccountDeployer(scope, first, aws, out=lambda _line: None).apply()
     for env in envs:
         spec = load_environment(env).with_overrides(suffix=SUFFIX)
         if drift is not None and drift.parameters:
@@ -59,11 +65,6 @@ def _deploy(emulator, envs, tmp_path: Path, drift=None, *, baseline: bool = Fals
         spec = with_self_signed_certificate(spec, aws)
         outputs = Deployer(spec, aws, out=lambda _line: None, template_path=template or TEMPLATE_PATH).up()
         contexts[env] = DriftContext(env=env, spec=spec, outputs=outputs, aws=aws, workdir=tmp_path)
-    if baseline:  # the account baseline of these environments (the account suite judges it), as the rehearsal does
-        specs = {env: ctx.spec for env, ctx in contexts.items()}
-        for scope in account_scopes(specs).values():
-            first = contexts[scope.environments[0]]
-            AccountDeployer(scope, first.spec, first.aws, out=lambda _line: None).apply()
     return contexts, template
 
 
