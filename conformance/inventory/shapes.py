@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from types_boto3_ec2.type_defs import IpPermissionOutputTypeDef as IpPermission
     from types_boto3_ec2.type_defs import NatGatewayTypeDef as NatGateway
     from types_boto3_ec2.type_defs import NetworkInterfaceTypeDef as NetworkInterface
+    from types_boto3_ec2.type_defs import PrefixListTypeDef as PrefixList
     from types_boto3_ec2.type_defs import RouteTableTypeDef as RouteTable
     from types_boto3_ec2.type_defs import RouteTypeDef as Route
     from types_boto3_ec2.type_defs import SecurityGroupTypeDef as SecurityGroup
     from types_boto3_ec2.type_defs import SubnetTypeDef as Subnet
+    from types_boto3_ec2.type_defs import VpcEndpointTypeDef as VpcEndpoint
     from types_boto3_ec2.type_defs import VpcTypeDef as Vpc
     from types_boto3_ecs.type_defs import ClusterTypeDef as EcsCluster
     from types_boto3_ecs.type_defs import ContainerDefinitionOutputTypeDef as ContainerDefinition
@@ -111,7 +113,7 @@ if TYPE_CHECKING:
 else:
     ScalableTarget = ScalingActivity = ScalingPolicy = MetricAlarm = dict[str, Any]
     Address = FlowLog = InternetGateway = IpPermission = NatGateway = NetworkInterface = dict[str, Any]
-    RouteTable = Route = SecurityGroup = Subnet = Vpc = dict[str, Any]
+    RouteTable = Route = SecurityGroup = Subnet = Vpc = VpcEndpoint = PrefixList = dict[str, Any]
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
@@ -156,6 +158,7 @@ __all__ = [
     "NatGateway",
     "NetworkInterface",
     "OwnershipControlsRule",
+    "PrefixList",
     "PublicAccessBlock",
     "ResourceDrift",
     "RolePolicy",
@@ -181,4 +184,5 @@ __all__ = [
     "TrailEventSelectors",
     "TrailStatus",
     "Vpc",
+    "VpcEndpoint",
 ]  # fmt: skip
