@@ -27,12 +27,14 @@ import pytest
 
 from conformance.interrupts import INTERRUPTS, InterruptGuard
 from conformance.inventory import collect
+from conformance.inventory.account import collect_account
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
 from conformance.outcomes import Outcomes
 from conformance.scheduling import CrashOnceLoadGroupScheduling
 from conformance.settings import AUTO_REGION, RunSettings
-from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, EnvState, RunState
+from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, AccountState, EnvState, RunState
 from conformance.teardown import RunTeardown
+from core.account import AccountScope, account_scopes
 from core.aws import AwsSession, ensure_reachable
 from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
 from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
@@ -40,6 +42,7 @@ from core.lock import LockKeeper, StackLock
 from core.outputs import StackOutputs
 from core.spec import EnvironmentSpec
 from core.template import template_sha256, template_version
+from deploy.account import AccountDeployer
 from deploy.deployer import Deployer
 
 if TYPE_CHECKING:  # imported when the run starts one (offline)
@@ -83,6 +86,11 @@ class Controller:
         self._lock = threading.Lock()
         self.accounts: dict[str, str] = {}
         self.deployers: dict[str, Deployer] = {}
+        # one per account and region (core.account); keys fixed from the environment files, as the
+        # checks' parametrisation computes them
+        self.scopes: dict[str, AccountScope] = account_scopes(self.specs)
+        self.account_deployers: dict[str, AccountDeployer] = {}
+        self._transaction_buckets: dict[str, str] = {}
         self.end = RunTeardown(settings, self.deployers, self.out, lambda: self.was_interrupted)
         self.sessions: dict[str, AwsSession] = {}
         self.locks: list[StackLock] = []
@@ -244,7 +252,10 @@ class Controller:
             # before any change: every stack's lock (core.lock), or none and exit 4
             self.accounts = self._each(names, self._claim_lock, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
+        accounts_wanted = self.config is None or _wants_suite(self.config, "account")
+        deployed_baselines = self._deploy_baselines() if accounts_wanted else {}
         envs = self._each(names, self._prepare_environment, "deploying and collecting")
+        accounts = self._prepare_accounts(envs, deployed_baselines) if accounts_wanted else {}
         raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
@@ -256,6 +267,7 @@ class Controller:
             environments=envs,
             suffix=self.settings.suffix,
             region=self.settings.region,
+            accounts=accounts,
         )
         self.state.save(self.state_path)
         self.metrics.timed("prepare_total", time.perf_counter() - started)
@@ -264,6 +276,87 @@ class Controller:
         self.metrics.write_prepared(run_dir)
         self.out(self.metrics.summary())
         return self.state
+
+    # ------------------------------------------------------------ the account baseline and suite
+
+    def _deploy_baselines(self) -> dict[str, bool]:
+        """The offline rehearsal (the run's own emulator): the account baseline of each account and region,
+        deployed once, before the environments (what is shared by the account's environments lives in
+        it), and gone with the emulator. Against AWS or an endpoint a run never deploys it (nor deletes
+        it): `python -m deploy account up` does, once, as the account's administrator. Returns scope key
+        -> whether this run created it."""
+        if not (self.settings.deploy.value and self.settings.mode.value == "emulator") or not self.scopes:
+            return {}
+        created: dict[str, bool] = self._each(
+            list(self.scopes), self._deploy_baseline, "deploying the account baseline"
+        )
+        return created
+
+    def _deploy_baseline(self, key: str) -> bool:
+        scope = self.scopes[key]
+        first = scope.environments[0]
+        aws = self.sessions[first]
+        scope = self._scope_in_region(scope)
+        account = self._credentials(first, aws)
+        deployer = AccountDeployer(
+            scope, self.specs[first], aws, run_id=self.settings.run_id, out=self.out, stop_when=INTERRUPTS.is_set
+        )
+        with self._lock:
+            self.account_deployers[key] = deployer
+        self.out(f"account baseline {key}: {deployer.stack_name} in {aws.region}, account {account}")
+        t0 = time.perf_counter()
+        deployer.apply()
+        self.metrics.timed(f"deploy:account:{key}", time.perf_counter() - t0)
+        return deployer.created_stack_id is not None
+
+    def _scope_in_region(self, scope: AccountScope) -> AccountScope:
+        """The scope as deployed: its region is its environments' (--region auto may have moved them)."""
+        region = self.specs[scope.environments[0]].region
+        if region == scope.region:
+            return scope
+        from dataclasses import replace
+
+        return replace(scope, region=region)
+
+    def _prepare_accounts(self, envs: dict[str, EnvState], deployed: dict[str, bool]) -> dict[str, AccountState]:
+        """The account inventory of each account and region, collected once (however many environments share it)."""
+        keys = [k for k, scope in self.scopes.items() if any(e in envs for e in scope.environments)]
+        if not keys:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="account") as pool:
+            futures = {k: pool.submit(self._collect_account, k, envs, deployed.get(k, False)) for k in keys}
+            return {k: f.result() for k, f in futures.items()}
+
+    def _collect_account(self, key: str, envs: dict[str, EnvState], deployed: bool) -> AccountState:
+        scope = self.scopes[key]
+        members = [e for e in scope.environments if e in envs]
+        first = envs[members[0]]
+        aws = self.sessions[members[0]]
+        t0 = time.perf_counter()
+        aws.budget.start(f"the account inventory of {key}")
+        inventory = collect_account(
+            key=key,
+            account=first.account,
+            aws=aws,
+            environments=members,
+            transaction_buckets={e: self._transaction_buckets[e] for e in members if e in self._transaction_buckets},
+        )
+        aws.budget.finish()
+        self.metrics.timed(f"inventory:account:{key}", time.perf_counter() - t0)
+        path = self.state_path.parent / f"account-{key}.json"
+        path.write_text(inventory.model_dump_json(indent=1))
+        self.out(
+            f"account {key}: account-level inventory collected in {inventory.collected_seconds:.2f} s "
+            f"({sum(inventory.api_calls.values())} API calls), for {', '.join(members)}"
+        )
+        return AccountState(
+            key=key,
+            account=first.account,
+            region=first.region,
+            environments=members,
+            inventory_path=str(path),
+            baseline_deployed_by_run=deployed,
+        )
 
     def _check_interrupt(self, what: str) -> None:
         if INTERRUPTS.is_set():
@@ -342,6 +435,8 @@ class Controller:
             described=deployer.described,
         )
         aws.budget.finish()  # past its deadline: one sentence, exit 3
+        with self._lock:
+            self._transaction_buckets[name] = outputs.TransactionLogsBucket
         self.metrics.timed(f"deploy:{name}", t1 - t0)
         self.metrics.timed(f"inventory:{name}", time.perf_counter() - t1)
         self.metrics.add_environment(name, aws.call_log, observed_since=observed_since)
@@ -437,6 +532,8 @@ class Controller:
             if self.settings.teardown.value and self.state is not None and not self.was_interrupted:
                 problems += self.end.delete_created()
             if self.was_interrupted:
+                for baseline in self.account_deployers.values():  # the run's own emulator: its poll stops
+                    baseline.abandon()
                 problems += self.end.delete_created_now()
         finally:
             if self.keeper is not None:
@@ -465,6 +562,16 @@ def _lower_worker_priority(config: pytest.Config) -> None:
     tx = getattr(config.option, "tx", None)
     if tx and all(spec == "popen" for spec in tx):
         config.option.tx = [f"popen//nice={WORKER_NICENESS}"] * len(tx)
+
+
+def _wants_suite(config: pytest.Config, suite: str) -> bool:
+    """False when the run's paths select other suites only (``tests/compute``): then the account
+    baseline is not deployed nor the account inventory collected. A run of everything, of ``tests``
+    or of a path in that suite wants it (``-k`` and the like are not read: the preparation comes first)."""
+    tests_dir = Path(str(config.rootpath)) / "tests"
+    wanted = tests_dir / suite
+    args = [Path(a.split("::", 1)[0]).resolve() for a in config.args]
+    return not args or any(a == wanted or wanted in a.parents or a in wanted.parents for a in args)
 
 
 def _wants_platform(session: pytest.Session) -> bool:

@@ -17,7 +17,12 @@ from selftests.report.conftest import REPO, AttachRun
 ROLE = REPO / "deploy" / "iam" / "conformance-role.yaml"
 
 # botocore service names whose IAM prefix differs
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag", "s3control": "s3"}
+SERVICE_PREFIX = {
+    "elbv2": "elasticloadbalancing",
+    "resourcegroupstaggingapi": "tag",
+    "accessanalyzer": "access-analyzer",
+    "s3control": "s3",
+}
 # operations whose IAM action has another name
 ACTION_OF = {
     "s3:GetBucketEncryption": ["s3:GetEncryptionConfiguration"],
