@@ -25,7 +25,8 @@ from typing import Any
 import requests
 
 from core.aws import AwsSession
-from core.spec import ENVIRONMENTS_DIR, load_environment
+from core.selfsigned import with_self_signed_certificate
+from core.spec import ENVIRONMENTS_DIR, EnvironmentSpec, load_environment
 from deploy.deployer import Deployer
 from emulator.launcher import Emulator, free_port
 
@@ -51,6 +52,16 @@ def six_environments(directory: Path) -> Path:
         data["parameters"] |= {"EnvironmentSuffix": "b", "VpcCidr": cidr}
         (directory / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return directory
+
+
+def deploy_on_emulator(spec: EnvironmentSpec, endpoint_url: str) -> None:
+    """Deploy ``spec`` into the emulator as `python -m deploy up` does there: with a self-signed
+    certificate imported into its ACM for the HTTPS listener (core.selfsigned). The environment
+    file's certificate_arn names one of the real account's; a stack deployed with it has a listener
+    that no TLS handshake completes with, and every run then fails its HTTPS check after waiting out
+    the probe's deadline."""
+    aws = AwsSession(region=spec.region, endpoint_url=endpoint_url)
+    Deployer(with_self_signed_certificate(spec, aws), aws, out=lambda _: None).up()
 
 
 def _pytest(args: list[str], workdir: Path, env_dir: Path | None = None) -> dict[str, Any]:
@@ -142,10 +153,7 @@ class LatencyBench:
         self.emulator = Emulator().start()
         self.env_dir = six_environments(Path(tempfile.mkdtemp(prefix="bench-envs-")))
         for env in SIX:
-            spec = load_environment(env, self.env_dir)
-            Deployer(
-                spec, AwsSession(region=spec.region, endpoint_url=self.emulator.endpoint_url), out=lambda _: None
-            ).up()
+            deploy_on_emulator(load_environment(env, self.env_dir), self.emulator.endpoint_url)
         port = free_port()
         self.proxy = subprocess.Popen(
             [str(MICROBURST), "--upstream", self.emulator.endpoint_url, "--host", "127.0.0.1", "--port", str(port)],
@@ -216,8 +224,7 @@ class AwsTimingBench:
             else:
                 os.environ["FAITHFUL_AWS_TIMING"] = saved
         self.url = self.emulator.endpoint_url
-        spec = load_environment("dev")
-        Deployer(spec, AwsSession(region=spec.region, endpoint_url=self.url), out=lambda _: None).up()
+        deploy_on_emulator(load_environment("dev"), self.url)
         return self
 
     def _stats(self) -> dict[str, Any]:
