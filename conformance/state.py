@@ -16,6 +16,7 @@ from typing import Literal
 
 import pytest
 
+from conformance.interrupts import INTERRUPTS
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.stack import drift_deadline
 from conformance.prefetch import Prefetcher
@@ -194,6 +195,10 @@ def drift_of(config: pytest.Config, env_name: str) -> Inventory:
                 f"drift detection of stack {inv.stack_name} was not published within {wait:.0f} s of this "
                 "check's start; expected its answer within drift detection's own deadline"
             )
-        time.sleep(DRIFT_WAIT_POLL_SECONDS)  # Ctrl-C: KeyboardInterrupt here, as anywhere in a check
+        # Ctrl-C or SIGTERM: the controller's handler only records it while a fixture is set up
+        # (conformance.interrupts); this wait is a safe point to stop at. A worker raises at the signal.
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(INTERRUPTS.signal_name)
+        time.sleep(DRIFT_WAIT_POLL_SECONDS)
     config.stash[INVENTORIES][env_name] = done = state.inventory(env_name)
     return done

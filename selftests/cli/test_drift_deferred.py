@@ -11,8 +11,10 @@ the answer, fails naming it.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from emulator.launcher import Emulator
 from selftests.cli.test_bad_input import REPO, _env
 from selftests.emulator.platform import deploy_platform
 
-DRIFT_SECONDS = 6.0
+DRIFT_SECONDS = 10.0
 SUFFIX = "late"
 DRIFT_CHECK = "test_stack_in_sync_with_its_template"
 SELECTED = ("tests/stack", "tests/network")
@@ -95,3 +97,31 @@ def test_the_drift_check_waits_and_still_fails_on_a_drifted_stack(slow_drift, tm
     assert group in proc.stdout and "has drifted from its template" in proc.stdout
     assert proc.stdout.count("FAILED") == 1, proc.stdout[-3000:]  # nothing else judged the drift
     assert (run / "drift-dev.json").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_drift_check_waits_is_an_interrupt(slow_drift, tmp_path, sig):
+    """Ctrl-C (or SIGTERM) while only the drift check is left, waiting for drift detection: exit 2 and
+    the attach run's one line at once, not after the detection or its deadline."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "--env=dev", f"--suffix={SUFFIX}",
+         f"--endpoint-url={slow_drift}", f"--run-dir={tmp_path / 'run'}", f"--alluredir={tmp_path / 'allure'}",
+         "tests/stack"],
+        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen = ""
+    for line in proc.stdout:  # the run says so when it publishes the inventory without drift detection
+        seen += line
+        if "drift detection still in progress" in line:
+            break
+    time.sleep(1.5)  # the other stack checks take a fraction of that; the drift check is waiting
+    signalled = time.monotonic()
+    proc.send_signal(sig)
+    rest, _ = proc.communicate(timeout=60)
+    took = time.monotonic() - signalled
+    out = seen + rest
+    assert proc.returncode == 2, out[-4000:]
+    assert "interrupted: attach mode; nothing was deleted" in out
+    assert "Traceback" not in out
+    assert took < DRIFT_SECONDS - 4, f"the run ended {took:.1f} s after the signal: it waited for drift detection"
