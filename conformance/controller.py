@@ -7,13 +7,12 @@ starts the embedded emulator if the run is offline, checks the endpoint and cred
 the stacks' locks (deploy mode), deploys or attaches to each environment's stack and collects
 its inventory (environments concurrently), and writes everything to the run directory that the
 workers read (``conformance.state``). At session finish :meth:`Controller.finish` tears down
-what this run created, when asked, releases the locks and stops the emulator, and the exit
-status follows docs/exit-codes.md.
+what this run created, when asked (``conformance.teardown``), releases the locks and stops the
+emulator, and the exit status follows docs/exit-codes.md (``conformance.outcomes``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import threading
@@ -25,16 +24,17 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
 import pytest
 
 from conformance.interrupts import INTERRUPTS, InterruptGuard
 from conformance.inventory import Inventory, collect, scrub_section
 from conformance.inventory.stack import DETECT_DRIFT, StackDrift, collect_drift, drift_deadline
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
-from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
+from conformance.outcomes import Outcomes
+from conformance.scheduling import CrashOnceLoadGroupScheduling
 from conformance.settings import AUTO_REGION, RunSettings
 from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, EnvState, RunState, drift_marker
+from conformance.teardown import RunTeardown
 from core.aws import AwsSession, ensure_reachable
 from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
 from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
@@ -48,8 +48,6 @@ if TYPE_CHECKING:  # imported when the run starts one (offline)
     from emulator.launcher import Emulator
 
 Printer = Callable[[str], None]
-# After Ctrl-C or SIGTERM, how long the run watches the deletions it started before it exits.
-INTERRUPT_GRACE_SECONDS = 5.0
 # xdist workers start while the controller prepares the platform (deploy, inventory), which they
 # then wait for: started at a lower priority, their start-up (about half a second of CPU each)
 # takes the CPU the controller leaves, instead of slowing the preparation everyone waits on.
@@ -57,30 +55,6 @@ INTERRUPT_GRACE_SECONDS = 5.0
 # instead of 3.78 s. Only the workers xdist makes from -n; explicit --tx specs are the user's.
 WORKER_NICENESS = 10
 STATIC_SUITES = ("template",)
-
-
-class Outcomes:
-    """Counts failed checks by kind where the exit code is decided (with or without xdist)."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.probe_errors = 0
-        self.crashed: list[str] = []  # checks whose xdist worker died while running them
-
-    def count(self, report: pytest.TestReport) -> None:
-        if not report.failed:
-            return
-        if is_crash_report(report):
-            self.crashed.append(report.nodeid)
-        elif ("conformance_outcome", "probe-error") in report.user_properties:
-            self.probe_errors += 1
-        else:
-            self.failures += 1
-
-    @property
-    def unobserved(self) -> int:
-        """Failed checks that observed nothing: probe errors and checks lost with a crashed worker."""
-        return self.probe_errors + len(self.crashed)
 
 
 class Controller:
@@ -111,6 +85,7 @@ class Controller:
         self._lock = threading.Lock()
         self.accounts: dict[str, str] = {}
         self.deployers: dict[str, Deployer] = {}
+        self.end = RunTeardown(settings, self.deployers, self.out, lambda: self.was_interrupted)
         self.sessions: dict[str, AwsSession] = {}
         self.locks: list[StackLock] = []
         self.keeper: LockKeeper | None = None
@@ -165,38 +140,7 @@ class Controller:
         return None
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        s = self.settings
-        lines = [
-            f"conformance environments: {s.environments.show()}",
-            f"conformance target: {s.mode.show()}",
-        ]
-        if s.endpoint_url.value:
-            lines.append(f"conformance endpoint: {s.endpoint_url.show()}")
-        lines.append(f"conformance deploy: {s.deploy.show()}; teardown: {s.teardown.show()}")
-        for name, spec in s.specs().items():
-            region_src = "--region" if s.region else f"deploy/environments/{name}.yaml"
-            if s.region == AUTO_REGION:
-                first_of = ", ".join(spec.candidate_regions)
-                region_src = f"--region auto: the first of {first_of} with room, chosen before deploying"
-            lines.append(
-                f"conformance {name}: stack {spec.stack_name}, region {spec.region} (from {region_src}), "
-                f"account {spec.account_id or 'from the credentials'}"
-                + (f", profile {spec.profile}" if spec.profile else "")
-            )
-            if s.mode.value == "emulator":  # the ARN is known once imported, before deploying
-                shown = (
-                    "certificate_arn: a self-signed certificate imported into the emulator's ACM before deploying "
-                    f"(overrides deploy/environments/{name}.yaml's {spec.certificate_arn})"
-                )
-            else:
-                shown = f"certificate_arn {spec.certificate_arn} (from deploy/environments/{name}.yaml)"
-            lines.append(f"conformance {name}: {shown}")
-        lines.append(
-            f"conformance template: {s.template.value} version {template_version(s.template.value)}, "
-            f"sha256 {template_sha256(s.template.value)[:16]} (from {s.template.source})"
-        )
-        lines.append(f"conformance run id: {s.run_id}")
-        return lines
+        return self.settings.header_lines()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Any:
@@ -569,9 +513,9 @@ class Controller:
             self.metrics.write_prepared(self.state_path.parent)  # with each environment's drift time
         try:
             if self.settings.teardown.value and self.state is not None and not self.was_interrupted:
-                problems += self._teardown()
+                problems += self.end.delete_created()
             if self.was_interrupted:
-                problems += self._delete_created_now()
+                problems += self.end.delete_created_now()
         finally:
             if self.keeper is not None:
                 problems += self.keeper.stop()
@@ -590,112 +534,9 @@ class Controller:
     def was_interrupted(self) -> bool:
         return self._interrupted or INTERRUPTS.is_set()
 
-    def _teardown(self) -> list[str]:
-        """--teardown: delete, one after the other, the stacks this run created; stop at a signal."""
-        problems: list[str] = []
-        for name, deployer in self.deployers.items():
-            if self.was_interrupted:
-                break
-            if deployer.created_stack_id is None:
-                self.out(f"{deployer.stack_name}: existed before this run; --teardown leaves it")
-                continue
-            try:
-                deployer.down()
-                deployer.release_retained()  # empty buckets, final snapshots, then the key
-                deployer.left_behind()  # retained or failed resources: one message, exit 3
-            except ConformanceError as exc:
-                if self.was_interrupted:  # its wait stopped at the signal: the interrupt path takes over
-                    break
-                problems.append(f"{name}: {exc}")
-        return problems
-
-    def _delete_created_now(self) -> list[str]:
-        """The interrupt path: start deleting every stack this run created, watch for a few seconds."""
-        for deployer in self.deployers.values():
-            deployer.abandon()  # polls still running in the prepare threads stop at their next turn
-        if self.settings.mode.value == "emulator":
-            return []  # the offline rehearsal's emulator is discarded with everything in it
-        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-        for deployer in self.deployers.values():  # a CreateStack still on the wire: wait for its answer
-            while not deployer.create_settled.wait(0.1) and time.monotonic() < deadline and not INTERRUPTS.abandoned:
-                pass
-        problems: list[str] = []
-        for deployer in self.deployers.values():
-            if not deployer.create_settled.is_set():
-                problems.append(
-                    f"CreateStack for {deployer.stack_name} was still unanswered when the run stopped; "
-                    f"see `python -m deploy status --env {deployer.spec.name}` and delete it if it exists"
-                )
-        created = self._created()
-        if not created or not self.settings.teardown.value:
-            return problems
-        started: dict[str, Deployer] = {}
-        for name, deployer in created.items():
-            if INTERRUPTS.abandoned:
-                break
-            try:
-                if deployer.start_deleting_created():
-                    started[name] = deployer
-            except (ConformanceError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-                problems.append(f"{name}: could not start deleting {deployer.stack_name}: {exc}")
-        deadline = max(deadline, time.monotonic() + 2.0)
-        while not INTERRUPTS.abandoned and time.monotonic() < deadline:
-            deleting = [d for d in started.values() if d.last_status != "DELETE_COMPLETE"]
-            if not deleting:
-                break
-            for deployer in deleting:
-                if INTERRUPTS.abandoned:
-                    break
-                with contextlib.suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                    deployer.state()  # its last_status: what the line says
-            INTERRUPTS.sleep(0.25)
-        return problems
-
-    def _created(self) -> dict[str, Deployer]:
-        return {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
-
     def interrupted_line(self) -> str:
-        """The interrupted run's one line: every stack it created, named, with what became of it.
-
-        Built from what was last seen (no call): it is also said by a signal that comes after
-        the teardown, when the process must end at once.
-        """
-        created = self._created()
-        unanswered = [d.stack_name for d in self.deployers.values() if not d.create_settled.is_set()]
-        tail = (
-            f"; CreateStack unanswered for {', '.join(unanswered)}: see python -m deploy status" if unanswered else ""
-        )
-        names = ", ".join(d.stack_name for d in created.values())
-        if self.settings.mode.value == "emulator":
-            if not created:
-                return "interrupted: the run's own emulator was stopped; nothing else was touched"
-            return f"interrupted: the run's own emulator was stopped; what it deployed there went with it: {names}"
-        if INTERRUPTS.abandoned and created and self.settings.teardown.value:
-            parts = [
-                f"{d.stack_name} ({_shown(d.last_status)}, deletion {'started' if d.delete_started else 'not started'}"
-                f": python -m deploy status --env {n})"
-                for n, d in created.items()
-                if d.last_status != "DELETE_COMPLETE"
-            ]
-            gone = [f"{d.stack_name} (deleted)" for d in created.values() if d.last_status == "DELETE_COMPLETE"]
-            return f"interrupted twice: deletion abandoned; left: {', '.join(parts + gone) or 'nothing'}{tail}"
-        if not created:
-            what = "attach mode" if not self.settings.deploy.value else "this run created no stack"
-            return f"interrupted: {what}; nothing was deleted{tail}"
-        if not self.settings.teardown.value:
-            return f"interrupted: {names} (created by this run) left in place: no --teardown{tail}"
-        parts = []
-        for n, d in created.items():
-            if d.last_status == "DELETE_COMPLETE":
-                parts.append(f"{d.stack_name} (deleted)")
-            elif d.delete_started:
-                parts.append(f"{d.stack_name} (still deleting: python -m deploy status --env {n})")
-            else:
-                parts.append(f"{d.stack_name} (left in {_shown(d.last_status)}: its deletion could not be started)")
-        return (
-            f"interrupted: deletion started for the stacks this run created, not awaited past "
-            f"{INTERRUPT_GRACE_SECONDS:.0f} s: {', '.join(parts)}{tail}"
-        )
+        """The interrupted run's one line (conformance.teardown.RunTeardown.interrupted_line)."""
+        return self.end.interrupted_line()
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -703,10 +544,6 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
-
-
-def _shown(status: str | None) -> str:
-    return status or "a state not seen"
 
 
 def _lower_worker_priority(config: pytest.Config) -> None:
