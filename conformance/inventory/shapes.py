@@ -29,10 +29,12 @@ if TYPE_CHECKING:
     from types_boto3_ec2.type_defs import IpPermissionOutputTypeDef as IpPermission
     from types_boto3_ec2.type_defs import NatGatewayTypeDef as NatGateway
     from types_boto3_ec2.type_defs import NetworkInterfaceTypeDef as NetworkInterface
+    from types_boto3_ec2.type_defs import PrefixListTypeDef as PrefixList
     from types_boto3_ec2.type_defs import RouteTableTypeDef as RouteTable
     from types_boto3_ec2.type_defs import RouteTypeDef as Route
     from types_boto3_ec2.type_defs import SecurityGroupTypeDef as SecurityGroup
     from types_boto3_ec2.type_defs import SubnetTypeDef as Subnet
+    from types_boto3_ec2.type_defs import VpcEndpointTypeDef as VpcEndpoint
     from types_boto3_ec2.type_defs import VpcTypeDef as Vpc
     from types_boto3_ecs.type_defs import ClusterTypeDef as EcsCluster
     from types_boto3_ecs.type_defs import ContainerDefinitionOutputTypeDef as ContainerDefinition
@@ -45,18 +47,22 @@ if TYPE_CHECKING:
     from types_boto3_elbv2.type_defs import SslPolicyTypeDef as SslPolicy
     from types_boto3_elbv2.type_defs import TargetGroupTypeDef as TargetGroup
     from types_boto3_elbv2.type_defs import TargetHealthDescriptionTypeDef as TargetHealthDescription
+    from types_boto3_kms.type_defs import GrantListEntryTypeDef as KeyGrant
     from types_boto3_kms.type_defs import KeyMetadataTypeDef as KeyMetadata
     from types_boto3_logs.type_defs import LogGroupTypeDef as LogGroup
+    from types_boto3_rds.type_defs import DBClusterSnapshotTypeDef as DBClusterSnapshot
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
     from types_boto3_rds.type_defs import DBInstanceTypeDef as DBInstance
     from types_boto3_rds.type_defs import DBSubnetGroupTypeDef as DBSubnetGroup
     from types_boto3_rds.type_defs import ParameterTypeDef as DBClusterParameter
+    from types_boto3_s3.type_defs import GetBucketAclOutputTypeDef as BucketAcl
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
     from types_boto3_s3.type_defs import LoggingEnabledOutputTypeDef as LoggingEnabled
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
+    from types_boto3_s3control.type_defs import GetAccessPointResultTypeDef as AccessPoint
     from types_boto3_secretsmanager.type_defs import DescribeSecretResponseTypeDef as Secret
     from types_boto3_sns.type_defs import SubscriptionTypeDef as Subscription
 
@@ -104,14 +110,14 @@ if TYPE_CHECKING:
 else:
     ScalableTarget = ScalingActivity = ScalingPolicy = MetricAlarm = dict[str, Any]
     Address = FlowLog = InternetGateway = IpPermission = NatGateway = NetworkInterface = dict[str, Any]
-    RouteTable = Route = SecurityGroup = Subnet = Vpc = dict[str, Any]
+    RouteTable = Route = SecurityGroup = Subnet = Vpc = VpcEndpoint = PrefixList = dict[str, Any]
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
-    DBClusterParameter = dict[str, Any]
-    BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = (
-        dict[str, Any]
-    )
+    DBClusterParameter = DBClusterSnapshot = KeyGrant = dict[str, Any]
+    AccessPoint = BucketAcl = BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = (
+        PublicAccessBlock
+    ) = EncryptionRule = dict[str, Any]
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
@@ -119,12 +125,15 @@ else:
 CertificateDetail = dict[str, Any]
 
 __all__ = [
+    "AccessPoint",
     "Address",
+    "BucketAcl",
     "BucketVersioning",
     "CertificateDetail",
     "ContainerDefinition",
     "DBCluster",
     "DBClusterParameter",
+    "DBClusterSnapshot",
     "DBInstance",
     "DBSubnetGroup",
     "DriftDetection",
@@ -134,6 +143,7 @@ __all__ = [
     "FlowLog",
     "InternetGateway",
     "IpPermission",
+    "KeyGrant",
     "KeyMetadata",
     "LifecycleRule",
     "Listener",
@@ -144,6 +154,7 @@ __all__ = [
     "NatGateway",
     "NetworkInterface",
     "OwnershipControlsRule",
+    "PrefixList",
     "PublicAccessBlock",
     "ResourceDrift",
     "RolePolicy",
@@ -165,4 +176,5 @@ __all__ = [
     "Task",
     "TaskDefinition",
     "Vpc",
+    "VpcEndpoint",
 ]  # fmt: skip

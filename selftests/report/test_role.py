@@ -17,7 +17,7 @@ from selftests.report.conftest import REPO, AttachRun
 ROLE = REPO / "deploy" / "iam" / "conformance-role.yaml"
 
 # botocore service names whose IAM prefix differs
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
+SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag", "s3control": "s3"}
 # operations whose IAM action has another name
 ACTION_OF = {
     "s3:GetBucketEncryption": ["s3:GetEncryptionConfiguration"],
@@ -35,6 +35,12 @@ IMPLICIT = {
     # tests/storage/probe.py: made only when the probe's PutObject was retried (two versions may
     # exist) or its delete failed; a run without retries never lists the key
     "s3:ListBucketVersions": "the write probe listing its key after a retried write or a failed delete",
+    # conformance/inventory/database.py: read for each manual snapshot of the cluster; a run on a platform with
+    # none (the offline rehearsal: the emulator takes no automated snapshots) never makes it
+    "rds:DescribeDBClusterSnapshotAttributes": "who may restore each manual snapshot of the cluster",
+    # conformance/inventory/storage.py: read for each access point on the transaction bucket; the platform has none
+    "s3:GetAccessPoint": "the configuration of each access point on the transaction bucket",
+    "s3:GetAccessPointPolicy": "the policy of each access point on the transaction bucket",
 }
 # CloudFormation's drift detection reads each resource with the caller's permissions: reads the
 # role needs on real AWS that no call of the suite's own shows (deploy/iam/conformance-role.yaml,

@@ -30,13 +30,14 @@ SERVICES = {
     "application-autoscaling": "application-autoscaling", "cloudformation": "cloudformation",
     "cloudwatch": "cloudwatch", "ec2": "ec2", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
     "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
-    "sns": "sns", "acm": "acm",
+    "sns": "sns", "acm": "acm", "s3control": "s3control",
     "tag": "resourcegroupstaggingapi", "wafv2": "wafv2",
 }  # fmt: skip
 NOT_API = {
     # IAM policy grammar (bucket and role policy documents; its "Statement" is a WAFv2 shape member too)
     "Effect": "policy document", "Resource": "policy document",
     "Sid": "policy document", "Condition": "policy document", "AWS": "policy document principal",
+    "NotAction": "policy document",
     "aws:sourceaccount": "policy condition key", "aws:sourcearn": "policy condition key",
     # values of API maps and lists, named by AWS but not shape members
     "KmsMasterKeyId": "an SNS topic attribute name (GetTopicAttributes' Attributes map)",
@@ -46,6 +47,7 @@ NOT_API = {
     "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "server_audit_logging": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "server_audit_events": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "restore": "a DB cluster snapshot attribute name (DescribeDBClusterSnapshotAttributes' AttributeName)",
     "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     # pytest's own
     "inventories": "a fixture's name in pytest's item.funcargs (tests/consistency/conftest.py)",
@@ -169,7 +171,8 @@ def test_every_exception_is_read_and_no_api_member():
 
 # fields filled from the stack outputs or the stack's name, not by a read that can fail
 NOT_READ = {("NetworkSection", "public_subnet_ids"), ("NetworkSection", "private_subnet_ids"),
-            ("StorageSection", "bucket"), ("StorageSection", "log_bucket"), ("StackSection", "name")}  # fmt: skip
+            ("NetworkSection", "region"), ("StorageSection", "bucket"), ("StorageSection", "log_bucket"),
+            ("StackSection", "name")}  # fmt: skip
 OPERATION = re.compile(r"^(?P<prefix>[a-z0-9-]+):(?P<op>[A-Z][A-Za-z0-9]+)(\((?P<arg>\w+)\))?$")
 
 
