@@ -59,6 +59,7 @@ TITLES = {
     "CIS-AWS-3.0:2.3.3": "RDS instances are not publicly accessible",
     "CIS-AWS-3.0:3.1": "CloudTrail is on in every region",
     "CIS-AWS-3.0:3.2": "CloudTrail log file validation is on",
+    "CIS-AWS-3.0:3.3": "AWS Config is enabled in every region",
     "CIS-AWS-3.0:3.5": "CloudTrail logs are encrypted at rest with KMS keys",
     "CIS-AWS-3.0:3.6": "Customer-created symmetric KMS keys rotate",
     "CIS-AWS-3.0:3.7": "VPC flow logging is on in every VPC",

@@ -18,6 +18,8 @@ ACCOUNT_STACK = "payments-account-baseline"
 # the names the baseline template gives its account-wide resources
 TRAIL_NAME = "payments-account-trail"
 ANALYZER_NAME = "payments-account-analyzer"
+CONFIG_RECORDER_NAME = "payments-account-recorder"
+CONFIG_CHANNEL_NAME = "payments-account-channel"
 
 
 def trail_bucket_name(account: str, region: str) -> str:

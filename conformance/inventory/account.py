@@ -4,7 +4,8 @@ Whatever stack made them (the account baseline, an organisation's own trail, the
 account suite judges what the account has: every trail visible from the region (shadow trails of
 multi-region trails included) with its status and event selectors, the buckets those trails
 deliver to, the GuardDuty detectors, Security Hub and its enabled standards, IAM's account
-summary (root MFA, root access keys) and the IAM Access Analyzer analyzers. It is collected by
+summary (root MFA, root access keys), the IAM Access Analyzer analyzers and AWS Config's
+recorder and delivery channel. It is collected by
 the controller once per account and region (``core.account``), however many environments share
 them, and written to the run directory beside the environments' inventories.
 """
@@ -22,6 +23,9 @@ from conformance.inventory.base import Section, absent_on, attempt, concurrently
 from conformance.inventory.shapes import (
     AnalyzerSummary,
     BucketVersioning,
+    ConfigRecorder,
+    ConfigRecorderStatus,
+    DeliveryChannel,
     Detector,
     Hub,
     PublicAccessBlock,
@@ -35,6 +39,7 @@ from core.aws import AwsSession
 if TYPE_CHECKING:
     from types_boto3_accessanalyzer.client import AccessAnalyzerClient
     from types_boto3_cloudtrail.client import CloudTrailClient
+    from types_boto3_config.client import ConfigServiceClient
     from types_boto3_guardduty.client import GuardDutyClient
     from types_boto3_iam.client import IAMClient
     from types_boto3_s3.client import S3Client
@@ -75,6 +80,16 @@ class AccountSection(Section):
     # GetAccountSummary's SummaryMap (AccountMFAEnabled, AccountAccessKeysPresent, ...)
     account_summary: Annotated[dict[str, int], reads("iam:GetAccountSummary")] = Field(default_factory=dict)
     analyzers: Annotated[list[AnalyzerSummary], reads("access-analyzer:ListAnalyzers")] = Field(default_factory=list)
+    # AWS Config in the region: its recorder (at most one), the recorder's status, its delivery channel
+    config_recorders: Annotated[list[ConfigRecorder], reads("config:DescribeConfigurationRecorders")] = Field(
+        default_factory=list
+    )
+    config_recorder_status: Annotated[
+        list[ConfigRecorderStatus], reads("config:DescribeConfigurationRecorderStatus")
+    ] = Field(default_factory=list)
+    config_delivery_channels: Annotated[list[DeliveryChannel], reads("config:DescribeDeliveryChannels")] = Field(
+        default_factory=list
+    )
 
     def status_of(self, trail: Trail) -> TrailStatus:
         return self.trail_status.get(trail.get("TrailARN", ""), cast("TrailStatus", {}))
@@ -141,6 +156,7 @@ def _collect(aws: AwsSession) -> AccountSection:
     securityhub: SecurityHubClient = aws.client("securityhub")
     iam: IAMClient = aws.client("iam")
     analyzer: AccessAnalyzerClient = aws.client("accessanalyzer")
+    config: ConfigServiceClient = aws.client("config")
     s = AccountSection()
 
     def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
@@ -220,5 +236,22 @@ def _collect(aws: AwsSession) -> AccountSection:
             "access-analyzer:ListAnalyzers", lambda: paginate(analyzer, "list_analyzers", "analyzers"), []
         )
 
-    concurrently(trails, detectors, hub, summary, analyzers)
+    def recorders() -> None:
+        s.config_recorders = get(
+            "config:DescribeConfigurationRecorders",
+            lambda: config.describe_configuration_recorders()["ConfigurationRecorders"],
+            [],
+        )
+        s.config_recorder_status = get(
+            "config:DescribeConfigurationRecorderStatus",
+            lambda: config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"],
+            [],
+        )
+
+    def channels() -> None:
+        s.config_delivery_channels = get(
+            "config:DescribeDeliveryChannels", lambda: config.describe_delivery_channels()["DeliveryChannels"], []
+        )
+
+    concurrently(trails, detectors, hub, summary, analyzers, recorders, channels)
     return s

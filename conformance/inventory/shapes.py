@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from types_boto3_cloudtrail.type_defs import GetTrailStatusResponseTypeDef as TrailStatus
     from types_boto3_cloudtrail.type_defs import TrailTypeDef as Trail
     from types_boto3_cloudwatch.type_defs import MetricAlarmTypeDef as MetricAlarm
+    from types_boto3_config.type_defs import ConfigurationRecorderOutputTypeDef as ConfigRecorder
+    from types_boto3_config.type_defs import ConfigurationRecorderStatusTypeDef as ConfigRecorderStatus
+    from types_boto3_config.type_defs import DeliveryChannelTypeDef as DeliveryChannel
     from types_boto3_ec2.type_defs import AddressTypeDef as Address
     from types_boto3_ec2.type_defs import FlowLogTypeDef as FlowLog
     from types_boto3_ec2.type_defs import InternetGatewayTypeDef as InternetGateway
@@ -128,6 +131,7 @@ else:
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
     Trail = TrailStatus = TrailEventSelectors = dict[str, Any]
     Detector = Hub = StandardsSubscription = AnalyzerSummary = dict[str, Any]
+    ConfigRecorder = ConfigRecorderStatus = DeliveryChannel = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
 # response-key guard, selftests/unit/test_inventory_keys.py, still checks its keys)
@@ -140,12 +144,15 @@ __all__ = [
     "BucketAcl",
     "BucketVersioning",
     "CertificateDetail",
+    "ConfigRecorder",
+    "ConfigRecorderStatus",
     "ContainerDefinition",
     "DBCluster",
     "DBClusterParameter",
     "DBClusterSnapshot",
     "DBInstance",
     "DBSubnetGroup",
+    "DeliveryChannel",
     "Detector",
     "DriftDetection",
     "EcsCluster",

@@ -1,4 +1,4 @@
-"""Drifts for the account suite (tests/account): trail, its bucket, GuardDuty, Security Hub, root, analyzer.
+"""Drifts for the account suite (tests/account): trail, its bucket, GuardDuty, Security Hub, root, analyzer, Config.
 
 Each is applied, through the AWS API, to the account baseline the drift self-test deploys beside
 the environment (selftests/drifts/test_drifts.py), as someone with the account's rights would.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.account import ANALYZER_NAME, TRAIL_NAME, trail_bucket_name
+from core.account import ANALYZER_NAME, CONFIG_CHANNEL_NAME, CONFIG_RECORDER_NAME, TRAIL_NAME, trail_bucket_name
 from selftests.drifts.registry import DriftContext, drift
 
 
@@ -262,3 +262,66 @@ def drift_root_mfa_deactivated(ctx: DriftContext) -> None:
 )
 def drift_access_analyzer_deleted(ctx: DriftContext) -> None:
     ctx.client("accessanalyzer").delete_analyzer(analyzerName=ANALYZER_NAME)
+
+
+# --------------------------------------------------------------------------- AWS Config
+
+
+def _recorder(ctx: DriftContext) -> str:
+    return CONFIG_RECORDER_NAME
+
+
+@drift(
+    "test_config_recorder_records_all_resources",
+    "AWS Config's recorder is stopped (StopConfigurationRecorder)",
+    id="acct-config-recorder-stopped",
+    names=_recorder,
+)
+def drift_config_recorder_stopped(ctx: DriftContext) -> None:
+    ctx.client("config").stop_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER_NAME)
+
+
+@drift(
+    "test_config_recorder_records_all_resources",
+    "AWS Config's recorder is narrowed to two resource types (PutConfigurationRecorder allSupported false)",
+    id="acct-config-recorder-narrowed",
+    names=_recorder,
+)
+def drift_config_recorder_narrowed(ctx: DriftContext) -> None:
+    config = ctx.client("config")
+    [recorder] = config.describe_configuration_recorders(ConfigurationRecorderNames=[CONFIG_RECORDER_NAME])[
+        "ConfigurationRecorders"
+    ]
+    recorder["recordingGroup"] = {
+        "allSupported": False,
+        "includeGlobalResourceTypes": False,
+        "resourceTypes": ["AWS::S3::Bucket", "AWS::EC2::SecurityGroup"],
+    }
+    config.put_configuration_recorder(ConfigurationRecorder=recorder)
+
+
+@drift(
+    "test_config_recorder_records_all_resources",
+    "AWS Config's recorder no longer records global resource types (includeGlobalResourceTypes false)",
+    id="acct-config-recorder-no-global-types",
+    names=_recorder,
+)
+def drift_config_recorder_no_global(ctx: DriftContext) -> None:
+    config = ctx.client("config")
+    [recorder] = config.describe_configuration_recorders(ConfigurationRecorderNames=[CONFIG_RECORDER_NAME])[
+        "ConfigurationRecorders"
+    ]
+    recorder["recordingGroup"] = {"allSupported": True, "includeGlobalResourceTypes": False}
+    config.put_configuration_recorder(ConfigurationRecorder=recorder)
+
+
+@drift(
+    "test_config_delivers_to_bucket",
+    "AWS Config's delivery channel is deleted (the recorder stopped first, as AWS requires)",
+    id="acct-config-delivery-channel-deleted",
+    names=_where,
+)
+def drift_config_channel_deleted(ctx: DriftContext) -> None:
+    config = ctx.client("config")
+    config.stop_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER_NAME)
+    config.delete_delivery_channel(DeliveryChannelName=CONFIG_CHANNEL_NAME)

@@ -33,7 +33,7 @@ SERVICES = {
     "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
     "sns": "sns", "acm": "acm", "s3control": "s3control",
     "cloudtrail": "cloudtrail", "guardduty": "guardduty", "securityhub": "securityhub",
-    "access-analyzer": "accessanalyzer",
+    "access-analyzer": "accessanalyzer", "config": "config",
     "tag": "resourcegroupstaggingapi", "wafv2": "wafv2",
 }  # fmt: skip
 NOT_API = {
