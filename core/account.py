@@ -27,6 +27,11 @@ def trail_bucket_name(account: str, region: str) -> str:
     return f"payments-account-trail-{account}-{region}"
 
 
+def trail_access_log_bucket_name(account: str, region: str) -> str:
+    """The bucket the trail bucket's server access logs go to (deploy/account-baseline.yaml, CIS 3.4)."""
+    return f"payments-account-trail-access-{account}-{region}"
+
+
 def partition_of(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from core.account import ACCOUNT_STACK, ACCOUNT_TEMPLATE_PATH, TRAIL_NAME, AccountScope, trail_bucket_name
+from core.account import (
+    ACCOUNT_STACK,
+    ACCOUNT_TEMPLATE_PATH,
+    TRAIL_NAME,
+    AccountScope,
+    trail_access_log_bucket_name,
+    trail_bucket_name,
+)
 from core.aws import AwsSession, error_code
 from core.errors import RefusedError, StackStateError
 from core.spec import EnvironmentSpec
@@ -106,15 +113,27 @@ class AccountDeployer(Deployer):
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
     def preflight(self) -> None:
-        """Before a create: one GuardDuty detector and one Security Hub per account and region, and no
-        trail bucket left by an earlier baseline (retained with its log files: CloudFormation would
-        refuse the stack at validation, without naming it)."""
-        bucket = trail_bucket_name(self.aws.check_credentials(), self.aws.region)
-        if self.with_trail == "true" and self._bucket_exists(bucket):
+        """Before a create: one GuardDuty detector, one Security Hub and (in the trail's home region) one
+        AWS Config recorder per account and region, and no trail bucket or trail access log bucket left
+        by an earlier baseline (retained with its log files: CloudFormation would refuse the stack at
+        validation, without naming it)."""
+        account = self.aws.check_credentials()
+        for what, bucket in (
+            ("trail bucket", trail_bucket_name(account, self.aws.region)),
+            ("trail access log bucket", trail_access_log_bucket_name(account, self.aws.region)),
+        ):
+            if self.with_trail == "true" and self._bucket_exists(bucket):
+                raise RefusedError(
+                    f"the {what} {bucket} already exists (an earlier baseline retained it with its log files, "
+                    f"which are audit evidence), so {ACCOUNT_STACK} cannot create it; keep the files elsewhere, "
+                    "then empty and delete the bucket, and run again."
+                )
+        recorders = self.aws.client("config").describe_configuration_recorders().get("ConfigurationRecorders", [])
+        if self.with_trail == "true" and recorders:
             raise RefusedError(
-                f"the trail bucket {bucket} already exists (an earlier baseline retained it with its log files, "
-                f"which are audit evidence), so {ACCOUNT_STACK} cannot create it; keep the files elsewhere, then "
-                "empty and delete the bucket, and run again."
+                f"the account already has the AWS Config recorder {recorders[0].get('name')} in {self.aws.region} "
+                f"and AWS allows one per region, so {ACCOUNT_STACK} cannot create its own; delete that recorder "
+                "or import it into the stack, then run again."
             )
         guardduty = self.aws.client("guardduty")
         detectors = guardduty.list_detectors().get("DetectorIds", [])

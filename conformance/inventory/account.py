@@ -28,6 +28,9 @@ from conformance.inventory.shapes import (
     DeliveryChannel,
     Detector,
     Hub,
+    LoggingEnabled,
+    MetricAlarm,
+    MetricFilter,
     PublicAccessBlock,
     StandardsSubscription,
     Trail,
@@ -39,9 +42,11 @@ from core.aws import AwsSession
 if TYPE_CHECKING:
     from types_boto3_accessanalyzer.client import AccessAnalyzerClient
     from types_boto3_cloudtrail.client import CloudTrailClient
+    from types_boto3_cloudwatch.client import CloudWatchClient
     from types_boto3_config.client import ConfigServiceClient
     from types_boto3_guardduty.client import GuardDutyClient
     from types_boto3_iam.client import IAMClient
+    from types_boto3_logs.client import CloudWatchLogsClient
     from types_boto3_s3.client import S3Client
     from types_boto3_securityhub.client import SecurityHubClient
 
@@ -65,6 +70,10 @@ class AccountSection(Section):
     trail_bucket_policy: Annotated[
         dict[str, dict[str, Any]], reads("cloudtrail:DescribeTrails", "s3:GetBucketPolicy")
     ] = Field(default_factory=dict)
+    # bucket -> GetBucketLogging's LoggingEnabled ({} when server access logging is off)
+    trail_bucket_logging: Annotated[
+        dict[str, LoggingEnabled], reads("cloudtrail:DescribeTrails", "s3:GetBucketLogging")
+    ] = Field(default_factory=dict)
     trail_bucket_versioning: Annotated[
         dict[str, BucketVersioning], reads("cloudtrail:DescribeTrails", "s3:GetBucketVersioning")
     ] = Field(default_factory=dict)
@@ -80,6 +89,12 @@ class AccountSection(Section):
     # GetAccountSummary's SummaryMap (AccountMFAEnabled, AccountAccessKeysPresent, ...)
     account_summary: Annotated[dict[str, int], reads("iam:GetAccountSummary")] = Field(default_factory=dict)
     analyzers: Annotated[list[AnalyzerSummary], reads("access-analyzer:ListAnalyzers")] = Field(default_factory=list)
+    # the trails' CloudWatch Logs groups in this region: group name -> its metric filters
+    trail_metric_filters: Annotated[
+        dict[str, list[MetricFilter]], reads("cloudtrail:DescribeTrails", "logs:DescribeMetricFilters")
+    ] = Field(default_factory=dict)
+    # every metric alarm of the region (the CIS 4.x alarms are found by the filters' metrics)
+    metric_alarms: Annotated[list[MetricAlarm], reads("cloudwatch:DescribeAlarms")] = Field(default_factory=list)
     # AWS Config in the region: its recorder (at most one), the recorder's status, its delivery channel
     config_recorders: Annotated[list[ConfigRecorder], reads("config:DescribeConfigurationRecorders")] = Field(
         default_factory=list
@@ -145,6 +160,15 @@ def collect_account(
     )
 
 
+def log_group_in(arn: str, region: str) -> str:
+    """The name of the log group ``arn`` (arn:<partition>:logs:<region>:<account>:log-group:<name>[:*])
+    when it is in ``region``, else ''."""
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[2] != "logs" or parts[3] != region or parts[5] != "log-group":
+        return ""
+    return parts[6]
+
+
 def _strip(response: Any) -> Any:
     return {k: v for k, v in dict(response).items() if k != "ResponseMetadata"}
 
@@ -157,6 +181,8 @@ def _collect(aws: AwsSession) -> AccountSection:
     iam: IAMClient = aws.client("iam")
     analyzer: AccessAnalyzerClient = aws.client("accessanalyzer")
     config: ConfigServiceClient = aws.client("config")
+    logs: CloudWatchLogsClient = aws.client("logs")
+    cloudwatch: CloudWatchClient = aws.client("cloudwatch")
     s = AccountSection()
 
     def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
@@ -198,9 +224,28 @@ def _collect(aws: AwsSession) -> AccountSection:
                     "s3:GetBucketVersioning", lambda: _strip(s3.get_bucket_versioning(Bucket=name)), {}
                 )
 
-            concurrently(pab, policy, versioning)
+            def logging() -> None:
+                s.trail_bucket_logging[name] = get(
+                    "s3:GetBucketLogging", lambda: s3.get_bucket_logging(Bucket=name).get("LoggingEnabled", {}), {}
+                )
+
+            concurrently(pab, policy, versioning, logging)
+
+        groups = list(
+            dict.fromkeys(
+                g for t in s.trails if (g := log_group_in(str(t.get("CloudWatchLogsLogGroupArn") or ""), aws.region))
+            )
+        )
+
+        def filters(group: str) -> None:
+            s.trail_metric_filters[group] = get(
+                "logs:DescribeMetricFilters",
+                lambda: paginate(logs, "describe_metric_filters", "metricFilters", logGroupName=group),
+                [], "ResourceNotFoundException",
+            )  # fmt: skip
 
         concurrently(
+            *[lambda g=g: filters(g) for g in groups],
             *[lambda a=a: status(a) for a in arns],
             *[lambda a=a: selectors(a) for a in arns],
             *[lambda b=b: bucket(b) for b in buckets],
@@ -253,5 +298,12 @@ def _collect(aws: AwsSession) -> AccountSection:
             "config:DescribeDeliveryChannels", lambda: config.describe_delivery_channels()["DeliveryChannels"], []
         )
 
-    concurrently(trails, detectors, hub, summary, analyzers, recorders, channels)
+    def alarms() -> None:
+        s.metric_alarms = get(
+            "cloudwatch:DescribeAlarms",
+            lambda: paginate(cloudwatch, "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"]),
+            [],
+        )
+
+    concurrently(trails, detectors, hub, summary, analyzers, recorders, channels, alarms)
     return s

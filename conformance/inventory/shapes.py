@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from types_boto3_kms.type_defs import GrantListEntryTypeDef as KeyGrant
     from types_boto3_kms.type_defs import KeyMetadataTypeDef as KeyMetadata
     from types_boto3_logs.type_defs import LogGroupTypeDef as LogGroup
+    from types_boto3_logs.type_defs import MetricFilterTypeDef as MetricFilter
     from types_boto3_rds.type_defs import DBClusterSnapshotTypeDef as DBClusterSnapshot
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
     from types_boto3_rds.type_defs import DBInstanceTypeDef as DBInstance
@@ -131,7 +132,7 @@ else:
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
     Trail = TrailStatus = TrailEventSelectors = dict[str, Any]
     Detector = Hub = StandardsSubscription = AnalyzerSummary = dict[str, Any]
-    ConfigRecorder = ConfigRecorderStatus = DeliveryChannel = dict[str, Any]
+    ConfigRecorder = ConfigRecorderStatus = DeliveryChannel = MetricFilter = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
 # response-key guard, selftests/unit/test_inventory_keys.py, still checks its keys)
@@ -170,6 +171,7 @@ __all__ = [
     "LogGroup",
     "LoggingEnabled",
     "MetricAlarm",
+    "MetricFilter",
     "NatGateway",
     "NetworkInterface",
     "OwnershipControlsRule",

@@ -74,6 +74,17 @@ def test_life_cycle_protections_and_preflight(emulator, aws):
     down = _run(url, "down", "--purge-retained")
     assert down.returncode == 0, _clean(down)[-3000:]
     assert "purged retained bucket payments-account-trail-" in down.stdout, down.stdout
+    assert "purged retained bucket payments-account-trail-access-" in down.stdout, down.stdout
+
+    # one AWS Config recorder per region: one made outside the stack makes `up` refuse, nothing created
+    config = aws("config")
+    config.put_configuration_recorder(
+        ConfigurationRecorder={"name": "default", "roleARN": "arn:aws:iam::000000000000:role/x"}
+    )
+    recorded = _run(url, "up")
+    out = _clean(recorded)
+    assert recorded.returncode == 4 and "AWS Config recorder default" in out, out[-3000:]
+    config.delete_configuration_recorder(ConfigurationRecorderName="default")
 
     # one detector per region: a detector made outside the stack makes `up` refuse, nothing created
     detector = aws("guardduty").create_detector(Enable=True)["DetectorId"]

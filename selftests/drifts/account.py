@@ -170,6 +170,16 @@ def drift_trail_bucket_allows_http(ctx: DriftContext) -> None:
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
+@drift(
+    "test_account_trail_bucket_access_logging",
+    "the trail bucket's server access logging is turned off (PutBucketLogging with no LoggingEnabled)",
+    id="acct-trail-bucket-access-logging-off",
+    names=_trail_bucket,
+)
+def drift_trail_bucket_access_logging_off(ctx: DriftContext) -> None:
+    ctx.client("s3").put_bucket_logging(Bucket=_trail_bucket(ctx), BucketLoggingStatus={})
+
+
 # --------------------------------------------------------------------------- GuardDuty, Security Hub
 
 
@@ -325,3 +335,68 @@ def drift_config_channel_deleted(ctx: DriftContext) -> None:
     config = ctx.client("config")
     config.stop_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER_NAME)
     config.delete_delivery_channel(DeliveryChannelName=CONFIG_CHANNEL_NAME)
+
+
+# --------------------------------------------------------------------------- CIS 4.1-4.15 metric filters and alarms
+
+
+def _trail_log_group(ctx: DriftContext) -> str:
+    [trail] = _cloudtrail(ctx).describe_trails(trailNameList=[TRAIL_NAME])["trailList"]
+    return str(trail["CloudWatchLogsLogGroupArn"]).split(":")[6]
+
+
+def _filter(ctx: DriftContext, name: str) -> dict[str, Any]:
+    filters = ctx.client("logs").describe_metric_filters(logGroupName=_trail_log_group(ctx))["metricFilters"]
+    return dict(next(f for f in filters if f["filterName"] == name))
+
+
+@drift(
+    "test_account_trail_security_event_alarms",
+    "the CIS 4.4 metric filter (IAM policy changes) is deleted from the trail's log group",
+    id="acct-cis-filter-deleted",
+    names=_trail_log_group,
+)
+def drift_cis_filter_deleted(ctx: DriftContext) -> None:
+    ctx.client("logs").delete_metric_filter(logGroupName=_trail_log_group(ctx), filterName="cis-4.4-IamPolicyChanges")
+
+
+@drift(
+    "test_account_trail_security_event_alarms",
+    "the CIS 4.4 filter's pattern is weakened: DetachGroupPolicy no longer counted",
+    id="acct-cis-filter-pattern-weakened",
+    names=_trail_log_group,
+)
+def drift_cis_filter_weakened(ctx: DriftContext) -> None:
+    f = _filter(ctx, "cis-4.4-IamPolicyChanges")
+    weakened = str(f["filterPattern"]).replace(" || ($.eventName = DetachGroupPolicy)", "")
+    assert weakened != f["filterPattern"]
+    ctx.client("logs").put_metric_filter(
+        logGroupName=f["logGroupName"],
+        filterName=f["filterName"],
+        filterPattern=weakened,
+        metricTransformations=f["metricTransformations"],
+    )
+
+
+@drift(
+    "test_account_trail_security_event_alarms",
+    "the CIS 4.3 alarm (use of the root user) is deleted",
+    id="acct-cis-alarm-deleted",
+    names=_trail_log_group,
+)
+def drift_cis_alarm_deleted(ctx: DriftContext) -> None:
+    ctx.client("cloudwatch").delete_alarms(AlarmNames=["cis-4.3-RootUsage"])
+
+
+@drift(
+    "test_account_trail_security_event_alarms",
+    "the CIS 4.5 alarm (CloudTrail changes) loses its SNS action (PutMetricAlarm without AlarmActions)",
+    id="acct-cis-alarm-action-removed",
+    names=_trail_log_group,
+)
+def drift_cis_alarm_action_removed(ctx: DriftContext) -> None:
+    cw = ctx.client("cloudwatch")
+    [alarm] = cw.describe_alarms(AlarmNames=["cis-4.5-CloudTrailChanges"])["MetricAlarms"]
+    keep = ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods",
+            "Threshold", "ComparisonOperator", "TreatMissingData")  # fmt: skip
+    cw.put_metric_alarm(**{k: alarm[k] for k in keep if k in alarm}, AlarmActions=[])

@@ -41,6 +41,7 @@ NOT_API = {
     "Effect": "policy document", "Resource": "policy document",
     "Sid": "policy document", "Condition": "policy document", "AWS": "policy document principal",
     "NotAction": "policy document",
+    "eventName": "a CloudTrail event record field (the CIS 4.x sample events a metric filter must match)",
     "aws:sourceaccount": "policy condition key", "aws:sourcearn": "policy condition key",
     # values of API maps and lists, named by AWS but not shape members
     "KmsMasterKeyId": "an SNS topic attribute name (GetTopicAttributes' Attributes map)",

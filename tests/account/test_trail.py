@@ -230,3 +230,38 @@ def test_account_trail_bucket_denies_insecure_transport(
         f"trail bucket {', '.join(plain)} of {_where(account_inv)}: expected an explicit Deny of s3:* for "
         "Principal * on the bucket and its objects when aws:SecureTransport is false"
     )
+
+
+@check(
+    severity="medium",
+    links=[
+        primary(
+            "CIS-AWS-3.0:3.4",
+            "CIS 3.4: server access logging is on for the bucket CloudTrail delivers to.",
+        ),
+        supporting(
+            "PCI-DSS-4.0:10.3.1",
+            "Every request made to the audit log files, a read included, is itself logged, so access to them "
+            "beyond a job need shows.",
+        ),
+    ],
+    rationale="The bucket every account trail delivers to logs every request made to it in another bucket.",
+)
+def test_account_trail_bucket_access_logging(
+    account_key: str, account_inv: AccountInventory, evidence: Evidence
+) -> None:
+    buckets = _trail_buckets(account_inv)
+    logging = account_inv.account_controls.trail_bucket_logging
+    evidence.attach("GetBucketLogging", logging)
+    assert buckets, f"{_where(account_inv)} has {_trails_seen(account_inv)}; expected a multi-region trail, logging"
+    unlogged = []
+    for bucket in buckets:
+        enabled = logging.get(bucket)
+        target = str(enabled.get("TargetBucket") or "") if enabled else ""
+        if not target:
+            unlogged.append(f"{bucket} (server access logging off)")
+        elif target == bucket:
+            unlogged.append(f"{bucket} (logs into itself)")
+    assert not unlogged, (
+        f"trail bucket {', '.join(unlogged)} of {_where(account_inv)}: expected server access logging to another bucket"
+    )
