@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from types_boto3_ec2.type_defs import SecurityGroupTypeDef as SecurityGroup
     from types_boto3_ec2.type_defs import SubnetTypeDef as Subnet
     from types_boto3_ec2.type_defs import VpcTypeDef as Vpc
+    from types_boto3_ecr.type_defs import ImageDetailTypeDef as ImageDetail
+    from types_boto3_ecr.type_defs import ImageScanFindingsTypeDef, ImageScanStatusTypeDef
+    from types_boto3_ecr.type_defs import RegistryScanningConfigurationTypeDef as RegistryScanning
+    from types_boto3_ecr.type_defs import RepositoryTypeDef as EcrRepository
     from types_boto3_ecs.type_defs import ClusterTypeDef as EcsCluster
     from types_boto3_ecs.type_defs import ContainerDefinitionOutputTypeDef as ContainerDefinition
     from types_boto3_ecs.type_defs import ServiceTypeDef as EcsService
@@ -85,6 +89,12 @@ if TYPE_CHECKING:
         StackResourceDriftStatus: str | None
         PropertyDifferences: list[PropertyDifferenceTypeDef] | None
 
+    class ImageScan(TypedDict, total=False):
+        """DescribeImageScanFindings' answer, the keys the inventory keeps (the findings: the first page)."""
+
+        imageScanStatus: ImageScanStatusTypeDef
+        imageScanFindings: ImageScanFindingsTypeDef
+
     # what the suite itself makes (no AWS shape)
     class SecretFinding(TypedDict):
         """A plain environment variable of the task definition that looks like a secret (never its value)."""
@@ -106,6 +116,7 @@ else:
     Address = FlowLog = InternetGateway = IpPermission = NatGateway = NetworkInterface = dict[str, Any]
     RouteTable = Route = SecurityGroup = Subnet = Vpc = dict[str, Any]
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
+    EcrRepository = ImageDetail = ImageScan = RegistryScanning = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
     DBClusterParameter = dict[str, Any]
@@ -128,10 +139,13 @@ __all__ = [
     "DBInstance",
     "DBSubnetGroup",
     "DriftDetection",
+    "EcrRepository",
     "EcsCluster",
     "EcsService",
     "EncryptionRule",
     "FlowLog",
+    "ImageDetail",
+    "ImageScan",
     "InternetGateway",
     "IpPermission",
     "KeyMetadata",
@@ -145,6 +159,7 @@ __all__ = [
     "NetworkInterface",
     "OwnershipControlsRule",
     "PublicAccessBlock",
+    "RegistryScanning",
     "ResourceDrift",
     "RolePolicy",
     "Route",
