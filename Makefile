@@ -66,7 +66,7 @@ lint: setup ## ruff, mypy, the import layers (lint-imports) and cfn-lint (warnin
 	$(VENV)/bin/mypy
 	$(MYPY_EMULATOR)
 	$(VENV)/bin/lint-imports --no-cache --no-logo
-	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/iam/conformance-role.yaml
+	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/account-baseline.yaml deploy/iam/conformance-role.yaml
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 test: lint selftests conformance ## everything that proves the suite works (CI runs this)

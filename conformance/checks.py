@@ -36,7 +36,7 @@ from conformance.requirements import TITLES
 SEVERITIES = ("critical", "high", "medium", "low")
 LINK_KINDS = ("primary", "supporting")
 CONTROL_RE = re.compile(r"^(PCI-DSS-4\.0:\d+(\.\d+){1,3}|CIS-AWS-3\.0:\d+(\.\d+){1,2})$")
-SUITES = ("network", "database", "compute", "storage", "consistency", "template", "stack")
+SUITES = ("network", "database", "compute", "storage", "consistency", "account", "template", "stack")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

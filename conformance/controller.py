@@ -7,13 +7,12 @@ starts the embedded emulator if the run is offline, checks the endpoint and cred
 the stacks' locks (deploy mode), deploys or attaches to each environment's stack and collects
 its inventory (environments concurrently), and writes everything to the run directory that the
 workers read (``conformance.state``). At session finish :meth:`Controller.finish` tears down
-what this run created, when asked, releases the locks and stops the emulator, and the exit
-status follows docs/exit-codes.md.
+what this run created, when asked (``conformance.teardown``), releases the locks and stops the
+emulator, and the exit status follows docs/exit-codes.md (``conformance.outcomes``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import time
@@ -24,15 +23,18 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
 import pytest
 
 from conformance.interrupts import INTERRUPTS, InterruptGuard
 from conformance.inventory import collect
+from conformance.inventory.account import collect_account
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
-from conformance.scheduling import CrashOnceLoadGroupScheduling, is_crash_report
+from conformance.outcomes import Outcomes
+from conformance.scheduling import CrashOnceLoadGroupScheduling
 from conformance.settings import AUTO_REGION, RunSettings
-from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, EnvState, RunState
+from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, AccountState, EnvState, RunState
+from conformance.teardown import RunTeardown
+from core.account import AccountScope, account_scopes
 from core.aws import AwsSession, ensure_reachable
 from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
 from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
@@ -40,14 +42,13 @@ from core.lock import LockKeeper, StackLock
 from core.outputs import StackOutputs
 from core.spec import EnvironmentSpec
 from core.template import template_sha256, template_version
+from deploy.account import AccountDeployer
 from deploy.deployer import Deployer
 
 if TYPE_CHECKING:  # imported when the run starts one (offline)
     from emulator.launcher import Emulator
 
 Printer = Callable[[str], None]
-# After Ctrl-C or SIGTERM, how long the run watches the deletions it started before it exits.
-INTERRUPT_GRACE_SECONDS = 5.0
 # xdist workers start while the controller prepares the platform (deploy, inventory), which they
 # then wait for: started at a lower priority, their start-up (about half a second of CPU each)
 # takes the CPU the controller leaves, instead of slowing the preparation everyone waits on.
@@ -55,30 +56,6 @@ INTERRUPT_GRACE_SECONDS = 5.0
 # instead of 3.78 s. Only the workers xdist makes from -n; explicit --tx specs are the user's.
 WORKER_NICENESS = 10
 STATIC_SUITES = ("template",)
-
-
-class Outcomes:
-    """Counts failed checks by kind where the exit code is decided (with or without xdist)."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.probe_errors = 0
-        self.crashed: list[str] = []  # checks whose xdist worker died while running them
-
-    def count(self, report: pytest.TestReport) -> None:
-        if not report.failed:
-            return
-        if is_crash_report(report):
-            self.crashed.append(report.nodeid)
-        elif ("conformance_outcome", "probe-error") in report.user_properties:
-            self.probe_errors += 1
-        else:
-            self.failures += 1
-
-    @property
-    def unobserved(self) -> int:
-        """Failed checks that observed nothing: probe errors and checks lost with a crashed worker."""
-        return self.probe_errors + len(self.crashed)
 
 
 class Controller:
@@ -109,6 +86,14 @@ class Controller:
         self._lock = threading.Lock()
         self.accounts: dict[str, str] = {}
         self.deployers: dict[str, Deployer] = {}
+        # one per account and region (core.account); keys fixed from the environment files, as the
+        # checks' parametrisation computes them
+        self.scopes: dict[str, AccountScope] = account_scopes(self.specs)
+        # the offline rehearsal's baseline deployments, by scope (_start_baselines)
+        self._baseline_futures: dict[str, Any] = {}
+        self.account_deployers: dict[str, AccountDeployer] = {}
+        self._transaction_buckets: dict[str, str] = {}
+        self.end = RunTeardown(settings, self.deployers, self.out, lambda: self.was_interrupted)
         self.sessions: dict[str, AwsSession] = {}
         self.locks: list[StackLock] = []
         self.keeper: LockKeeper | None = None
@@ -160,38 +145,7 @@ class Controller:
         return None
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        s = self.settings
-        lines = [
-            f"conformance environments: {s.environments.show()}",
-            f"conformance target: {s.mode.show()}",
-        ]
-        if s.endpoint_url.value:
-            lines.append(f"conformance endpoint: {s.endpoint_url.show()}")
-        lines.append(f"conformance deploy: {s.deploy.show()}; teardown: {s.teardown.show()}")
-        for name, spec in s.specs().items():
-            region_src = "--region" if s.region else f"deploy/environments/{name}.yaml"
-            if s.region == AUTO_REGION:
-                first_of = ", ".join(spec.candidate_regions)
-                region_src = f"--region auto: the first of {first_of} with room, chosen before deploying"
-            lines.append(
-                f"conformance {name}: stack {spec.stack_name}, region {spec.region} (from {region_src}), "
-                f"account {spec.account_id or 'from the credentials'}"
-                + (f", profile {spec.profile}" if spec.profile else "")
-            )
-            if s.mode.value == "emulator":  # the ARN is known once imported, before deploying
-                shown = (
-                    "certificate_arn: a self-signed certificate imported into the emulator's ACM before deploying "
-                    f"(overrides deploy/environments/{name}.yaml's {spec.certificate_arn})"
-                )
-            else:
-                shown = f"certificate_arn {spec.certificate_arn} (from deploy/environments/{name}.yaml)"
-            lines.append(f"conformance {name}: {shown}")
-        lines.append(
-            f"conformance template: {s.template.value} version {template_version(s.template.value)}, "
-            f"sha256 {template_sha256(s.template.value)[:16]} (from {s.template.source})"
-        )
-        lines.append(f"conformance run id: {s.run_id}")
-        return lines
+        return self.settings.header_lines()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionstart(self, session: pytest.Session) -> Any:
@@ -300,7 +254,11 @@ class Controller:
             # before any change: every stack's lock (core.lock), or none and exit 4
             self.accounts = self._each(names, self._claim_lock, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
+        accounts_wanted = self.config is None or _wants_suite(self.config, "account")
+        baselines = self._start_baselines() if accounts_wanted else {}
         envs = self._each(names, self._prepare_environment, "deploying and collecting")
+        deployed_baselines = self._finish_baselines(baselines)
+        accounts = self._prepare_accounts(envs, deployed_baselines) if accounts_wanted else {}
         raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
             run_id=self.settings.run_id,
@@ -312,6 +270,7 @@ class Controller:
             environments=envs,
             suffix=self.settings.suffix,
             region=self.settings.region,
+            accounts=accounts,
         )
         self.state.save(self.state_path)
         self.metrics.timed("prepare_total", time.perf_counter() - started)
@@ -320,6 +279,103 @@ class Controller:
         self.metrics.write_prepared(run_dir)
         self.out(self.metrics.summary())
         return self.state
+
+    # ------------------------------------------------------------ the account baseline and suite
+
+    def _start_baselines(self) -> dict[str, Any]:
+        """The offline rehearsal (the run's own emulator): the account baseline of each account and region,
+        deployed once, while the environments deploy (nothing of one depends on the other), and gone with
+        the emulator. Against AWS or an endpoint a run never deploys it (nor deletes it): `python -m deploy
+        account up` does, once, as the account's administrator."""
+        if not (self.settings.deploy.value and self.settings.mode.value == "emulator"):
+            return {}
+        pool = ThreadPoolExecutor(max_workers=len(self.scopes) or 1, thread_name_prefix="baseline")
+        futures = {key: pool.submit(self._deploy_baseline, key) for key in self.scopes}
+        pool.shutdown(wait=False)
+        self._baseline_futures = futures
+        return futures
+
+    def _await_baseline_of(self, name: str) -> None:
+        """The account baseline of environment ``name``'s account and region, once deployed: it holds the
+        image repository the environment's service pulls from (an error of its own is reported by
+        _finish_baselines; the rehearsal image then creates the repository from the baseline's definition)."""
+        for key, future in self._baseline_futures.items():
+            if name in self.scopes[key].environments:
+                while not future.done() and not INTERRUPTS.is_set():  # a signal: the run's own safe point
+                    time.sleep(0.05)
+
+    def _deploy_baseline(self, key: str) -> bool:
+        scope = self.scopes[key]
+        first = scope.environments[0]
+        aws = self.sessions[first]
+        scope = self._scope_in_region(scope)
+        account = self._credentials(first, aws)
+        deployer = AccountDeployer(
+            scope, self.specs[first], aws, run_id=self.settings.run_id, out=self.out, stop_when=INTERRUPTS.is_set
+        )
+        with self._lock:
+            self.account_deployers[key] = deployer
+        self.out(f"account baseline {key}: {deployer.stack_name} in {aws.region}, account {account}")
+        deployer.apply()
+        return deployer.created_stack_id is not None
+
+    def _scope_in_region(self, scope: AccountScope) -> AccountScope:
+        """The scope as deployed: its region is its environments' (--region auto may have moved them)."""
+        region = self.specs[scope.environments[0]].region
+        if region == scope.region:
+            return scope
+        from dataclasses import replace
+
+        return replace(scope, region=region)
+
+    def _finish_baselines(self, futures: dict[str, Any]) -> dict[str, bool]:
+        deployed: dict[str, bool] = {}
+        for key, future in futures.items():
+            while not future.done():
+                self._check_interrupt("deploying the account baseline")
+                time.sleep(0.05)
+            deployed[key] = bool(future.result())
+        return deployed
+
+    def _prepare_accounts(self, envs: dict[str, EnvState], deployed: dict[str, bool]) -> dict[str, AccountState]:
+        """The account inventory of each account and region, collected once (however many environments share it)."""
+        keys = [k for k, scope in self.scopes.items() if any(e in envs for e in scope.environments)]
+        if not keys:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="account") as pool:
+            futures = {k: pool.submit(self._collect_account, k, envs, deployed.get(k, False)) for k in keys}
+            return {k: f.result() for k, f in futures.items()}
+
+    def _collect_account(self, key: str, envs: dict[str, EnvState], deployed: bool) -> AccountState:
+        scope = self.scopes[key]
+        members = [e for e in scope.environments if e in envs]
+        first = envs[members[0]]
+        aws = self.sessions[members[0]]
+        t0 = time.perf_counter()
+        aws.budget.start(f"the account inventory of {key}")
+        inventory = collect_account(
+            key=key,
+            account=first.account,
+            aws=aws,
+            environments=members,
+            transaction_buckets={e: self._transaction_buckets[e] for e in members if e in self._transaction_buckets},
+        )
+        aws.budget.finish()
+        self.metrics.timed(f"inventory:account:{key}", time.perf_counter() - t0)
+        path = self.state_path.parent / f"account-{key}.json"
+        path.write_text(inventory.model_dump_json(indent=1))
+        self.out(
+            f"account {key}: account-level inventory collected in {inventory.collected_seconds:.2f} s "
+            f"({sum(inventory.api_calls.values())} API calls), for {', '.join(members)}"
+        )
+        return AccountState(
+            key=key,
+            account=first.account,
+            region=first.region,
+            environments=members,
+            inventory_path=str(path),
+            baseline_deployed_by_run=deployed,
+        )
 
     def _check_interrupt(self, what: str) -> None:
         if INTERRUPTS.is_set():
@@ -398,6 +454,8 @@ class Controller:
             described=deployer.described,
         )
         aws.budget.finish()  # past its deadline: one sentence, exit 3
+        with self._lock:
+            self._transaction_buckets[name] = outputs.TransactionLogsBucket
         self.metrics.timed(f"deploy:{name}", t1 - t0)
         self.metrics.timed(f"inventory:{name}", time.perf_counter() - t1)
         self.metrics.add_environment(name, aws.call_log, observed_since=observed_since)
@@ -425,7 +483,9 @@ class Controller:
 
         spec = with_self_signed_certificate(spec, aws)
         self.out(f"{name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}")
-        # nor any of the account's images: a fixed rehearsal image goes into the emulator's ECR repository
+        # nor any of the account's images: a fixed rehearsal image goes into the emulator's ECR repository,
+        # the account baseline's (deployed meanwhile: the environment waits for it here)
+        self._await_baseline_of(name)
         spec = with_rehearsal_image(spec, aws)
         self.out(f"{name}: rehearsal image published into the emulator's ECR as {spec.container_image}")
         with self._lock:
@@ -495,9 +555,11 @@ class Controller:
         problems: list[str] = []
         try:
             if self.settings.teardown.value and self.state is not None and not self.was_interrupted:
-                problems += self._teardown()
+                problems += self.end.delete_created()
             if self.was_interrupted:
-                problems += self._delete_created_now()
+                for baseline in self.account_deployers.values():  # the run's own emulator: its poll stops
+                    baseline.abandon()
+                problems += self.end.delete_created_now()
         finally:
             if self.keeper is not None:
                 problems += self.keeper.stop()
@@ -516,122 +578,25 @@ class Controller:
     def was_interrupted(self) -> bool:
         return self._interrupted or INTERRUPTS.is_set()
 
-    def _teardown(self) -> list[str]:
-        """--teardown: delete, one after the other, the stacks this run created; stop at a signal."""
-        problems: list[str] = []
-        for name, deployer in self.deployers.items():
-            if self.was_interrupted:
-                break
-            if deployer.created_stack_id is None:
-                self.out(f"{deployer.stack_name}: existed before this run; --teardown leaves it")
-                continue
-            try:
-                deployer.down()
-                deployer.release_retained()  # empty buckets, final snapshots, then the key
-                deployer.left_behind()  # retained or failed resources: one message, exit 3
-            except ConformanceError as exc:
-                if self.was_interrupted:  # its wait stopped at the signal: the interrupt path takes over
-                    break
-                problems.append(f"{name}: {exc}")
-        return problems
-
-    def _delete_created_now(self) -> list[str]:
-        """The interrupt path: start deleting every stack this run created, watch for a few seconds."""
-        for deployer in self.deployers.values():
-            deployer.abandon()  # polls still running in the prepare threads stop at their next turn
-        if self.settings.mode.value == "emulator":
-            return []  # the offline rehearsal's emulator is discarded with everything in it
-        deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS
-        for deployer in self.deployers.values():  # a CreateStack still on the wire: wait for its answer
-            while not deployer.create_settled.wait(0.1) and time.monotonic() < deadline and not INTERRUPTS.abandoned:
-                pass
-        problems: list[str] = []
-        for deployer in self.deployers.values():
-            if not deployer.create_settled.is_set():
-                problems.append(
-                    f"CreateStack for {deployer.stack_name} was still unanswered when the run stopped; "
-                    f"see `python -m deploy status --env {deployer.spec.name}` and delete it if it exists"
-                )
-        created = self._created()
-        if not created or not self.settings.teardown.value:
-            return problems
-        started: dict[str, Deployer] = {}
-        for name, deployer in created.items():
-            if INTERRUPTS.abandoned:
-                break
-            try:
-                if deployer.start_deleting_created():
-                    started[name] = deployer
-            except (ConformanceError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-                problems.append(f"{name}: could not start deleting {deployer.stack_name}: {exc}")
-        deadline = max(deadline, time.monotonic() + 2.0)
-        while not INTERRUPTS.abandoned and time.monotonic() < deadline:
-            deleting = [d for d in started.values() if d.last_status != "DELETE_COMPLETE"]
-            if not deleting:
-                break
-            for deployer in deleting:
-                if INTERRUPTS.abandoned:
-                    break
-                with contextlib.suppress(botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                    deployer.state()  # its last_status: what the line says
-            INTERRUPTS.sleep(0.25)
-        return problems
-
-    def _created(self) -> dict[str, Deployer]:
-        return {n: d for n, d in self.deployers.items() if d.created_stack_id is not None}
-
     def interrupted_line(self) -> str:
-        """The interrupted run's one line: every stack it created, named, with what became of it.
-
-        Built from what was last seen (no call): it is also said by a signal that comes after
-        the teardown, when the process must end at once.
-        """
-        created = self._created()
-        unanswered = [d.stack_name for d in self.deployers.values() if not d.create_settled.is_set()]
-        tail = (
-            f"; CreateStack unanswered for {', '.join(unanswered)}: see python -m deploy status" if unanswered else ""
-        )
-        names = ", ".join(d.stack_name for d in created.values())
-        if self.settings.mode.value == "emulator":
-            if not created:
-                return "interrupted: the run's own emulator was stopped; nothing else was touched"
-            return f"interrupted: the run's own emulator was stopped; what it deployed there went with it: {names}"
-        if INTERRUPTS.abandoned and created and self.settings.teardown.value:
-            parts = [
-                f"{d.stack_name} ({_shown(d.last_status)}, deletion {'started' if d.delete_started else 'not started'}"
-                f": python -m deploy status --env {n})"
-                for n, d in created.items()
-                if d.last_status != "DELETE_COMPLETE"
-            ]
-            gone = [f"{d.stack_name} (deleted)" for d in created.values() if d.last_status == "DELETE_COMPLETE"]
-            return f"interrupted twice: deletion abandoned; left: {', '.join(parts + gone) or 'nothing'}{tail}"
-        if not created:
-            what = "attach mode" if not self.settings.deploy.value else "this run created no stack"
-            return f"interrupted: {what}; nothing was deleted{tail}"
-        if not self.settings.teardown.value:
-            return f"interrupted: {names} (created by this run) left in place: no --teardown{tail}"
-        parts = []
-        for n, d in created.items():
-            if d.last_status == "DELETE_COMPLETE":
-                parts.append(f"{d.stack_name} (deleted)")
-            elif d.delete_started:
-                parts.append(f"{d.stack_name} (still deleting: python -m deploy status --env {n})")
-            else:
-                parts.append(f"{d.stack_name} (left in {_shown(d.last_status)}: its deletion could not be started)")
-        return (
-            f"interrupted: deletion started for the stacks this run created, not awaited past "
-            f"{INTERRUPT_GRACE_SECONDS:.0f} s: {', '.join(parts)}{tail}"
-        )
-
-
-def _shown(status: str | None) -> str:
-    return status or "a state not seen"
+        """The interrupted run's one line (conformance.teardown.RunTeardown.interrupted_line)."""
+        return self.end.interrupted_line()
 
 
 def _lower_worker_priority(config: pytest.Config) -> None:
     tx = getattr(config.option, "tx", None)
     if tx and all(spec == "popen" for spec in tx):
         config.option.tx = [f"popen//nice={WORKER_NICENESS}"] * len(tx)
+
+
+def _wants_suite(config: pytest.Config, suite: str) -> bool:
+    """False when the run's paths select other suites only (``tests/compute``): then the account
+    baseline is not deployed nor the account inventory collected. A run of everything, of ``tests``
+    or of a path in that suite wants it (``-k`` and the like are not read: the preparation comes first)."""
+    tests_dir = Path(str(config.rootpath)) / "tests"
+    wanted = tests_dir / suite
+    args = [Path(a.split("::", 1)[0]).resolve() for a in config.args]
+    return not args or any(a == wanted or wanted in a.parents or a in wanted.parents for a in args)
 
 
 def _wants_platform(session: pytest.Session) -> bool:

@@ -32,6 +32,7 @@ from conformance.evidence import Evidence
 from conformance.inputs import validate_run
 from conformance.interrupts import INTERRUPTS
 from conformance.inventory import Inventory, ProbeError
+from conformance.inventory.account import AccountInventory
 from conformance.metrics import write_process_calls
 from conformance.prefetch import Prefetcher, Probe, ProbeContext
 from conformance.settings import RunSettings, Setting
@@ -43,12 +44,14 @@ from conformance.state import (
     STATE_PATH,
     WORKER_INPUT_KEY,
     RunState,
+    account_inventory_of,
     current_state,
     inventory_of,
     is_worker,
     session_of,
     spec_of,
 )
+from core.account import account_scopes
 from core.aws import AwsSession, CallLog
 from core.errors import ConformanceError
 from core.spec import EnvironmentSpec
@@ -214,6 +217,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "env_name" in metafunc.fixturenames:
         envs = metafunc.config.stash[SETTINGS].environments.value
         metafunc.parametrize("env_name", envs, ids=envs, scope="session")
+    if "account_key" in metafunc.fixturenames:
+        # one per account and region of the run's environments, however many share it (core.account)
+        keys = list(account_scopes(metafunc.config.stash[SETTINGS].specs()))
+        metafunc.parametrize("account_key", keys, ids=keys, scope="session")
 
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the checks by environment
@@ -271,6 +278,12 @@ def spec(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Env
 def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inventory:
     """The environment's inventory (collected once by the controller)."""
     return inventory_of(pytestconfig, env_name)
+
+
+@pytest.fixture(scope="session")
+def account_inv(account_key: str, run_state: RunState, pytestconfig: pytest.Config) -> AccountInventory:
+    """The account inventory of one account and region (collected once by the controller)."""
+    return account_inventory_of(pytestconfig, account_key)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,15 @@ account without any IAM policy of ours saying so. :func:`outside_grants` lists e
   admits), under a ``String*`` / ``Arn*`` operator that is neither negated nor ``IfExists``;
 * ``NotPrincipal`` in an ``Allow`` (everyone but the listed principals).
 
+One grant to another account is admitted, and only when the caller names the Region: Elastic
+Load Balancing's access-log delivery account of that Region (``core.logdelivery``; AWS owns it
+and documents it for the Regions opened before August 2022, where the bucket policy must grant
+it), as ``arn:<partition>:iam::<that account>:root`` or its bare id, in an ``Allow`` of exactly
+``s3:PutObject`` on ``arn:<partition>:s3:::<bucket>/[<prefix>/]AWSLogs/<account>/*`` only (no
+``NotAction``/``NotResource``, no wildcard before the account's folder). The same account in any
+other Region, any other account on that shape, and that account with any wider action or
+resource stay findings.
+
 ``Deny`` statements take nothing away from the account's protection and are never findings.
 The grammar follows the IAM JSON policy reference: ``Statement`` is one object or a list;
 ``Principal``, ``Action`` and condition values are a string or a list; condition keys are
@@ -33,6 +42,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from core.logdelivery import elb_log_delivery_account
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 # arn:<partition>:iam::<account>:<root|user/..|role/..>  and  arn:<partition>:sts::<account>:assumed-role/..
@@ -120,6 +131,19 @@ def _binds_to_account(condition: Any, account: str) -> bool:
     return False
 
 
+def _elb_log_delivery(st: dict[str, Any], principal: str, account: str, region: str | None) -> bool:
+    """True when ``principal`` is the Region's ELB log-delivery account on the one statement shape it needs."""
+    elb = elb_log_delivery_account(region)
+    if elb is None or any(k in st for k in ("NotAction", "NotResource", "NotPrincipal")):
+        return False
+    if principal != elb and not re.fullmatch(rf"arn:aws[a-z-]*:iam::{re.escape(elb)}:root", principal):
+        return False
+    actions = [str(a).lower() for a in _as_list(st.get("Action"))]
+    resources = [str(r) for r in _as_list(st.get("Resource"))]
+    log_folder = re.compile(rf"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+/(?:[^*?]+/)?AWSLogs/{re.escape(account)}/\*")
+    return actions == ["s3:putobject"] and bool(resources) and all(log_folder.fullmatch(r) for r in resources)
+
+
 def _principals(principal: Any) -> list[tuple[str, str]]:
     """(kind, value) pairs of a Principal element; ``"*"`` is ("AWS", "*")."""
     if principal == "*":
@@ -129,8 +153,11 @@ def _principals(principal: Any) -> list[tuple[str, str]]:
     return [("?", str(principal))]
 
 
-def outside_grants(policy: str | dict[str, Any] | None, account: str) -> list[Grant]:
-    """Every grantee of an ``Allow`` statement of ``policy`` that is not provably inside ``account``."""
+def outside_grants(policy: str | dict[str, Any] | None, account: str, region: str | None = None) -> list[Grant]:
+    """Every grantee of an ``Allow`` statement of ``policy`` that is not provably inside ``account``.
+
+    ``region``: where the resource is; only with it is ELB's access-log delivery account admitted.
+    """
     found: list[Grant] = []
     for index, st in enumerate(_as_list(parse(policy).get("Statement"))):
         if st.get("Effect") != "Allow":
@@ -153,7 +180,7 @@ def outside_grants(policy: str | dict[str, Any] | None, account: str) -> list[Gr
                 owner = account_of(value)
                 if owner is None:
                     found.append(Grant(sid, label, actions, "a principal that names no account"))
-                elif owner != account:
+                elif owner != account and not _elb_log_delivery(st, value, account, region):
                     found.append(Grant(sid, label, actions, f"account {owner}, not {account}"))
             elif kind == "Service":
                 if not _SERVICE_RE.match(value):

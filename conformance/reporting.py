@@ -36,6 +36,7 @@ from conformance.evidence import set_observation
 from conformance.inventory import ProbeError
 from conformance.report.controls import control
 from conformance.report.metadata import EMULATOR_NOTICE, write_results_metadata
+from conformance.report.model import ACCOUNT_COLUMN
 from conformance.scheduling import is_crash_report
 from conformance.state import SETTINGS, STATE, STATE_PATH, is_worker
 from core.redaction import (
@@ -60,6 +61,8 @@ def environment_of(item: pytest.Item) -> str:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "env_name" in callspec.params:
         return str(callspec.params["env_name"])
+    if callspec is not None and "account_key" in callspec.params:  # the account suite: its own column
+        return f"{ACCOUNT_COLUMN}{callspec.params['account_key']}"
     return CROSS_ENVIRONMENT
 
 
@@ -203,6 +206,18 @@ def observation_of(item: pytest.Item) -> dict[str, Any] | None:
     inv, inventories, template = args.get("inv"), args.get("inventories"), args.get("template_path")
     if inv is not None and hasattr(inv, "stack_name"):
         return _inventory_observation(inv)
+    account_inv = args.get("account_inv")
+    if account_inv is not None and hasattr(account_inv, "account_controls"):
+        calls = sorted(getattr(account_inv, "api_calls", {}) or {})
+        return {
+            "environment": f"{ACCOUNT_COLUMN}{account_inv.key}",
+            "account": account_inv.account,
+            "region": account_inv.region,
+            "observed_at_utc": account_inv.collected_at,
+            "operation": f"account-level inventory of account {account_inv.account} in {account_inv.region}",
+            "resources": [f"arn:aws:iam::{account_inv.account}:root"],
+            "collected_by": f"the run's account inventory ({len(calls)} operations: {', '.join(calls)})",
+        }
     if isinstance(inventories, dict) and inventories:
         each = [_inventory_observation(i) for i in inventories.values()]
         return {
@@ -355,8 +370,18 @@ def run_facts(config: pytest.Config) -> dict[str, Any] | None:
             "template_sha256": state.template_sha256,
             "template_version": state.template_version,
             "environments": {
-                name: {"stack": e.stack_name, "region": e.region, "account": e.account}
-                for name, e in state.environments.items()
+                **{
+                    name: {"stack": e.stack_name, "region": e.region, "account": e.account}
+                    for name, e in state.environments.items()
+                },
+                **{  # the account suite's columns: the account-level controls of each account and region
+                    f"{ACCOUNT_COLUMN}{key}": {
+                        "stack": f"account-level controls of {', '.join(a.environments)}",
+                        "region": a.region,
+                        "account": a.account,
+                    }
+                    for key, a in state.accounts.items()
+                },
             },
         }
     if settings is None:

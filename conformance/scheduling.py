@@ -14,7 +14,7 @@ re-run the crashed test; this scheduler does the same for ``loadgroup``:
 * a replacement worker receives work only once its collection is registered.
 
 The plugin turns a crash report into "could not observe" (exit 3, unless a real
-non-conformance was found as well): see ``conformance.controller.Outcomes``.
+non-conformance was found as well): see ``conformance.outcomes.Outcomes``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 from core.errors import UsageError
 from core.runid import new_run_id
 from core.spec import KNOWN_ENVIRONMENTS, REPO_ROOT, TEMPLATE_PATH, EnvironmentSpec, load_environment, tier_of
+from core.template import template_sha256, template_version
 
 AUTO_REGION = "auto"  # --region auto: deploy/preflight.py picks a candidate region with room
 DEFAULT_RUN_DIR = REPO_ROOT / "build" / "run"
@@ -125,6 +126,40 @@ class RunSettings:
             run_dir=Path(option.conformance_run_dir) if option.conformance_run_dir else None,
             template=Path(option.conformance_template) if option.conformance_template else None,
         )
+
+    def header_lines(self) -> list[str]:
+        """What the run will do, where, and with which template: pytest's report header (the controller's)."""
+        lines = [
+            f"conformance environments: {self.environments.show()}",
+            f"conformance target: {self.mode.show()}",
+        ]
+        if self.endpoint_url.value:
+            lines.append(f"conformance endpoint: {self.endpoint_url.show()}")
+        lines.append(f"conformance deploy: {self.deploy.show()}; teardown: {self.teardown.show()}")
+        for name, spec in self.specs().items():
+            region_src = "--region" if self.region else f"deploy/environments/{name}.yaml"
+            if self.region == AUTO_REGION:
+                first_of = ", ".join(spec.candidate_regions)
+                region_src = f"--region auto: the first of {first_of} with room, chosen before deploying"
+            lines.append(
+                f"conformance {name}: stack {spec.stack_name}, region {spec.region} (from {region_src}), "
+                f"account {spec.account_id or 'from the credentials'}"
+                + (f", profile {spec.profile}" if spec.profile else "")
+            )
+            if self.mode.value == "emulator":  # the ARN is known once imported, before deploying
+                shown = (
+                    "certificate_arn: a self-signed certificate imported into the emulator's ACM before deploying "
+                    f"(overrides deploy/environments/{name}.yaml's {spec.certificate_arn})"
+                )
+            else:
+                shown = f"certificate_arn {spec.certificate_arn} (from deploy/environments/{name}.yaml)"
+            lines.append(f"conformance {name}: {shown}")
+        lines.append(
+            f"conformance template: {self.template.value} version {template_version(self.template.value)}, "
+            f"sha256 {template_sha256(self.template.value)[:16]} (from {self.template.source})"
+        )
+        lines.append(f"conformance run id: {self.run_id}")
+        return lines
 
     def specs(self) -> dict[str, EnvironmentSpec]:
         """Load and validate every environment of the run (no AWS call)."""

@@ -9,13 +9,14 @@ another module's globals. Nothing here deploys, starts an emulator or imports ``
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from conformance.inventory import Inventory
+from conformance.inventory import Inventory, ProbeError
+from conformance.inventory.account import AccountInventory
 from conformance.prefetch import Prefetcher
 from conformance.settings import RunSettings
 from core.aws import AwsSession, CallLog
@@ -36,6 +37,18 @@ class EnvState:
 
 
 @dataclass
+class AccountState:
+    """One account and region in scope (core.account): its inventory, collected once."""
+
+    key: str
+    account: str
+    region: str
+    environments: list[str]
+    inventory_path: str
+    baseline_deployed_by_run: bool = False
+
+
+@dataclass
 class RunState:
     """What the controller hands to every worker (JSON in the run directory)."""
 
@@ -48,6 +61,8 @@ class RunState:
     environments: dict[str, EnvState]
     suffix: str | None = None
     region: str | None = None
+    # account key -> its account-level inventory (absent from states saved before the account suite)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
 
     @property
     def emulated(self) -> bool:
@@ -64,6 +79,7 @@ class RunState:
     def load(cls, path: Path) -> RunState:
         data = json.loads(path.read_text())
         data["environments"] = {k: EnvState(**v) for k, v in data["environments"].items()}
+        data["accounts"] = {k: AccountState(**v) for k, v in (data.get("accounts") or {}).items()}
         return cls(**data)
 
     @classmethod
@@ -78,19 +94,26 @@ class RunState:
                 env.inventory_path = str((d / f"inventory-{name}.json").resolve())
                 if not Path(env.inventory_path).is_file():
                     raise UsageError(f"--from-run {d}: inventory-{name}.json is missing.")
+            for key, acct in state.accounts.items():
+                acct.inventory_path = str((d / f"account-{key}.json").resolve())
             states.append(state)
         environments: dict[str, EnvState] = {}
+        accounts: dict[str, AccountState] = {}
         for state in states:
             environments.update(state.environments)
+            accounts.update(state.accounts)
         first = states[0]
         return cls(
             run_id=first.run_id, mode=first.mode, endpoint_url=None, template_sha256=first.template_sha256,
             template_version=first.template_version, template_path=first.template_path,
-            environments=environments, suffix=first.suffix, region=first.region,
+            environments=environments, suffix=first.suffix, region=first.region, accounts=accounts,
         )  # fmt: skip
 
     def inventory(self, env: str) -> Inventory:
         return Inventory.model_validate_json(Path(self.environments[env].inventory_path).read_text())
+
+    def account_inventory(self, key: str) -> AccountInventory:
+        return AccountInventory.model_validate_json(Path(self.accounts[key].inventory_path).read_text())
 
     def session(self, env: str, call_log: CallLog | None = None) -> AwsSession:
         e = self.environments[env]
@@ -114,6 +137,7 @@ CALLS = pytest.StashKey[CallLog]()  # the AWS calls this process's data-plane pr
 PREFETCH = pytest.StashKey[Prefetcher]()  # the data-plane probes started one check early
 SPECS = pytest.StashKey[dict[str, EnvironmentSpec]]()  # environment files as the run deployed them
 INVENTORIES = pytest.StashKey[dict[str, Inventory]]()  # inventories read from the run directory
+ACCOUNT_INVENTORIES = pytest.StashKey[dict[str, AccountInventory]]()  # account inventories, likewise
 SESSIONS = pytest.StashKey[dict[str, AwsSession]]()  # one session per environment for the probes
 
 WORKER_INPUT_KEY = "payments_conformance_state"  # xdist's workerinput: the path of state.json
@@ -162,3 +186,14 @@ def session_of(config: pytest.Config, env_name: str) -> AwsSession:
     if env_name not in sessions:
         sessions[env_name] = current_state(config).session(env_name, call_log=config.stash[CALLS])
     return sessions[env_name]
+
+
+def account_inventory_of(config: pytest.Config, key: str) -> AccountInventory:
+    """The account inventory of one account and region, read from the run directory once per process."""
+    inventories = config.stash.setdefault(ACCOUNT_INVENTORIES, {})
+    if key not in inventories:
+        state = current_state(config)
+        if key not in state.accounts:
+            raise ProbeError(f"no account inventory for {key}: the run collected {', '.join(state.accounts) or 'none'}")
+        inventories[key] = state.account_inventory(key)
+    return inventories[key]

@@ -2,6 +2,8 @@
 
     python -m deploy up|status|outputs|down --env NAME [--endpoint-url URL] [--suffix S] [--region R]
         [--template=PATH]
+    python -m deploy account up|status|outputs|down [--env NAME ...] [--region R] [--endpoint-url URL]
+        [--suffix S]   (the account baseline of the environments' account and region, deploy/account.py)
 
 Exit codes (docs/exit-codes.md): 0 done, 2 interrupted, 3 cannot observe, deployment failed, a
 region without room for the stack's Elastic IPs (preflight, nothing created) or a teardown that
@@ -73,6 +75,11 @@ def refuse_before_any_call(command: str, spec: EnvironmentSpec, template: Path, 
 
 
 def run(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["account"]:
+        from deploy.account_cli import run_account
+
+        return run_account(argv[1:])
     args = _parser().parse_args(argv)
     try:
         auto = args.region == AUTO

@@ -174,6 +174,28 @@ class Deployer:
     def stack_name(self) -> str:
         return self.spec.stack_name
 
+    # what a subclass deploying another template (deploy/account.py) says instead of the environment's
+    @property
+    def label(self) -> str:
+        """The environment's name in messages (``--env NAME``)."""
+        return self.spec.name
+
+    def command(self, verb: str) -> str:
+        """The deployer's command line for ``verb`` on this stack, as messages name it."""
+        return f"python -m deploy {verb} --env {self.label}"
+
+    def template_parameters(self) -> list[dict[str, str]]:
+        return self.spec.template_parameters()
+
+    @property
+    def wants_termination_protection(self) -> bool:
+        return self.spec.expectations.termination_protection
+
+    @property
+    def never_deleted(self) -> bool:
+        """Never deleted by the suite (prod)."""
+        return self.spec.tier == "prod"
+
     # ------------------------------------------------------------------ inspection
     def state(self) -> StackState | None:
         try:
@@ -205,7 +227,7 @@ class Deployer:
         if state is None:
             raise StackStateError(
                 f"stack {self.stack_name} does not exist in {self.aws.region}; deploy it with "
-                f"`python -m deploy up --env {self.spec.name}` or run pytest with --deploy."
+                f"`python -m deploy up --env {self.label}` or run pytest with --deploy."
             )
         if state.status not in ATTACHABLE:
             raise StackStateError(self._state_message(state))
@@ -217,7 +239,9 @@ class Deployer:
 
     def _state_message(self, state: StackState) -> str:
         fix = FIXES.get(state.status, "wait for the operation in progress to finish, then run again")
-        fix = fix.format(env=self.spec.name, stack=state.name)
+        fix = fix.format(env=self.label, stack=state.name)
+        for verb in ("up", "status", "down"):
+            fix = fix.replace(f"python -m deploy {verb} --env {self.label}", self.command(verb))
         return f"stack {state.name} is in {state.status}: {fix}."
 
     # ------------------------------------------------------------------ deploy
@@ -279,11 +303,11 @@ class Deployer:
             created = self.cfn.create_stack(
                 StackName=self.stack_name,
                 TemplateURL=template_url,
-                Parameters=self.spec.template_parameters(),
+                Parameters=self.template_parameters(),
                 Capabilities=CAPABILITIES,
                 Tags=self.tags(),
                 OnFailure="ROLLBACK",
-                EnableTerminationProtection=self.spec.expectations.termination_protection,
+                EnableTerminationProtection=self.wants_termination_protection,
             )
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) == "AlreadyExistsException":
@@ -311,7 +335,7 @@ class Deployer:
             ChangeSetName=name,
             ChangeSetType="UPDATE",
             TemplateURL=self._template_url(),
-            Parameters=self.spec.template_parameters(),
+            Parameters=self.template_parameters(),
             Capabilities=CAPABILITIES,
             Tags=tags,
         )
@@ -349,7 +373,7 @@ class Deployer:
                 raise DeploymentFailed(f"stopped waiting for change set {name}: the run was interrupted")
 
     def _ensure_termination_protection(self) -> None:
-        if not self.spec.expectations.termination_protection:
+        if not self.wants_termination_protection:
             return
         state = self.state()
         if state is not None and not state.termination_protection:
@@ -441,7 +465,7 @@ class Deployer:
         if state is None:
             self.out(f"{self.stack_name}: does not exist; nothing to delete")
             return []
-        if self.spec.tier == "prod":
+        if self.never_deleted:
             raise RefusedError(
                 f"refusing to delete {state.name}: the suite never deletes prod; delete it by hand if you must."
             )
@@ -496,7 +520,9 @@ class Deployer:
 
         leftovers = retained_leftovers(self.aws, self.retained_records)
         if leftovers:
-            raise TeardownIncomplete(message(self.stack_name, self.spec.name, "DELETE_COMPLETE", leftovers))
+            raise TeardownIncomplete(
+                message(self.stack_name, self.label, "DELETE_COMPLETE", leftovers, command=self.command("down"))
+            )
 
     def _raise_if_delete_failed(self, started: datetime) -> None:
         from deploy.teardown import TeardownIncomplete, failed_leftovers, message, retained_leftovers
@@ -506,7 +532,9 @@ class Deployer:
             return
         leftovers = failed_leftovers(self._events_since(started), self.stack_name)
         leftovers += retained_leftovers(self.aws, self.retained_records)
-        raise TeardownIncomplete(message(self.stack_name, self.spec.name, "DELETE_FAILED", leftovers)) from None
+        raise TeardownIncomplete(
+            message(self.stack_name, self.label, "DELETE_FAILED", leftovers, command=self.command("down"))
+        ) from None
 
     def _retained_records(self) -> tuple[list[dict[str, str]], list[str]]:
         """What DeletionPolicy Retain will keep, and the stack's DB clusters (whose deletion snapshots them)."""
@@ -536,7 +564,7 @@ class Deployer:
         (``KEY_PENDING_WINDOW_DAYS``) when nothing encrypted with it is left, kept otherwise, with a
         line saying which and why. Nothing is scheduled while data the key protects remains.
         """
-        if self.deleted_at is None or self.spec.tier == "prod":
+        if self.deleted_at is None or self.never_deleted:
             return
         try:
             self._release_retained()

@@ -95,10 +95,11 @@ def failed_leftovers(events: list[dict[str, Any]], stack_name: str) -> list[Left
     ]
 
 
-def message(stack_name: str, env: str, status: str, leftovers: list[Leftover]) -> str:
+def message(stack_name: str, env: str, status: str, leftovers: list[Leftover], *, command: str = "") -> str:
+    """``command``: the deployer command that deletes the stack (default ``python -m deploy down --env ENV``)."""
     items = "; ".join(f.line() for f in leftovers)
     return (
         f"teardown of {stack_name} ended {status} and left {len(leftovers)} resource(s) behind, none deleted "
         f"by force: {items}; empty or keep them yourself (e.g. `aws s3 rm s3://BUCKET --recursive`), then run "
-        f"`python -m deploy down --env {env}` again (or --purge-retained for retained buckets)."
+        f"`{command or f'python -m deploy down --env {env}'}` again (or --purge-retained for retained buckets)."
     )

@@ -71,11 +71,12 @@ def render() -> str:
         f"{len(checks)} checks, proven by {total_drifts} drifts: {len(serving)} serve PCI DSS v4.0 or CIS AWS "
         f"Foundations Benchmark v3.0 controls (by suite below), {len(operational)} are operational (they serve no "
         "PCI DSS requirement: [operational resilience](#operational-resilience)). Live checks run once per "
-        "environment (test ids `check[dev]`, `check[staging]`, `check[prod]`); consistency checks compare the "
-        "environments. A drift breaks the deployed platform in exactly the way its check must notice; the self-tests "
-        "apply each one to a fresh stack on the emulator and require the check to fail, naming the resource. "
-        "What primary and supporting links mean, and how severity is chosen: [controls.md](controls.md). Every "
-        "control with the checks that serve it, and why: [controls](#controls).",
+        "environment (test ids `check[dev]`, `check[staging]`, `check[prod]`); account checks once per account and "
+        "region the environments live in (`check[us-east-1]`, [account.md](account.md)); consistency checks compare "
+        "the environments. A drift breaks the deployed platform in exactly the way its check must notice; the "
+        "self-tests apply each one to a fresh stack on the emulator and require the check to fail, naming the "
+        "resource. What primary and supporting links mean, and how severity is chosen: [controls.md](controls.md). "
+        "Every control with the checks that serve it, and why: [controls](#controls).",
         "",
     ]
     for suite in [s for s in SUITES if s in by_suite] + sorted(set(by_suite) - set(SUITES)):

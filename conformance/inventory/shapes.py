@@ -17,11 +17,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
+    from types_boto3_accessanalyzer.type_defs import AnalyzerSummaryTypeDef as AnalyzerSummary
     from types_boto3_application_autoscaling.type_defs import ScalableTargetTypeDef as ScalableTarget
     from types_boto3_application_autoscaling.type_defs import ScalingActivityTypeDef as ScalingActivity
     from types_boto3_application_autoscaling.type_defs import ScalingPolicyTypeDef as ScalingPolicy
     from types_boto3_cloudformation.literals import StackDriftDetectionStatusType, StackDriftStatusType
     from types_boto3_cloudformation.type_defs import PropertyDifferenceTypeDef
+    from types_boto3_cloudtrail.type_defs import GetEventSelectorsResponseTypeDef as TrailEventSelectors
+    from types_boto3_cloudtrail.type_defs import GetTrailStatusResponseTypeDef as TrailStatus
+    from types_boto3_cloudtrail.type_defs import TrailTypeDef as Trail
     from types_boto3_cloudwatch.type_defs import MetricAlarmTypeDef as MetricAlarm
     from types_boto3_ec2.type_defs import AddressTypeDef as Address
     from types_boto3_ec2.type_defs import FlowLogTypeDef as FlowLog
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from types_boto3_elbv2.type_defs import SslPolicyTypeDef as SslPolicy
     from types_boto3_elbv2.type_defs import TargetGroupTypeDef as TargetGroup
     from types_boto3_elbv2.type_defs import TargetHealthDescriptionTypeDef as TargetHealthDescription
+    from types_boto3_guardduty.type_defs import GetDetectorResponseTypeDef as Detector
     from types_boto3_kms.type_defs import KeyMetadataTypeDef as KeyMetadata
     from types_boto3_logs.type_defs import LogGroupTypeDef as LogGroup
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
@@ -62,6 +67,8 @@ if TYPE_CHECKING:
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
     from types_boto3_secretsmanager.type_defs import DescribeSecretResponseTypeDef as Secret
+    from types_boto3_securityhub.type_defs import DescribeHubResponseTypeDef as Hub
+    from types_boto3_securityhub.type_defs import StandardsSubscriptionTypeDef as StandardsSubscription
     from types_boto3_sns.type_defs import SubscriptionTypeDef as Subscription
 
     class StackResource(TypedDict):
@@ -124,6 +131,8 @@ else:
         dict[str, Any]
     )
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
+    Trail = TrailStatus = TrailEventSelectors = dict[str, Any]
+    Detector = Hub = StandardsSubscription = AnalyzerSummary = dict[str, Any]
 
 # ACM's stubs are not installed: DescribeCertificate's CertificateDetail stays untyped (the
 # response-key guard, selftests/unit/test_inventory_keys.py, still checks its keys)
@@ -131,6 +140,7 @@ CertificateDetail = dict[str, Any]
 
 __all__ = [
     "Address",
+    "AnalyzerSummary",
     "BucketVersioning",
     "CertificateDetail",
     "ContainerDefinition",
@@ -138,12 +148,14 @@ __all__ = [
     "DBClusterParameter",
     "DBInstance",
     "DBSubnetGroup",
+    "Detector",
     "DriftDetection",
     "EcrRepository",
     "EcsCluster",
     "EcsService",
     "EncryptionRule",
     "FlowLog",
+    "Hub",
     "ImageDetail",
     "ImageScan",
     "InternetGateway",
@@ -173,11 +185,15 @@ __all__ = [
     "SecurityGroup",
     "SslPolicy",
     "StackResource",
+    "StandardsSubscription",
     "Subnet",
     "Subscription",
     "TargetGroup",
     "TargetHealthDescription",
     "Task",
     "TaskDefinition",
+    "Trail",
+    "TrailEventSelectors",
+    "TrailStatus",
     "Vpc",
 ]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import Field
@@ -32,6 +33,22 @@ if TYPE_CHECKING:
     from types_boto3_sns.client import SNSClient
 
 
+# the qualifier of the access-logs bucket's reads in a section's errors: "s3:GetBucketPolicy(AccessLogsBucket)"
+LOG_BUCKET = "(AccessLogsBucket)"
+
+
+@dataclass(frozen=True)
+class BucketConfiguration:
+    """A bucket's configuration as six reads answer it (each its empty answer when none is configured or it failed)."""
+
+    encryption: list[EncryptionRule]  # ServerSideEncryptionConfiguration.Rules
+    versioning: BucketVersioning  # GetBucketVersioning's answer without its ResponseMetadata
+    public_access_block: PublicAccessBlock
+    policy: dict[str, Any]  # the bucket policy document
+    ownership: list[OwnershipControlsRule]
+    lifecycle: list[LifecycleRule]
+
+
 class StorageSection(Section):
     bucket: str = ""
     # ServerSideEncryptionConfiguration.Rules
@@ -48,21 +65,25 @@ class StorageSection(Section):
     bucket_tags: Annotated[dict[str, str], reads("s3:GetBucketTagging")] = Field(default_factory=dict)
     # GetBucketLogging's LoggingEnabled of the transaction bucket ({} when server access logging is off)
     server_access_logging: Annotated[LoggingEnabled, reads("s3:GetBucketLogging")] = Field(default_factory=nothing)
-    # the access-logs bucket (load balancer access logs, the transaction bucket's server access logs)
+    # the access-logs bucket (load balancer access logs, the transaction bucket's server access logs): the
+    # same six reads of its configuration, recorded under the operation + LOG_BUCKET (one bucket's failure
+    # makes only its own fields unreadable)
     log_bucket: str = ""
-    log_bucket_encryption: Annotated[list[EncryptionRule], reads("s3:GetBucketEncryption")] = Field(
+    log_bucket_encryption: Annotated[list[EncryptionRule], reads(f"s3:GetBucketEncryption{LOG_BUCKET}")] = Field(
         default_factory=list
     )
-    log_bucket_versioning: Annotated[BucketVersioning, reads("s3:GetBucketVersioning")] = Field(default_factory=nothing)
-    log_bucket_public_access_block: Annotated[PublicAccessBlock, reads("s3:GetPublicAccessBlock")] = Field(
+    log_bucket_versioning: Annotated[BucketVersioning, reads(f"s3:GetBucketVersioning{LOG_BUCKET}")] = Field(
         default_factory=nothing
     )
-    log_bucket_policy: Annotated[dict[str, Any], reads("s3:GetBucketPolicy")] = Field(default_factory=dict)
-    log_bucket_ownership: Annotated[list[OwnershipControlsRule], reads("s3:GetBucketOwnershipControls")] = Field(
-        default_factory=list
+    log_bucket_public_access_block: Annotated[PublicAccessBlock, reads(f"s3:GetPublicAccessBlock{LOG_BUCKET}")] = Field(
+        default_factory=nothing
     )
-    log_bucket_lifecycle: Annotated[list[LifecycleRule], reads("s3:GetBucketLifecycleConfiguration")] = Field(
-        default_factory=list
+    log_bucket_policy: Annotated[dict[str, Any], reads(f"s3:GetBucketPolicy{LOG_BUCKET}")] = Field(default_factory=dict)
+    log_bucket_ownership: Annotated[
+        list[OwnershipControlsRule], reads(f"s3:GetBucketOwnershipControls{LOG_BUCKET}")
+    ] = Field(default_factory=list)
+    log_bucket_lifecycle: Annotated[list[LifecycleRule], reads(f"s3:GetBucketLifecycleConfiguration{LOG_BUCKET}")] = (
+        Field(default_factory=list)
     )
     key: Annotated[KeyMetadata, reads("kms:DescribeKey")] = Field(default_factory=nothing)
     key_rotation: Annotated[bool | None, reads("kms:GetKeyRotationStatus")] = None
@@ -114,46 +135,10 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
         return attempt(s, op, lambda: absent_on(absent, fn, default), default)
 
-    def encryption() -> None:
-        s.encryption = get(
-            "s3:GetBucketEncryption",
-            lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
-            [], "ServerSideEncryptionConfigurationNotFoundError",
-        )  # fmt: skip
-
-    def versioning() -> None:
-        s.versioning = get(
-            "s3:GetBucketVersioning",
-            lambda: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=bucket))),
-            {},
-        )
-
-    def public_access_block() -> None:
-        s.public_access_block = get(
-            "s3:GetPublicAccessBlock",
-            lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
-            {}, "NoSuchPublicAccessBlockConfiguration",
-        )  # fmt: skip
-
-    def policy() -> None:
-        s.policy = get(
-            "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]), {},
-            "NoSuchBucketPolicy",
-        )  # fmt: skip
-
-    def ownership() -> None:
-        s.ownership = get(
-            "s3:GetBucketOwnershipControls",
-            lambda: s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"],
-            [], "OwnershipControlsNotFoundError",
-        )  # fmt: skip
-
-    def lifecycle() -> None:
-        s.lifecycle = get(
-            "s3:GetBucketLifecycleConfiguration",
-            lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
-            [], "NoSuchLifecycleConfiguration",
-        )  # fmt: skip
+    def transaction_bucket() -> None:
+        c = read_bucket_configuration(s3, s, bucket)
+        s.encryption, s.versioning, s.public_access_block = c.encryption, c.versioning, c.public_access_block
+        s.policy, s.ownership, s.lifecycle = c.policy, c.ownership, c.lifecycle
 
     def bucket_tags() -> None:
         s.bucket_tags = get(
@@ -170,49 +155,11 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     log_bucket = outputs.AccessLogsBucket
     s.log_bucket = log_bucket
 
-    def log_bucket_part() -> None:
-        def encryption() -> None:
-            s.log_bucket_encryption = get(
-                "s3:GetBucketEncryption",
-                lambda: s3.get_bucket_encryption(Bucket=log_bucket)["ServerSideEncryptionConfiguration"]["Rules"],
-                [], "ServerSideEncryptionConfigurationNotFoundError",
-            )  # fmt: skip
-
-        def versioning() -> None:
-            s.log_bucket_versioning = get(
-                "s3:GetBucketVersioning",
-                lambda: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=log_bucket))),
-                {},
-            )
-
-        def public_access_block() -> None:
-            s.log_bucket_public_access_block = get(
-                "s3:GetPublicAccessBlock",
-                lambda: s3.get_public_access_block(Bucket=log_bucket)["PublicAccessBlockConfiguration"],
-                {}, "NoSuchPublicAccessBlockConfiguration",
-            )  # fmt: skip
-
-        def policy() -> None:
-            s.log_bucket_policy = get(
-                "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=log_bucket)["Policy"]), {},
-                "NoSuchBucketPolicy",
-            )  # fmt: skip
-
-        def ownership() -> None:
-            s.log_bucket_ownership = get(
-                "s3:GetBucketOwnershipControls",
-                lambda: s3.get_bucket_ownership_controls(Bucket=log_bucket)["OwnershipControls"]["Rules"],
-                [], "OwnershipControlsNotFoundError",
-            )  # fmt: skip
-
-        def lifecycle() -> None:
-            s.log_bucket_lifecycle = get(
-                "s3:GetBucketLifecycleConfiguration",
-                lambda: s3.get_bucket_lifecycle_configuration(Bucket=log_bucket)["Rules"],
-                [], "NoSuchLifecycleConfiguration",
-            )  # fmt: skip
-
-        concurrently(encryption, versioning, public_access_block, policy, ownership, lifecycle)
+    def access_logs_bucket() -> None:
+        c = read_bucket_configuration(s3, s, log_bucket, LOG_BUCKET)
+        s.log_bucket_encryption, s.log_bucket_versioning = c.encryption, c.versioning
+        s.log_bucket_public_access_block, s.log_bucket_policy = c.public_access_block, c.policy
+        s.log_bucket_ownership, s.log_bucket_lifecycle = c.ownership, c.lifecycle
 
     def key() -> None:
         s.key = get("kms:DescribeKey", lambda: kms.describe_key(KeyId=outputs.KMSKeyArn)["KeyMetadata"], {})
@@ -262,11 +209,50 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
 
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
-        encryption, versioning, public_access_block, policy, ownership, lifecycle, bucket_tags,
-        server_access_logging, log_bucket_part,
+        transaction_bucket, bucket_tags, server_access_logging, access_logs_bucket,
         key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
+
+
+def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, qualifier: str = "") -> BucketConfiguration:
+    """The six reads of ``bucket``'s configuration, at once; a failure is recorded in ``section`` under the
+    operation + ``qualifier`` (the fields of that bucket declare those names), its answer left empty."""
+
+    def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
+        return attempt(section, f"{op}{qualifier}", lambda: absent_on(absent, fn, default), default)
+
+    encryption, versioning, public_access_block, policy, ownership, lifecycle = concurrently(
+        lambda: get(
+            "s3:GetBucketEncryption",
+            lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
+            [], "ServerSideEncryptionConfigurationNotFoundError",
+        ),
+        lambda: get(
+            "s3:GetBucketVersioning", lambda: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=bucket))),
+            {},
+        ),
+        lambda: get(
+            "s3:GetPublicAccessBlock",
+            lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
+            {}, "NoSuchPublicAccessBlockConfiguration",
+        ),
+        lambda: get(
+            "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]), {},
+            "NoSuchBucketPolicy",
+        ),
+        lambda: get(
+            "s3:GetBucketOwnershipControls",
+            lambda: s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"],
+            [], "OwnershipControlsNotFoundError",
+        ),
+        lambda: get(
+            "s3:GetBucketLifecycleConfiguration",
+            lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
+            [], "NoSuchLifecycleConfiguration",
+        ),
+    )  # fmt: skip
+    return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle)
 
 
 def _strip(response: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from conformance.checks import REGISTRY, CheckMeta, Link
 from conformance.report.controls import Control, control
-from conformance.report.model import OUTCOME_CSS, Model, Result, worst
+from conformance.report.model import OUTCOME_CSS, Model, Result, in_scope, is_account_column, worst
 from core.spec import REPO_ROOT
 
 
@@ -39,6 +39,7 @@ def load_registry(tests_dir: Path = REPO_ROOT / "tests") -> dict[str, CheckMeta]
 class Cell:
     outcome: str
     result: Result | None  # None: the check did not run for this environment
+    note: str = ""  # why a cell holds no result (a check of another scope)
 
     @property
     def css(self) -> str:
@@ -46,10 +47,13 @@ class Cell:
 
     @property
     def title(self) -> str:
-        return self.result.summary if self.result is not None else ""
+        return self.result.summary if self.result is not None else self.note
 
 
-NO_PRIMARY = "no primary check"  # a requirement only supporting checks link to: they set no status
+NO_PRIMARY = "no primary check"
+# a check of another scope (an account check in an environment's column, or the reverse): it does not
+# apply there, and a requirement whose primary checks are all of another scope is "not applicable" there
+OTHER_SCOPE = "not applicable"  # a requirement only supporting checks link to: they set no status
 
 
 @dataclass
@@ -93,17 +97,30 @@ class Matrix:
 def _cells(model: Model, meta: CheckMeta, envs: list[str]) -> list[Cell]:
     cells = []
     for env in envs:
+        if not in_scope(meta, env):  # the account suite in an environment's column, or the reverse
+            account = is_account_column(env)
+            note = "judged per environment: see their columns" if account else "judged per account: see its column"
+            cells.append(Cell(OTHER_SCOPE, None, note))
+            continue
         r = model.cell(meta, env)
         cells.append(Cell(r.outcome if r else "not run", r))
     return cells
 
 
 def status_of(checks: list[CheckRow], n_envs: int) -> list[Cell]:
-    """A requirement's outcome per environment: the worst of its primary checks' (supporting ones set nothing)."""
-    primaries = [c for c in checks if c.kind == "primary"]
-    if not primaries:
-        return [Cell(NO_PRIMARY, None) for _ in range(n_envs)]
-    return [Cell(worst([c.cells[i].outcome for c in primaries]), None) for i in range(n_envs)]
+    """A requirement's outcome per column: the worst of its primary checks' that apply there (supporting ones
+    set nothing; "not applicable" where every check of the requirement is of another scope)."""
+    cells = []
+    for i in range(n_envs):
+        applicable = [c for c in checks if not c.cells[i].note]  # a check of another scope has a note instead
+        primaries = [c for c in applicable if c.kind == "primary"]
+        if not applicable:
+            cells.append(Cell(OTHER_SCOPE, None))
+        elif not primaries:
+            cells.append(Cell(NO_PRIMARY, None))
+        else:
+            cells.append(Cell(worst([c.cells[i].outcome for c in primaries]), None))
+    return cells
 
 
 def build_matrix(model: Model) -> Matrix:

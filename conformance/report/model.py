@@ -17,6 +17,19 @@ from conformance.checks import CheckMeta
 
 ENV_ORDER = ("dev", "staging", "prod")
 RUN_WIDE = "all"  # the environment label of checks that are not run per environment (template, consistency)
+# the label of the account suite's results: "account <key>" (core.account), one column per account and region
+ACCOUNT_COLUMN = "account "
+ACCOUNT_SUITE = "account"
+
+
+def is_account_column(column: str) -> bool:
+    return column.startswith(ACCOUNT_COLUMN)
+
+
+def in_scope(meta: CheckMeta, column: str) -> bool:
+    """An account check is judged in the account columns only; every other check in the environments' columns."""
+    return (meta.suite == ACCOUNT_SUITE) == is_account_column(column)
+
 
 # Outcomes, worst first: a control's outcome in an environment is the worst of its checks'.
 OUTCOME_ORDER = (
@@ -148,7 +161,9 @@ class Model:
         """The environments that ran, in dev, staging, prod order (run-wide only when none did)."""
         names = {n for run in self.runs for n in run.get("environments", {})}
         names |= {r.environment for r in self.results if r.environment != RUN_WIDE}
-        ordered = [e for e in ENV_ORDER if e in names] + sorted(names - set(ENV_ORDER))
+        accounts = sorted(n for n in names if is_account_column(n))
+        others = sorted(names - set(ENV_ORDER) - set(accounts))
+        ordered = [e for e in ENV_ORDER if e in names] + others + accounts
         return ordered or [RUN_WIDE]
 
     def cell(self, meta: CheckMeta, env: str) -> Result | None:

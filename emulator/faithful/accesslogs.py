@@ -10,27 +10,40 @@ Please check S3bucket permission".
 
 Here the same decision is made from the bucket's state: the bucket must exist, its default
 encryption must not be SSE-KMS (ALB access logs support SSE-S3 only), and an ``Allow`` statement
-of its policy must grant ``s3:PutObject`` on the test object to Elastic Load Balancing's delivery:
-the service principal ``logdelivery.elasticloadbalancing.amazonaws.com`` or the Region's ELB
-account (``arn:aws:iam::<elb-account>:root`` or the bare id), with any ``aws:SourceAccount`` /
-``aws:SourceArn`` condition naming this account / load balancer; an explicit ``Deny`` of the write
-wins. The API refuses with AWS's code and sentence; a template's load balancer fails to create
-(CREATE_FAILED with the same sentence).
+of its policy must grant ``s3:PutObject`` on the test object to Elastic Load Balancing's delivery
+as AWS documents it for the load balancer's Region: in a Region that opened before August 2022
+(``ELB_ACCOUNTS``) the Region's ELB account (``arn:<partition>:iam::<elb-account>:root`` or the
+bare id), the service principal not being supported there; in a later Region the service principal
+``logdelivery.elasticloadbalancing.amazonaws.com``. Any ``aws:SourceAccount`` / ``aws:SourceArn``
+condition must name this account / load balancer; an explicit ``Deny`` of the write wins. The API
+refuses with AWS's code and sentence; a template's load balancer fails to create (CREATE_FAILED
+with the same sentence).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from fnmatch import fnmatchcase
 from typing import Any
 
 log = logging.getLogger("faithful.accesslogs")
 
 ELB_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
-# the accounts ELB delivers access logs from in the Regions that opened before August 2022
-ELB_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-                "us-west-2": "797873946194", "eu-west-1": "156460612806", "eu-central-1": "054676820928"}  # fmt: skip
+# the accounts ELB delivers access logs from in the Regions that opened before August 2022 (AWS's
+# "Enable access logs for your Application Load Balancer"); the suite's core.logdelivery holds the same
+ELB_ACCOUNTS = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580", "ap-south-1": "718504428378", "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667", "eu-north-1": "897822967062", "me-south-1": "076674570225",
+    "sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
+    "cn-north-1": "638102146993", "cn-northwest-1": "037604701340",
+}  # fmt: skip
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -40,6 +53,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _principal_matches(principal: Any, region: str) -> bool:
+    """Whether ``principal`` admits ELB's delivery in ``region``: the Region's account, or its service principal."""
     if principal == "*":
         return True
     if not isinstance(principal, dict):
@@ -47,11 +61,15 @@ def _principal_matches(principal: Any, region: str) -> bool:
     elb_account = ELB_ACCOUNTS.get(region)
     for kind, values in principal.items():
         for value in (str(v) for v in _as_list(values)):
-            if kind == "Service" and value == ELB_SERVICE:
-                return True
-            if kind == "AWS" and elb_account and value in (elb_account, f"arn:aws:iam::{elb_account}:root"):
-                return True
             if kind == "AWS" and value == "*":
+                return True
+            if elb_account is None and kind == "Service" and value == ELB_SERVICE:
+                return True
+            if (
+                elb_account
+                and kind == "AWS"
+                and (value == elb_account or re.fullmatch(rf"arn:aws[a-z-]*:iam::{elb_account}:root", value))
+            ):
                 return True
     return False
 

@@ -28,6 +28,9 @@ def test_deploy_check_and_tear_down_against_a_running_emulator(running_emulator,
 
     again = _run("-m", "deploy", "up", "--env", "dev", f"--endpoint-url={url}")
     assert again.returncode == 0 and "no changes" in again.stdout
+    # the account baseline the account suite judges (a run against an endpoint never deploys it)
+    account = _run("-m", "deploy", "account", "up", "--env", "dev", f"--endpoint-url={url}")
+    assert account.returncode == 0, account.stderr
 
     for workers in ("0", "2"):
         run = _run(
@@ -39,6 +42,8 @@ def test_deploy_check_and_tear_down_against_a_running_emulator(running_emulator,
         assert "CREATE_COMPLETE" not in run.stdout  # attach mode: nothing deployed
 
     down = _run("-m", "deploy", "down", "--env", "dev", f"--endpoint-url={url}", "--purge-retained")
+    assert down.returncode == 0, down.stderr
+    down = _run("-m", "deploy", "account", "down", f"--endpoint-url={url}", "--purge-retained")
     assert down.returncode == 0, down.stderr
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     cfn = session.client("cloudformation", endpoint_url=url)

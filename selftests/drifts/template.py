@@ -175,6 +175,20 @@ def _topic_policy_unbound(doc: Doc) -> Doc:
 
 
 @static(
+    "test_template_resource_policies_grant_nothing_outside_the_account",
+    "the access-logs bucket grants the Region's ELB log-delivery account every object, not only its log folder",
+    id="template-elb-delivery-account-widened",
+    names="AccessLogsBucketPolicy: AllowLoadBalancerAccessLogDelivery allows s3:PutObject to "
+    "AWS:arn:aws:iam::127311923021:root (account 127311923021, not 123456789012) (in us-east-1)",
+)
+def _elb_delivery_widened(doc: Doc) -> Doc:
+    for statement in doc["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if "Fn::If" in statement:  # [ElbLogsByAccount, the ELB account's grant, the service principal's]
+            statement["Fn::If"][1]["Resource"] = {"Fn::Sub": "${AccessLogsBucket.Arn}/*"}
+    return doc
+
+
+@static(
     "test_template_retains_the_keys_of_kept_data",
     "the environment key is deleted with the stack while the bucket and the final snapshot it encrypts are kept",
     id="template-key-deleted-with-stack",

@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 
 from conformance.checks import REGISTRY
+from core.account import account_scopes
 from core.aws import AwsSession
 from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import with_self_signed_certificate
 from core.spec import TEMPLATE_PATH, load_environment
 from core.template import load_template
+from deploy.account import AccountDeployer
 from deploy.deployer import Deployer
 from selftests.drifts.registry import AWS_ONLY_CHECKS, DRIFTS, Drift, DriftContext, drift, load_all, stack_name
 from selftests.drifts.runner import assert_caught, run_suite
@@ -43,18 +45,27 @@ def _import_all_checks() -> dict[str, Any]:
     return dict(REGISTRY)
 
 
-def _deploy(emulator, envs, tmp_path: Path, drift=None):
+def _deploy(emulator, envs, tmp_path: Path, drift=None, *, baseline: bool = False):
     template = None
     if drift is not None and drift.template is not None:
         doc = drift.template(json.loads(json.dumps(load_template())))
         template = tmp_path / "variant-template.json"
         template.write_text(json.dumps(doc))
     contexts = {}
+    specs = {}
     for env in envs:
         spec = load_environment(env).with_overrides(suffix=SUFFIX)
         if drift is not None and drift.parameters:
             spec = spec.model_copy(update={"parameters": spec.parameters.model_copy(update=drift.parameters)})
-        aws = AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url)
+        specs[env] = spec
+    sessions = {env: AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url) for env, spec in specs.items()}
+    if baseline:  # the account baseline of these environments (the account suite judges it), as the rehearsal does:
+        # before them, since it holds the image repository their services pull from
+        for scope in account_scopes(specs).values():
+            first = scope.environments[0]
+            AccountDeployer(scope, specs[first], sessions[first], out=lambda _line: None).apply()
+    for env, spec in specs.items():
+        aws = sessions[env]
         spec = with_rehearsal_image(with_self_signed_certificate(spec, aws), aws)
         outputs = Deployer(spec, aws, out=lambda _line: None, template_path=template or TEMPLATE_PATH).up()
         contexts[env] = DriftContext(env=env, spec=spec, outputs=outputs, aws=aws, workdir=tmp_path)
@@ -93,7 +104,7 @@ def test_a_drift_names_the_stack_unless_it_says_otherwise():
 def test_good_deployment_passes_every_check(emulator, tmp_path):
     emulator.reset()
     envs = ["dev", "staging", "prod"]
-    _deploy(emulator, envs, tmp_path)
+    _deploy(emulator, envs, tmp_path, baseline=True)
     code, results, output = run_suite(endpoint_url=emulator.endpoint_url, envs=envs, suffix=SUFFIX, workdir=tmp_path)
     bad = {name: r.message.splitlines()[0] for name, r in results.items() if r.outcome in ("failed", "error")}
     assert results, output[-3000:]
@@ -133,7 +144,9 @@ def test_drift_is_caught(drift_id, emulator, tmp_path, drift_outcomes):
     d = DRIFTS[drift_id]
     envs = d.env.split(",")
     emulator.reset()
-    contexts, template = _deploy(emulator, envs, tmp_path, d) if d.deploy else ({}, None)
+    checks = _import_all_checks()
+    account = d.check in checks and checks[d.check].suite == "account"
+    contexts, template = _deploy(emulator, envs, tmp_path, d, baseline=account) if d.deploy else ({}, None)
     if d.template is not None and template is None:
         doc = d.template(json.loads(json.dumps(load_template())))
         template = tmp_path / "variant-template.json"
@@ -143,7 +156,6 @@ def test_drift_is_caught(drift_id, emulator, tmp_path, drift_outcomes):
         d.apply(ctx)
     # the suite the check belongs to runs against the drifted stack (every check of it, so
     # collateral failures show in the output); a drift may name other arguments itself
-    checks = _import_all_checks()
     suite_args = d.pytest_args or ((f"tests/{checks[d.check].suite}",) if d.check in checks else ())
     code, results, output = run_suite(
         endpoint_url=emulator.endpoint_url, envs=envs, suffix=SUFFIX, workdir=tmp_path,

@@ -163,6 +163,20 @@ def drift_log_bucket_other_account(ctx: DriftContext) -> None:
     _put_log_policy(ctx, policy)
 
 
+@drift(
+    "test_resource_policies_grant_nothing_outside_the_account",
+    "the access-logs bucket grants the Region's ELB log-delivery account every object, not only its log folder",
+    id="waf-logs-log-bucket-elb-account-widened",
+    names=_log_bucket,
+)
+def drift_log_bucket_elb_account_widened(ctx: DriftContext) -> None:
+    policy = _log_policy(ctx)
+    for s in policy["Statement"]:
+        if s.get("Sid") == "AllowLoadBalancerAccessLogDelivery":
+            s["Resource"] = f"arn:aws:s3:::{_log_bucket(ctx)}/*"
+    _put_log_policy(ctx, policy)
+
+
 # ---- the web application firewall
 
 

@@ -17,7 +17,11 @@ from selftests.report.conftest import REPO, AttachRun
 ROLE = REPO / "deploy" / "iam" / "conformance-role.yaml"
 
 # botocore service names whose IAM prefix differs
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "resourcegroupstaggingapi": "tag"}
+SERVICE_PREFIX = {
+    "elbv2": "elasticloadbalancing",
+    "resourcegroupstaggingapi": "tag",
+    "accessanalyzer": "access-analyzer",
+}
 # operations whose IAM action has another name
 ACTION_OF = {
     "s3:GetBucketEncryption": ["s3:GetEncryptionConfiguration"],

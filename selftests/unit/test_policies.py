@@ -131,3 +131,58 @@ def test_account_of():
     assert account_of(f"arn:aws-cn:sts::{OTHER}:assumed-role/r/s") == OTHER
     assert account_of("arn:aws:s3:::bucket") is None
     assert account_of("AROAEXAMPLE") is None
+
+
+# ---- Elastic Load Balancing's access-log delivery account (Regions opened before August 2022)
+
+ELB_US_EAST_1 = "127311923021"
+LOG_FOLDER = f"arn:aws:s3:::payments-dev-x-accesslogs-1a2b/alb/AWSLogs/{ACCOUNT}/*"
+
+
+def _elb_delivery(principal=f"arn:aws:iam::{ELB_US_EAST_1}:root", **changes) -> dict:
+    st = {"Sid": "AllowLoadBalancerAccessLogDelivery", "Effect": "Allow", "Principal": {"AWS": principal},
+          "Action": "s3:PutObject", "Resource": LOG_FOLDER}  # fmt: skip
+    return {**st, **changes}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        _elb_delivery(),
+        _elb_delivery(ELB_US_EAST_1, Action=["s3:PutObject"]),
+        _elb_delivery(Resource=[f"arn:aws:s3:::logs-bucket/AWSLogs/{ACCOUNT}/*"]),  # no prefix
+    ],
+)
+def test_the_region_s_elb_delivery_account_on_its_statement_is_admitted(statement):
+    assert outside_grants(_policy(statement), ACCOUNT, "us-east-1") == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "region"),
+    [
+        (_elb_delivery(), None),  # the Region unknown
+        (_elb_delivery(), "us-west-2"),  # us-east-1's ELB account in another Region
+        (_elb_delivery(), "ap-southeast-5"),  # a Region whose ELB delivers as the service principal
+        (_elb_delivery(f"arn:aws:iam::{OTHER}:root"), "us-east-1"),  # any other account on that shape
+        (_elb_delivery(f"arn:aws:iam::{ELB_US_EAST_1}:role/any"), "us-east-1"),  # not the account itself
+        (_elb_delivery(Action="s3:*"), "us-east-1"),
+        (_elb_delivery(Action=["s3:PutObject", "s3:GetObject"]), "us-east-1"),
+        (_elb_delivery(Resource="arn:aws:s3:::payments-dev-x-accesslogs-1a2b/*"), "us-east-1"),
+        (_elb_delivery(Resource="arn:aws:s3:::payments-dev-x-accesslogs-1a2b/alb/AWSLogs/*"), "us-east-1"),
+        (
+            _elb_delivery(Resource=f"arn:aws:s3:::logs-bucket/alb/AWSLogs/{OTHER}/*"),
+            "us-east-1",
+        ),  # another account's logs
+        (_elb_delivery(Resource=f"arn:aws:s3:::logs-bucket/*/AWSLogs/{ACCOUNT}/*"), "us-east-1"),  # wildcard before
+        (_elb_delivery(Resource=[LOG_FOLDER, "arn:aws:s3:::logs-bucket/*"]), "us-east-1"),
+        (_elb_delivery(Resource="*"), "us-east-1"),
+        ({k: v for k, v in _elb_delivery(NotAction="s3:GetObject").items() if k != "Action"}, "us-east-1"),
+        (
+            {k: v for k, v in _elb_delivery(NotResource="arn:aws:s3:::logs-bucket/x").items() if k != "Resource"},
+            "us-east-1",
+        ),
+    ],
+)
+def test_any_other_grant_to_an_elb_or_other_account_stays_outside(statement, region):
+    (grant,) = outside_grants(_policy(statement), ACCOUNT, region)
+    assert grant.statement == "AllowLoadBalancerAccessLogDelivery" and "account " in grant.reason

@@ -9,21 +9,16 @@ from typing import Any
 from conformance.checks import check, primary, supporting
 from conformance.evidence import Evidence
 from conformance.inventory import Inventory
+from conformance.inventory.storage import LOG_BUCKET
 from conformance.policies import PolicyError, parse
+from core.logdelivery import ELB_LOG_DELIVERY_SERVICE, elb_log_delivery_account
 from tests.storage.policy import tls_deny_coverage
 
 LOG_RETENTION_FLOOR_DAYS = 365  # PCI DSS 10.5.1: twelve months of audit log history
 PUBLIC_ACCESS_BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 ALB_PREFIX = "alb"
 S3_PREFIX = "s3/"
-# The accounts Elastic Load Balancing delivers access logs from, for the Regions that opened before
-# August 2022 (later Regions use the logdelivery.elasticloadbalancing.amazonaws.com service principal).
-ELB_LOG_ACCOUNTS = {
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-    "us-west-2": "797873946194",
-}  # fmt: skip
 S3_LOGGING_SERVICE = "logging.s3.amazonaws.com"
-ELB_LOGGING_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -194,9 +189,9 @@ def delivery_grant_problems(policy: dict[str, Any], bucket_arn: str, account: st
                 if not bound or not arns or not all(a.startswith("arn:") and ":s3:::" in a for a in arns):
                     problems.append(f"{sid} grants {value} without aws:SourceAccount {account} and aws:SourceArn")
                     continue
-            elif (kind == "Service" and value == ELB_LOGGING_SERVICE) or (
+            elif (kind == "Service" and value == ELB_LOG_DELIVERY_SERVICE) or (
                 kind == "AWS"
-                and value.split(":")[4:5] == [ELB_LOG_ACCOUNTS.get(region, "-")]
+                and value.split(":")[4:5] == [elb_log_delivery_account(region) or "-"]
                 and value.endswith(":root")
             ):
                 prefix = f"{bucket_arn}/{ALB_PREFIX}/AWSLogs/{account}/"
@@ -227,7 +222,7 @@ def delivery_grant_problems(policy: dict[str, Any], bucket_arn: str, account: st
 )
 def test_log_bucket_grants_only_log_delivery(env_name: str, inv: Inventory, evidence: Evidence) -> None:
     st = inv.storage
-    st.require("s3:GetBucketPolicy")
+    st.require(f"s3:GetBucketPolicy{LOG_BUCKET}")
     evidence.attach("GetBucketPolicy", st.log_bucket_policy)
     partition = inv.outputs.KMSKeyArn.split(":")[1] if inv.outputs.KMSKeyArn.count(":") > 1 else "aws"
     try:

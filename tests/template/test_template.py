@@ -350,37 +350,84 @@ RESOURCE_POLICIES = {
     "AWS::Logs::ResourcePolicy": "PolicyDocument",
 }
 TEMPLATE_ACCOUNT = "123456789012"  # stands for ${AWS::AccountId} while the document is read
-PSEUDO = {"AWS::AccountId": TEMPLATE_ACCOUNT, "AWS::Partition": "aws", "AWS::Region": "us-east-1"}
+# The Regions the documents are read for, one per branch of the template's Region condition
+# (ElbLogsByAccount): ELB delivers access logs as the Region's AWS-owned account in us-east-1 (the
+# environments' Region), as its service principal in ap-southeast-5 (opened after August 2022).
+TEMPLATE_REGIONS = ("us-east-1", "ap-southeast-5")
 
 
-def _resolved(node: Any) -> Any:
-    """A policy document with its intrinsics resolved far enough to read principals and conditions."""
+def _pseudo(region: str) -> dict[str, str]:
+    return {"AWS::AccountId": TEMPLATE_ACCOUNT, "AWS::Partition": "aws", "AWS::Region": region}
+
+
+def _holds(template: dict[str, Any], expr: Any, region: str) -> bool | None:
+    """A condition's value in ``region``; None when it depends on what the template alone cannot tell."""
+    if not isinstance(expr, dict) or len(expr) != 1:
+        return None
+    ((fn, arg),) = expr.items()
+    if fn == "Condition":
+        return _holds(template, (template.get("Conditions") or {}).get(arg), region)
+    args = arg if isinstance(arg, list) else []
+    if fn == "Fn::Equals" and len(args) == 2:
+        a, b = (_resolved(v, template, region) for v in args)
+        return None if any(isinstance(v, str) and v.startswith("<") for v in (a, b)) else str(a) == str(b)
+    values = [_holds(template, v, region) for v in args]
+    if fn == "Fn::Not" and len(values) == 1:
+        return None if values[0] is None else not values[0]
+    if fn == "Fn::Or":
+        return True if True in values else (None if None in values else False)
+    if fn == "Fn::And":
+        return False if False in values else (None if None in values else True)
+    return None
+
+
+def _attribute(template: dict[str, Any], name: str) -> str:
+    """``Fn::GetAtt`` as far as the template tells it: a bucket's ARN (named by its logical id), else ``<...>``."""
+    lid, _, attribute = name.partition(".")
+    kind = ((template.get("Resources") or {}).get(lid) or {}).get("Type")
+    return f"arn:aws:s3:::{lid.lower()}" if (kind, attribute) == ("AWS::S3::Bucket", "Arn") else f"<{name}>"
+
+
+def _resolved(node: Any, template: dict[str, Any], region: str) -> Any:
+    """A policy document with its intrinsics resolved far enough to read principals and conditions.
+
+    ``Ref`` and ``Fn::Sub`` of the pseudo parameters, ``Fn::Join``, ``Fn::FindInMap`` and ``Fn::If``
+    (its condition evaluated in ``region``), a bucket's ``Arn``; what else needs the stack reads ``<...>``.
+    """
+    pseudo = _pseudo(region)
     if isinstance(node, list):
-        return [_resolved(v) for v in node]
+        return [_resolved(v, template, region) for v in node]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
         ((fn, arg),) = node.items()
         if fn == "Ref":
-            return PSEUDO.get(str(arg), f"<{arg}>")
+            return pseudo.get(str(arg), f"<{arg}>")
         if fn == "Fn::GetAtt":
-            return f"<{'.'.join(arg) if isinstance(arg, list) else arg}>"
+            return _attribute(template, ".".join(arg) if isinstance(arg, list) else str(arg))
         if fn == "Fn::Sub":
             text, names = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
             return re.sub(
                 r"\$\{([^}!][^}]*)\}",
                 lambda m: (
-                    str(_resolved(names[m.group(1)]))
+                    str(_resolved(names[m.group(1)], template, region))
                     if m.group(1) in names
-                    else PSEUDO.get(m.group(1), f"<{m.group(1)}>")
+                    else pseudo.get(m.group(1)) or _attribute(template, m.group(1))
                 ),
                 str(text),
             )
         if fn == "Fn::Join":
-            return str(arg[0]).join(str(_resolved(v)) for v in arg[1])
+            return str(arg[0]).join(str(_resolved(v, template, region)) for v in arg[1])
+        if fn == "Fn::FindInMap" and isinstance(arg, list) and len(arg) == 3:
+            name, key, value = (str(_resolved(v, template, region)) for v in arg)
+            found = ((template.get("Mappings") or {}).get(name) or {}).get(key, {}).get(value)
+            return f"<{fn}>" if found is None else found
+        if fn == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+            holds = _holds(template, {"Condition": arg[0]}, region)
+            return f"<{fn}>" if holds is None else _resolved(arg[1] if holds else arg[2], template, region)
         if fn.startswith("Fn::"):
             return f"<{fn}>"
-    return {k: _resolved(v) for k, v in node.items()}
+    return {k: _resolved(v, template, region) for k, v in node.items()}
 
 
 @check(
@@ -398,20 +445,25 @@ def _resolved(node: Any) -> Any:
     ],
     rationale=(
         'No resource policy the template declares grants anything to "*" or another account (AWS services only '
-        "under a source condition), so the deployed policies start least-privilege."
+        "under a source condition; the Region's ELB log-delivery account only on its access-log folder), read for "
+        "both branches of the template's Region condition, so the deployed policies start least-privilege."
     ),
 )
 def test_template_resource_policies_grant_nothing_outside_the_account(template, evidence: Evidence) -> None:
-    declared = {
-        lid: _resolved((r.get("Properties") or {}).get(RESOURCE_POLICIES[r.get("Type")]))
-        for lid, r in (template.get("Resources") or {}).items()
-        if (r or {}).get("Type") in RESOURCE_POLICIES
-    }
-    evidence.attach("resource policies (intrinsics resolved, account 123456789012)", declared)
-    findings = [
-        f"{lid}: {grant}" for lid, doc in sorted(declared.items()) for grant in outside_grants(doc, TEMPLATE_ACCOUNT)
-    ]
+    findings: dict[str, list[str]] = {}  # finding -> the Regions it holds in
+    for region in TEMPLATE_REGIONS:
+        declared = {
+            lid: _resolved((r.get("Properties") or {}).get(RESOURCE_POLICIES[r.get("Type")]), template, region)
+            for lid, r in (template.get("Resources") or {}).items()
+            if (r or {}).get("Type") in RESOURCE_POLICIES
+        }
+        evidence.attach(f"resource policies in {region} (intrinsics resolved, account {TEMPLATE_ACCOUNT})", declared)
+        for lid, doc in sorted(declared.items()):
+            for grant in outside_grants(doc, TEMPLATE_ACCOUNT, region):
+                findings.setdefault(f"{lid}: {grant}", []).append(region)
+    shown = [f"{finding} (in {' and '.join(regions)})" for finding, regions in findings.items()]
     assert not findings, (
-        f"the template's resource policies grant outside the account: {'; '.join(findings)}; expected the "
-        "account's root principal and AWS services under aws:SourceAccount, aws:SourceArn or kms:ViaService"
+        f"the template's resource policies grant outside the account: {'; '.join(shown)}; expected the "
+        "account's root principal, AWS services under aws:SourceAccount, aws:SourceArn or kms:ViaService, and "
+        "in a Region opened before August 2022 its Elastic Load Balancing account on its access-log folder only"
     )
