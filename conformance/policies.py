@@ -5,8 +5,10 @@ policy) names its grantees itself, so it can open a resource to the world or to 
 account without any IAM policy of ours saying so. :func:`outside_grants` lists every
 ``Allow`` statement whose grantee is not provably inside ``account``:
 
-* ``"*"`` or ``{"AWS": "*"}`` (everyone, whatever the condition: an account-wide grant is
-  written with the account's root principal, which IAM policies then delegate);
+* ``"*"`` or ``{"AWS": "*"}`` (everyone: an account-wide grant is written with the account's
+  root principal, which IAM policies then delegate), unless a condition binds the caller to the
+  account (``aws:PrincipalAccount`` equal to it, the form VPC endpoint policies take, where no
+  other principal can be named);
 * an account id or an IAM/STS ARN of another account (``arn:<partition>:iam::<id>:...``,
   ``arn:<partition>:sts::<id>:...``); anything else in ``AWS`` (e.g. the unique id AWS leaves
   in place of a deleted role) cannot be placed in an account and counts as outside;
@@ -52,6 +54,7 @@ _SERVICE_RE = re.compile(r"^[a-z0-9.-]+\.amazonaws\.com(?:\.cn)?$")
 # operators whose match binds the key to the given values (no negation, no "absent is fine")
 _BINDING_OPERATORS = {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike"}
 _ACCOUNT_KEYS = ("aws:sourceaccount", "aws:sourceowner", "kms:calleraccount")
+_PRINCIPAL_ACCOUNT = "aws:principalaccount"
 _ARN_KEYS = ("aws:sourcearn", "kms:encryptioncontext:aws:logs:arn")
 _VIA_SERVICE = "kms:viaservice"
 
@@ -131,6 +134,20 @@ def _binds_to_account(condition: Any, account: str) -> bool:
     return False
 
 
+def _binds_caller_to_account(condition: Any, account: str) -> bool:
+    """True when a condition test admits only callers of ``account`` (``aws:PrincipalAccount``)."""
+    if not isinstance(condition, dict):
+        return False
+    for operator, block in condition.items():
+        if str(operator) not in _BINDING_OPERATORS or not isinstance(block, dict):
+            continue
+        for key, value in block.items():
+            values = [str(v) for v in _as_list(value)]
+            if str(key).lower() == _PRINCIPAL_ACCOUNT and values and all(v == account for v in values):
+                return True
+    return False
+
+
 def _elb_log_delivery(st: dict[str, Any], principal: str, account: str, region: str | None) -> bool:
     """True when ``principal`` is the Region's ELB log-delivery account on the one statement shape it needs."""
     elb = elb_log_delivery_account(region)
@@ -171,10 +188,13 @@ def outside_grants(policy: str | dict[str, Any] | None, account: str, region: st
             found.append(Grant(sid, f"everyone but {shown}", actions, "NotPrincipal in an Allow statement"))
             continue
         bound = _binds_to_account(st.get("Condition"), account)
+        callers_bound = _binds_caller_to_account(st.get("Condition"), account)
         for kind, value in _principals(st.get("Principal")):
             label = f"{kind}:{value}"
             if kind == "AWS":
                 if value == "*":
+                    if callers_bound:
+                        continue
                     found.append(Grant(sid, label, actions, "everyone; name the account's root principal instead"))
                     continue
                 owner = account_of(value)
@@ -191,4 +211,38 @@ def outside_grants(policy: str | dict[str, Any] | None, account: str, region: st
                     )
             else:
                 found.append(Grant(sid, label, actions, f"a {kind} principal, outside the account's IAM"))
+    return found
+
+
+def ecr_layer_bucket(region: str, partition: str = "aws") -> str:
+    """The objects of the bucket ECR serves image layers from in ``region`` (AWS-owned)."""
+    return f"arn:{partition}:s3:::prod-{region}-starport-layer-bucket/*"
+
+
+def endpoint_outside_grants(policy: str | dict[str, Any] | None, account: str, region: str) -> list[Grant]:
+    """What a VPC endpoint policy lets through for anyone but the account's principals.
+
+    The judgement of :func:`outside_grants`, with the one exception AWS documents for an S3
+    gateway endpoint that ECR pulls through: ``s3:GetObject`` on ECR's own layer bucket of the
+    Region, which ECR's pre-signed URLs reach without a principal of the account. A statement
+    granting anything more, or any other resource, is judged like any other.
+    """
+    layers = {ecr_layer_bucket(region, p) for p in ("aws", "aws-cn", "aws-us-gov")}
+    found = []
+    statements = _as_list(parse(policy).get("Statement"))
+    for grant in outside_grants(policy, account):
+        index = next(
+            (i for i, st in enumerate(statements) if str(st.get("Sid") or f"statement {i}") == grant.statement), None
+        )
+        st = statements[index] if index is not None else {}
+        resources = {str(r) for r in _as_list(st.get("Resource"))}
+        if (
+            grant.actions == ("s3:GetObject",)
+            and resources
+            and resources <= layers
+            and "NotResource" not in st
+            and "NotAction" not in st
+        ):
+            continue
+        found.append(grant)
     return found

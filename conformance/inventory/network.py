@@ -15,11 +15,13 @@ from conformance.inventory.shapes import (
     IpPermission,
     NatGateway,
     NetworkInterface,
+    PrefixList,
     Route,
     RouteTable,
     SecurityGroup,
     Subnet,
     Vpc,
+    VpcEndpoint,
 )
 from core.aws import AwsSession
 from core.outputs import StackOutputs
@@ -46,6 +48,10 @@ class NetworkSection(Section):
     network_interfaces: Annotated[list[NetworkInterface], reads("ec2:DescribeNetworkInterfaces")] = Field(
         default_factory=list
     )
+    vpc_endpoints: Annotated[list[VpcEndpoint], reads("ec2:DescribeVpcEndpoints")] = Field(default_factory=list)
+    # the AWS-managed prefix list of S3 in the stack's Region (com.amazonaws.<region>.s3)
+    s3_prefix_list: Annotated[PrefixList, reads("ec2:DescribePrefixLists")] = Field(default_factory=nothing)
+    region: str = ""
 
     # ---- derived views the checks share
     def subnet(self, subnet_id: str) -> Subnet:
@@ -108,6 +114,11 @@ class NetworkSection(Section):
                 return sg
         return {}
 
+    def endpoints_for(self, service: str) -> list[VpcEndpoint]:
+        """The VPC's endpoints for ``com.amazonaws.<region>.<service>`` (every state)."""
+        name = f"com.amazonaws.{self.region}.{service}"
+        return [e for e in self.vpc_endpoints if e.get("ServiceName") == name]
+
     @property
     def cidr(self) -> str:
         return str(self.vpc.get("CidrBlock", ""))
@@ -117,7 +128,10 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
     ec2: EC2Client = aws.client("ec2")
     vpc_id = outputs.VPCId
     by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
-    s = NetworkSection(public_subnet_ids=outputs.PublicSubnetIds, private_subnet_ids=outputs.PrivateSubnetIds)
+    s = NetworkSection(
+        public_subnet_ids=outputs.PublicSubnetIds, private_subnet_ids=outputs.PrivateSubnetIds, region=aws.region
+    )
+    s3_list = [{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{aws.region}.s3"]}]
 
     def vpc_attr(name: Literal["enableDnsSupport", "enableDnsHostnames"]) -> bool | None:
         def read() -> bool | None:
@@ -127,7 +141,7 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
 
         return attempt(s, f"ec2:DescribeVpcAttribute({name})", read, None)
 
-    with ThreadPoolExecutor(max_workers=11, thread_name_prefix="inventory-network") as pool:
+    with ThreadPoolExecutor(max_workers=13, thread_name_prefix="inventory-network") as pool:
         f: dict[str, Future[Any]] = {
             "vpc": pool.submit(
                 attempt, s, "ec2:DescribeVpcs", lambda: ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"], []
@@ -173,10 +187,20 @@ def collect_network(aws: AwsSession, outputs: StackOutputs) -> NetworkSection:
                 attempt, s, "ec2:DescribeNetworkInterfaces",
                 lambda: paginate(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=by_vpc), [],
             ),
+            "vpc_endpoints": pool.submit(
+                attempt, s, "ec2:DescribeVpcEndpoints",
+                lambda: paginate(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc), [],
+            ),
+            "s3_prefix_list": pool.submit(
+                attempt, s, "ec2:DescribePrefixLists",
+                lambda: paginate(ec2, "describe_prefix_lists", "PrefixLists", Filters=s3_list), [],
+            ),
         }  # fmt: skip
         results = {k: v.result() for k, v in f.items()}
     vpcs = results.pop("vpc")
     s.vpc = vpcs[0] if vpcs else {}
+    lists = results.pop("s3_prefix_list")
+    s.s3_prefix_list = lists[0] if lists else {}
     for key, value in results.items():
         setattr(s, key, value)
     return s

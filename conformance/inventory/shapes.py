@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from types_boto3_ec2.type_defs import IpPermissionOutputTypeDef as IpPermission
     from types_boto3_ec2.type_defs import NatGatewayTypeDef as NatGateway
     from types_boto3_ec2.type_defs import NetworkInterfaceTypeDef as NetworkInterface
+    from types_boto3_ec2.type_defs import PrefixListTypeDef as PrefixList
     from types_boto3_ec2.type_defs import RouteTableTypeDef as RouteTable
     from types_boto3_ec2.type_defs import RouteTypeDef as Route
     from types_boto3_ec2.type_defs import SecurityGroupTypeDef as SecurityGroup
     from types_boto3_ec2.type_defs import SubnetTypeDef as Subnet
+    from types_boto3_ec2.type_defs import VpcEndpointTypeDef as VpcEndpoint
     from types_boto3_ec2.type_defs import VpcTypeDef as Vpc
     from types_boto3_ecr.type_defs import ImageDetailTypeDef as ImageDetail
     from types_boto3_ecr.type_defs import ImageScanFindingsTypeDef, ImageScanStatusTypeDef
@@ -121,7 +123,7 @@ if TYPE_CHECKING:
 else:
     ScalableTarget = ScalingActivity = ScalingPolicy = MetricAlarm = dict[str, Any]
     Address = FlowLog = InternetGateway = IpPermission = NatGateway = NetworkInterface = dict[str, Any]
-    RouteTable = Route = SecurityGroup = Subnet = Vpc = dict[str, Any]
+    RouteTable = Route = SecurityGroup = Subnet = Vpc = VpcEndpoint = PrefixList = dict[str, Any]
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
     EcrRepository = ImageDetail = ImageScan = RegistryScanning = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
@@ -170,6 +172,7 @@ __all__ = [
     "NatGateway",
     "NetworkInterface",
     "OwnershipControlsRule",
+    "PrefixList",
     "PublicAccessBlock",
     "RegistryScanning",
     "ResourceDrift",
@@ -196,4 +199,5 @@ __all__ = [
     "TrailEventSelectors",
     "TrailStatus",
     "Vpc",
+    "VpcEndpoint",
 ]  # fmt: skip

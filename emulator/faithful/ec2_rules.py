@@ -14,6 +14,14 @@ Gaps in MiniStack 1.5.33 that remained, closed here:
    ``InvalidPermission.Duplicate``, e.g. re-authorizing the default allow-all egress, or a
    drift opening a port that is already open. Here the API does the same (the whole call
    fails, nothing is added); descriptions do not count, as on AWS.
+3. The EC2 API's ``IpPermissions`` parser read no ``PrefixListIds.N.PrefixListId``: an
+   ``AuthorizeSecurityGroupEgress`` to a prefix list (S3's, as the application's egress names
+   it) added a rule with no destination, and a revoke by prefix list removed nothing. Here the
+   prefix lists (with their descriptions) are parsed into the rule, as AWS reads them.
+4. A revoke matched a rule only when its prefix lists and group pairs were written exactly as
+   stored: their ``Description`` (and a pair's ``UserId``, which the stack's rules carry)
+   counted, so revoking S3's prefix list, or a group, as AWS accepts it answered success and
+   removed nothing. Here rules compare as AWS does: without descriptions, a pair by its group.
 
 Checked and already right (``test_ec2_rules.py``): inline ``SecurityGroupIngress`` /
 ``SecurityGroupEgress`` of ``AWS::EC2::SecurityGroup`` with ``SourceSecurityGroupId`` in
@@ -126,11 +134,57 @@ def _delete_by_rule_id(original):
     return _delete_resource
 
 
+def _with_prefix_lists(original):
+    """Gap 3: ``<prefix>.N.PrefixListIds.M.PrefixListId`` (and ``.Description``) into rule N."""
+    from ministack.services import ec2
+
+    def parse(params, prefix):
+        rules = original(params, prefix)
+        if not ec2._p(params, f"{prefix}.1.IpProtocol"):
+            return rules  # the legacy flat form has no prefix lists
+        for i, rule in enumerate(rules, start=1):
+            j = 1
+            while pl := ec2._p(params, f"{prefix}.{i}.PrefixListIds.{j}.PrefixListId"):
+                entry = {"PrefixListId": pl}
+                description = ec2._p(params, f"{prefix}.{i}.PrefixListIds.{j}.Description")
+                if description:
+                    entry["Description"] = description
+                if entry not in rule.setdefault("PrefixListIds", []):
+                    rule["PrefixListIds"].append(entry)
+                j += 1
+        return rules
+
+    return parse
+
+
+def _peers_without_descriptions(original):
+    """Gap 4: prefix lists and group pairs compare without descriptions, a pair by its group."""
+
+    def strip(rule):
+        r = original(rule)
+        r["PrefixListIds"] = [
+            {k: v for k, v in e.items() if k != "Description"} if isinstance(e, dict) else {"PrefixListId": e}
+            for e in r.get("PrefixListIds", [])
+        ]
+        r["UserIdGroupPairs"] = [
+            {"GroupId": e["GroupId"]} if e.get("GroupId") else {"GroupName": e.get("GroupName")}
+            for e in r.get("UserIdGroupPairs", [])
+            if isinstance(e, dict)
+        ]
+        return r
+
+    return strip
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     from faithful.types import wrap_dispatch
+    from ministack.services import ec2
+
+    ec2._parse_ip_permissions = _with_prefix_lists(ec2._parse_ip_permissions)
+    ec2._strip_descriptions = _peers_without_descriptions(ec2._strip_descriptions)
 
     _wrap_authorize("AuthorizeSecurityGroupIngress", egress=False)
     _wrap_authorize("AuthorizeSecurityGroupEgress", egress=True)

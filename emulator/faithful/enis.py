@@ -21,7 +21,11 @@ changes and its tasks are replaced):
    security group, requester-managed.
 4. ``RunInstances`` creates no ENI. AWS: the instance's primary interface (device index 0) in
    its subnet, carrying its security groups, attached to the instance.
-5. ``DescribeNetworkInterfaces`` rendered neither ``RequesterId`` nor the attachment's
+5. An interface VPC endpoint has no ENI. AWS: one per subnet of the endpoint, ``InterfaceType``
+   ``vpc_endpoint``, ``Description`` ``VPC Endpoint Interface <vpce-id>``, requester-managed,
+   carrying the endpoint's security groups (``ModifyVpcEndpoint`` changes them); the ids are
+   the endpoint's ``NetworkInterfaceIds`` (``vpce.py``).
+6. ``DescribeNetworkInterfaces`` rendered neither ``RequesterId`` nor the attachment's
    ``InstanceOwnerId``, the fields that tell who owns an interface.
 
 The interfaces are derived from their owners whenever ``DescribeNetworkInterfaces`` is
@@ -135,6 +139,21 @@ def _wanted(ec2: Any) -> dict[str, dict[str, Any]]:
                 "DeviceIndex": 0,
             },
         }
+    # 5. interface VPC endpoints: one interface per subnet, carrying the endpoint's groups (vpce.py)
+    from .vpce import interface_eni_owner
+
+    for endpoint in list(ec2._vpc_endpoints.values()):
+        if endpoint.get("VpcEndpointType") != "Interface" or endpoint.get("State") != "available":
+            continue
+        for subnet in endpoint.get("SubnetIds") or []:
+            wanted[interface_eni_owner(endpoint["VpcEndpointId"], subnet)] = {
+                "SubnetId": subnet,
+                "Description": f"VPC Endpoint Interface {endpoint['VpcEndpointId']}",
+                "RequesterManaged": True,
+                "InterfaceType": "vpc_endpoint",
+                "group_ids": list(endpoint.get("SecurityGroupIds") or []),
+                "attachment": None,
+            }
     return wanted
 
 
@@ -197,7 +216,7 @@ def sync() -> None:
 
 
 def _render_owner_fields(original: Any) -> Any:
-    """Gap 5: ``requesterId`` and the attachment's ``instanceOwnerId`` in the XML EC2 answers with."""
+    """Gap 6: ``requesterId`` and the attachment's ``instanceOwnerId`` in the XML EC2 answers with."""
 
     def render(eni: dict, tag: str = "item") -> str:
         xml: str = original(eni, tag)

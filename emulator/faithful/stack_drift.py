@@ -14,11 +14,16 @@ source/destination in the template's shape (``CidrIp``, ``CidrIpv6``,
 EC2 omits them). Lists compare as sets (MiniStack's comparison). As on AWS, a rule that a
 standalone ``AWS::EC2::SecurityGroupEgress`` / ``Ingress`` adds to a group whose template sets
 that direction inline is reported as drift (aws-cloudformation/cloudformation-coverage-roadmap#1198);
-a direction the template leaves unset is not compared. Self-test: ``selftests/emulator/test_stack_drift.py``.
+a direction the template leaves unset is not compared.
+
+An ``AWS::EC2::VPCEndpoint`` was ``NOT_CHECKED`` too, where AWS compares its policy, private DNS,
+route tables, groups, subnets, service, type, VPC and tags: a reader for it as well (the policy
+as a document, lists as sets). Self-test: ``selftests/emulator/test_stack_drift.py``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ministack.services import ec2 as _ec2
@@ -66,5 +71,33 @@ def _read_security_group(physical_id: str, props: dict[str, Any]) -> dict[str, A
     }
 
 
+VPC_ENDPOINT_PROPERTIES = frozenset(
+    {"PolicyDocument", "PrivateDnsEnabled", "RouteTableIds", "SecurityGroupIds", "ServiceName", "SubnetIds",
+     "VpcEndpointType", "VpcId", "Tags"}
+)  # fmt: skip
+
+
+def _read_vpc_endpoint(physical_id: str, props: dict[str, Any]) -> dict[str, Any] | None:
+    """An ``AWS::EC2::VPCEndpoint`` as EC2 holds it (``vpce.py`` keeps the policy as JSON text)."""
+    endpoint = _ec2._vpc_endpoints.get(physical_id)
+    if endpoint is None:
+        return None
+    policy = endpoint.get("PolicyDocument")
+    if isinstance(policy, str) and policy:
+        policy = json.loads(policy)
+    return {
+        "PolicyDocument": policy,
+        "PrivateDnsEnabled": bool(endpoint.get("PrivateDnsEnabled")),
+        "RouteTableIds": list(endpoint.get("RouteTableIds") or []),
+        "SecurityGroupIds": list(endpoint.get("SecurityGroupIds") or []),
+        "ServiceName": endpoint.get("ServiceName", ""),
+        "SubnetIds": list(endpoint.get("SubnetIds") or []),
+        "VpcEndpointType": endpoint.get("VpcEndpointType", "Gateway"),
+        "VpcId": endpoint.get("VpcId", ""),
+        "Tags": list(_ec2._tags.get(physical_id) or []),
+    }
+
+
 def install() -> None:
     _drift._DRIFT_READERS["AWS::EC2::SecurityGroup"] = (_read_security_group, SECURITY_GROUP_PROPERTIES)
+    _drift._DRIFT_READERS["AWS::EC2::VPCEndpoint"] = (_read_vpc_endpoint, VPC_ENDPOINT_PROPERTIES)

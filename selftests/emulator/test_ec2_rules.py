@@ -231,3 +231,38 @@ def test_standalone_rules_follow_stack_updates_and_deletes(stack, aws):
     g = _groups(aws, res)
     assert g["lb"]["IpPermissionsEgress"] == [ALL_OUT]
     assert g["db"]["IpPermissions"] == []
+
+
+def test_prefix_list_rules_are_authorized_and_revoked_as_on_aws(aws):
+    """Gaps 3 and 4: a rule to a prefix list keeps its destination; a revoke by prefix list or by group
+    (without the stored descriptions or UserId) removes the rule."""
+    ec2 = aws("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="rules-pl", Description="pl", VpcId=vpc)["GroupId"]
+    peer = ec2.create_security_group(GroupName="rules-pl-peer", Description="peer", VpcId=vpc)["GroupId"]
+    to_s3 = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}
+    s3_list = {"PrefixListId": "pl-63a5400a", "Description": "s3"}
+    ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[{**to_s3, "PrefixListIds": [s3_list]}])
+    ec2.authorize_security_group_egress(
+        GroupId=group,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306,
+                        "UserIdGroupPairs": [{"GroupId": peer, "Description": "db"}]}],
+    )  # fmt: skip
+
+    def egress() -> list[dict]:
+        rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissionsEgress"]
+        return [r for r in rules if r["IpProtocol"] == "tcp"]
+
+    assert [r["PrefixListIds"] for r in egress() if r["FromPort"] == 443] == [
+        [{"PrefixListId": "pl-63a5400a", "Description": "s3"}]
+    ]
+    with pytest.raises(ClientError, match=r"InvalidPermission\.Duplicate"):
+        ec2.authorize_security_group_egress(
+            GroupId=group, IpPermissions=[{**to_s3, "PrefixListIds": [{"PrefixListId": "pl-63a5400a"}]}]
+        )
+    ec2.revoke_security_group_egress(
+        GroupId=group, IpPermissions=[{**to_s3, "PrefixListIds": [{"PrefixListId": "pl-63a5400a"}]}]
+    )
+    to_db = {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306, "UserIdGroupPairs": [{"GroupId": peer}]}
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=[to_db])
+    assert egress() == []

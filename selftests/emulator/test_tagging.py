@@ -121,7 +121,7 @@ def test_type_filters_select_the_new_services(platform, aws):
     tagging = aws("resourcegroupstaggingapi")
     groups = _all(tagging, ResourceTypeFilters=["ec2:security-group"])
     assert {m["ResourceARN"].split(":")[5].split("/")[0] for m in groups} == {"security-group"}
-    assert len([m for m in groups if _tags(m).get("aws:cloudformation:stack-name") == STACK]) == 3
+    assert len([m for m in groups if _tags(m).get("aws:cloudformation:stack-name") == STACK]) == 4  # alb, app, db, vpce
     rds = _all(tagging, ResourceTypeFilters=["rds:db"])
     names = sorted(m["ResourceARN"].rsplit(":", 1)[1] for m in rds)
     assert names == [f"{STACK}-aurora-reader", f"{STACK}-aurora-writer"]

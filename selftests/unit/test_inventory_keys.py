@@ -176,7 +176,8 @@ def test_every_exception_is_read_and_no_api_member():
 
 # fields filled from the stack outputs or the stack's name, not by a read that can fail
 NOT_READ = {("NetworkSection", "public_subnet_ids"), ("NetworkSection", "private_subnet_ids"),
-            ("StorageSection", "bucket"), ("StorageSection", "log_bucket"), ("StackSection", "name")}  # fmt: skip
+            ("NetworkSection", "region"), ("StorageSection", "bucket"), ("StorageSection", "log_bucket"),
+            ("StackSection", "name")}  # fmt: skip
 OPERATION = re.compile(r"^(?P<prefix>[a-z0-9-]+):(?P<op>[A-Z][A-Za-z0-9]+)(\((?P<arg>\w+)\))?$")
 
 

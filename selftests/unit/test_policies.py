@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conformance.policies import PolicyError, account_of, outside_grants
+from conformance.policies import PolicyError, account_of, endpoint_outside_grants, outside_grants
 
 ACCOUNT = "123456789012"
 OTHER = "111122223333"
@@ -56,9 +56,41 @@ def test_everyone_and_other_accounts_are_outside(principal, shown):
 
 
 def test_everyone_with_an_account_condition_is_still_outside():
-    """An account-wide grant is written with the root principal; ``*`` is flagged whatever the condition."""
+    """An account-wide grant is written with the root principal; ``*`` is flagged under a source condition."""
     st = _allow({"AWS": "*"}, Condition={"StringEquals": {"kms:CallerAccount": ACCOUNT}})
     assert [g.principal for g in outside_grants(_policy(st), ACCOUNT)] == ["AWS:*"]
+
+
+def test_everyone_bound_to_the_account_by_principal_account_is_inside():
+    """``*`` under ``aws:PrincipalAccount`` = the account admits only its principals (VPC endpoint policies)."""
+    st = _allow("*", Condition={"StringEquals": {"aws:PrincipalAccount": ACCOUNT}})
+    assert outside_grants(_policy(st), ACCOUNT) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:PrincipalAccount": OTHER}},
+        {"StringEquals": {"aws:PrincipalAccount": [ACCOUNT, OTHER]}},
+        {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}},
+        {"StringEqualsIfExists": {"aws:PrincipalAccount": ACCOUNT}},
+        {"StringEquals": {"aws:ResourceAccount": ACCOUNT}},
+    ],
+)
+def test_everyone_not_bound_to_the_account_is_outside(condition):
+    st = _allow("*", Condition=condition)
+    assert [g.principal for g in outside_grants(_policy(st), ACCOUNT)] == ["AWS:*"]
+
+
+def test_endpoint_policy_admits_only_ecrs_layer_bucket_without_a_principal_condition():
+    layers = _allow("*", action="s3:GetObject", Sid="Layers")
+    layers["Resource"] = "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"
+    assert endpoint_outside_grants(_policy(layers), ACCOUNT, "us-east-1") == []
+    wider = {**layers, "Action": ["s3:GetObject", "s3:PutObject"]}
+    other_bucket = {**layers, "Resource": "arn:aws:s3:::someone-elses-bucket/*"}
+    other_region = {**layers, "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*"}
+    for st in (wider, other_bucket, other_region, _allow("*", action="s3:*", Sid="Layers")):
+        assert [g.principal for g in endpoint_outside_grants(_policy(st), ACCOUNT, "us-east-1")] == ["AWS:*"]
 
 
 @pytest.mark.parametrize(
