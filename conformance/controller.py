@@ -284,7 +284,8 @@ class Controller:
 
     def _start_baselines(self) -> dict[str, Any]:
         """The offline rehearsal (the run's own emulator): the account baseline of each account and region,
-        deployed once, while the environments deploy (nothing of one depends on the other), and gone with
+        deployed once, while the environments prepare (each waits for it before publishing its image into the
+        baseline's repository, _await_baseline_of), and gone with
         the emulator. Against AWS or an endpoint a run never deploys it (nor deletes it): `python -m deploy
         account up` does, once, as the account's administrator."""
         if not (self.settings.deploy.value and self.settings.mode.value == "emulator"):
