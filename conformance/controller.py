@@ -89,8 +89,6 @@ class Controller:
         # one per account and region (core.account); keys fixed from the environment files, as the
         # checks' parametrisation computes them
         self.scopes: dict[str, AccountScope] = account_scopes(self.specs)
-        # the offline rehearsal's baseline deployments, by scope (_start_baselines)
-        self._baseline_futures: dict[str, Any] = {}
         self.account_deployers: dict[str, AccountDeployer] = {}
         self._transaction_buckets: dict[str, str] = {}
         self.end = RunTeardown(settings, self.deployers, self.out, lambda: self.was_interrupted)
@@ -255,9 +253,8 @@ class Controller:
             self.accounts = self._each(names, self._claim_lock, "taking the stacks' locks")
             self.keeper = LockKeeper(self.locks).start()
         accounts_wanted = self.config is None or _wants_suite(self.config, "account")
-        baselines = self._start_baselines() if accounts_wanted else {}
+        deployed_baselines = self._deploy_baselines() if accounts_wanted else {}
         envs = self._each(names, self._prepare_environment, "deploying and collecting")
-        deployed_baselines = self._finish_baselines(baselines)
         accounts = self._prepare_accounts(envs, deployed_baselines) if accounts_wanted else {}
         raise_if_gone(self.endpoint)  # the endpoint stopped answering meanwhile: one sentence, exit 3
         self.state = RunState(
@@ -282,28 +279,18 @@ class Controller:
 
     # ------------------------------------------------------------ the account baseline and suite
 
-    def _start_baselines(self) -> dict[str, Any]:
+    def _deploy_baselines(self) -> dict[str, bool]:
         """The offline rehearsal (the run's own emulator): the account baseline of each account and region,
-        deployed once, while the environments prepare (each waits for it before publishing its image into the
-        baseline's repository, _await_baseline_of), and gone with
-        the emulator. Against AWS or an endpoint a run never deploys it (nor deletes it): `python -m deploy
-        account up` does, once, as the account's administrator."""
-        if not (self.settings.deploy.value and self.settings.mode.value == "emulator"):
+        deployed once, before the environments (what is shared by the account's environments lives in
+        it), and gone with the emulator. Against AWS or an endpoint a run never deploys it (nor deletes
+        it): `python -m deploy account up` does, once, as the account's administrator. Returns scope key
+        -> whether this run created it."""
+        if not (self.settings.deploy.value and self.settings.mode.value == "emulator") or not self.scopes:
             return {}
-        pool = ThreadPoolExecutor(max_workers=len(self.scopes) or 1, thread_name_prefix="baseline")
-        futures = {key: pool.submit(self._deploy_baseline, key) for key in self.scopes}
-        pool.shutdown(wait=False)
-        self._baseline_futures = futures
-        return futures
-
-    def _await_baseline_of(self, name: str) -> None:
-        """The account baseline of environment ``name``'s account and region, once deployed: it holds the
-        image repository the environment's service pulls from (an error of its own is reported by
-        _finish_baselines; the rehearsal image then creates the repository from the baseline's definition)."""
-        for key, future in self._baseline_futures.items():
-            if name in self.scopes[key].environments:
-                while not future.done() and not INTERRUPTS.is_set():  # a signal: the run's own safe point
-                    time.sleep(0.05)
+        created: dict[str, bool] = self._each(
+            list(self.scopes), self._deploy_baseline, "deploying the account baseline"
+        )
+        return created
 
     def _deploy_baseline(self, key: str) -> bool:
         scope = self.scopes[key]
@@ -317,7 +304,9 @@ class Controller:
         with self._lock:
             self.account_deployers[key] = deployer
         self.out(f"account baseline {key}: {deployer.stack_name} in {aws.region}, account {account}")
+        t0 = time.perf_counter()
         deployer.apply()
+        self.metrics.timed(f"deploy:account:{key}", time.perf_counter() - t0)
         return deployer.created_stack_id is not None
 
     def _scope_in_region(self, scope: AccountScope) -> AccountScope:
@@ -328,15 +317,6 @@ class Controller:
         from dataclasses import replace
 
         return replace(scope, region=region)
-
-    def _finish_baselines(self, futures: dict[str, Any]) -> dict[str, bool]:
-        deployed: dict[str, bool] = {}
-        for key, future in futures.items():
-            while not future.done():
-                self._check_interrupt("deploying the account baseline")
-                time.sleep(0.05)
-            deployed[key] = bool(future.result())
-        return deployed
 
     def _prepare_accounts(self, envs: dict[str, EnvState], deployed: dict[str, bool]) -> dict[str, AccountState]:
         """The account inventory of each account and region, collected once (however many environments share it)."""
@@ -485,8 +465,7 @@ class Controller:
         spec = with_self_signed_certificate(spec, aws)
         self.out(f"{name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}")
         # nor any of the account's images: a fixed rehearsal image goes into the emulator's ECR repository,
-        # the account baseline's (deployed meanwhile: the environment waits for it here)
-        self._await_baseline_of(name)
+        # the account baseline's (deployed before the environments)
         spec = with_rehearsal_image(spec, aws)
         self.out(f"{name}: rehearsal image published into the emulator's ECR as {spec.container_image}")
         with self._lock:

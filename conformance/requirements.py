@@ -18,6 +18,7 @@ TITLES = {
     "PCI-DSS-4.0:1.4.2": "From untrusted networks, only components offering public services can be reached",
     "PCI-DSS-4.0:1.4.4": "Components that store card data cannot be reached directly from untrusted networks",
     "PCI-DSS-4.0:2.2.1": "Configuration standards exist for every component and are implemented as written",
+    "PCI-DSS-4.0:2.2.4": "Only the services, protocols, daemons and functions a component needs are enabled",
     "PCI-DSS-4.0:2.2.7": "Administrative access that is not at the console is encrypted with strong cryptography",
     "PCI-DSS-4.0:3.2.1": "Stored account data is kept no longer than the retention policy allows, then disposed of",
     "PCI-DSS-4.0:3.5.1": "The PAN is unreadable wherever it is stored",

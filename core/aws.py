@@ -14,6 +14,7 @@ import contextvars
 import functools
 import hashlib
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -82,6 +83,17 @@ def _botocore_session() -> botocore.session.Session:
     session = botocore.session.get_session()
     session.register_component("data_loader", _LOADER)
     return session
+
+
+_ACCOUNT_HOST_LABEL = re.compile(r"^(https?://)\d{12}\.")
+
+
+def _without_account_host_label(request: Any, **_: Any) -> None:
+    """S3 Control addresses ``<account>.s3-control.<region>.amazonaws.com``: against an endpoint URL
+    (the emulator on 127.0.0.1) botocore prefixes the account to the IP address, a host that
+    resolves nowhere. The emulator takes the account from the ``x-amz-account-id`` header that
+    botocore sends too, so the label is dropped there; on AWS it stays."""
+    request.url = _ACCOUNT_HOST_LABEL.sub(r"\1", request.url)
 
 
 # Every service the deployer and the inventory call (AwsSession.warm creates their clients early).
@@ -337,6 +349,8 @@ class AwsSession:
                 client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
                 client.meta.events.register("before-call.*.*", _log_before_call)
                 client.meta.events.register("after-call.*.*", _log_after_call)
+                if self.endpoint_url and service == "s3control":
+                    client.meta.events.register("before-sign.s3-control.*", _without_account_host_label)
                 watch_secrets(client)
                 _SHARED[key] = client
             return _SHARED[key]

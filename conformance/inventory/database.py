@@ -7,12 +7,20 @@ suite never calls GetSecretValue, and the conformance role may not.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import Field
 
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
-from conformance.inventory.shapes import DBCluster, DBClusterParameter, DBInstance, DBSubnetGroup, Secret
+from conformance.inventory.shapes import (
+    DBCluster,
+    DBClusterParameter,
+    DBClusterSnapshot,
+    DBInstance,
+    DBSubnetGroup,
+    Secret,
+)
 from core.aws import AwsSession
 from core.outputs import StackOutputs
 
@@ -34,6 +42,17 @@ class DatabaseSection(Section):
     # name; a parameter left at the engine default is absent. Named by the cluster.
     cluster_parameters: Annotated[
         dict[str, DBClusterParameter], reads("rds:DescribeDBClusterParameters", "rds:DescribeDBClusters")
+    ] = Field(default_factory=dict)
+    # every snapshot of the cluster in the account (DescribeDBClusterSnapshots DBClusterIdentifier=...):
+    # automated and manual, copies too (a copy keeps the source cluster's identifier)
+    cluster_snapshots: Annotated[list[DBClusterSnapshot], reads("rds:DescribeDBClusterSnapshots")] = Field(
+        default_factory=list
+    )
+    # who may restore or copy each manual snapshot (DescribeDBClusterSnapshotAttributes): snapshot
+    # identifier -> attribute name ("restore") -> values (account ids, or "all" when public)
+    snapshot_attributes: Annotated[
+        dict[str, dict[str, list[str]]],
+        reads("rds:DescribeDBClusterSnapshotAttributes", "rds:DescribeDBClusterSnapshots"),
     ] = Field(default_factory=dict)
     # DescribeSecret's answer without its ResponseMetadata; {} when the secret does not exist
     secret: Annotated[Secret, reads("secretsmanager:DescribeSecret")] = Field(default_factory=nothing)
@@ -124,5 +143,31 @@ def collect_database(aws: AwsSession, outputs: StackOutputs) -> DatabaseSection:
         )
         s.secret_policy = str(answer.get("ResourcePolicy") or "")
 
-    concurrently(cluster, instances, secret, secret_policy)
+    def snapshots() -> None:
+        s.cluster_snapshots = attempt(
+            s,
+            "rds:DescribeDBClusterSnapshots",
+            lambda: paginate(
+                rds, "describe_db_cluster_snapshots", "DBClusterSnapshots",
+                DBClusterIdentifier=outputs.AuroraClusterIdentifier,
+            ),
+            [],
+        )  # fmt: skip
+        # only a manual snapshot can be shared (an automated one is copied first, and the copy is manual)
+        manual = [str(x["DBClusterSnapshotIdentifier"]) for x in s.cluster_snapshots
+                  if x.get("SnapshotType") == "manual" and x.get("DBClusterSnapshotIdentifier")]  # fmt: skip
+        found = concurrently(
+            *[partial(attempt, s, "rds:DescribeDBClusterSnapshotAttributes", partial(_sharing, rds, sid), {})
+              for sid in manual]
+        )  # fmt: skip
+        s.snapshot_attributes = dict(zip(manual, found, strict=True))
+
+    concurrently(cluster, instances, secret, secret_policy, snapshots)
     return s
+
+
+def _sharing(rds: RDSClient, snapshot: str) -> dict[str, list[str]]:
+    """A manual snapshot's attributes: name ("restore") -> values (account ids, "all")."""
+    result = rds.describe_db_cluster_snapshot_attributes(DBClusterSnapshotIdentifier=snapshot)
+    attributes = result["DBClusterSnapshotAttributesResult"].get("DBClusterSnapshotAttributes", [])
+    return {str(a.get("AttributeName", "")): [str(v) for v in a.get("AttributeValues", [])] for a in attributes}

@@ -56,18 +56,22 @@ if TYPE_CHECKING:
     from types_boto3_elbv2.type_defs import TargetGroupTypeDef as TargetGroup
     from types_boto3_elbv2.type_defs import TargetHealthDescriptionTypeDef as TargetHealthDescription
     from types_boto3_guardduty.type_defs import GetDetectorResponseTypeDef as Detector
+    from types_boto3_kms.type_defs import GrantListEntryTypeDef as KeyGrant
     from types_boto3_kms.type_defs import KeyMetadataTypeDef as KeyMetadata
     from types_boto3_logs.type_defs import LogGroupTypeDef as LogGroup
+    from types_boto3_rds.type_defs import DBClusterSnapshotTypeDef as DBClusterSnapshot
     from types_boto3_rds.type_defs import DBClusterTypeDef as DBCluster
     from types_boto3_rds.type_defs import DBInstanceTypeDef as DBInstance
     from types_boto3_rds.type_defs import DBSubnetGroupTypeDef as DBSubnetGroup
     from types_boto3_rds.type_defs import ParameterTypeDef as DBClusterParameter
+    from types_boto3_s3.type_defs import GetBucketAclOutputTypeDef as BucketAcl
     from types_boto3_s3.type_defs import GetBucketVersioningOutputTypeDef as BucketVersioning
     from types_boto3_s3.type_defs import LifecycleRuleOutputTypeDef as LifecycleRule
     from types_boto3_s3.type_defs import LoggingEnabledOutputTypeDef as LoggingEnabled
     from types_boto3_s3.type_defs import OwnershipControlsRuleTypeDef as OwnershipControlsRule
     from types_boto3_s3.type_defs import PublicAccessBlockConfigurationTypeDef as PublicAccessBlock
     from types_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef as EncryptionRule
+    from types_boto3_s3control.type_defs import GetAccessPointResultTypeDef as AccessPoint
     from types_boto3_secretsmanager.type_defs import DescribeSecretResponseTypeDef as Secret
     from types_boto3_securityhub.type_defs import DescribeHubResponseTypeDef as Hub
     from types_boto3_securityhub.type_defs import StandardsSubscriptionTypeDef as StandardsSubscription
@@ -128,10 +132,10 @@ else:
     EcrRepository = ImageDetail = ImageScan = RegistryScanning = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
-    DBClusterParameter = dict[str, Any]
-    BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = PublicAccessBlock = EncryptionRule = (
-        dict[str, Any]
-    )
+    DBClusterParameter = DBClusterSnapshot = KeyGrant = dict[str, Any]
+    AccessPoint = BucketAcl = BucketVersioning = LoggingEnabled = LifecycleRule = OwnershipControlsRule = (
+        PublicAccessBlock
+    ) = EncryptionRule = dict[str, Any]
     StackResource = DriftDetection = ResourceDrift = SecretFinding = RolePolicy = dict[str, Any]
     Trail = TrailStatus = TrailEventSelectors = dict[str, Any]
     Detector = Hub = StandardsSubscription = AnalyzerSummary = dict[str, Any]
@@ -141,13 +145,16 @@ else:
 CertificateDetail = dict[str, Any]
 
 __all__ = [
+    "AccessPoint",
     "Address",
     "AnalyzerSummary",
+    "BucketAcl",
     "BucketVersioning",
     "CertificateDetail",
     "ContainerDefinition",
     "DBCluster",
     "DBClusterParameter",
+    "DBClusterSnapshot",
     "DBInstance",
     "DBSubnetGroup",
     "Detector",
@@ -162,6 +169,7 @@ __all__ = [
     "ImageScan",
     "InternetGateway",
     "IpPermission",
+    "KeyGrant",
     "KeyMetadata",
     "LifecycleRule",
     "Listener",

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import Field
 
 from conformance.inventory.base import Section, absent_on, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import (
+    AccessPoint,
+    BucketAcl,
     BucketVersioning,
     EncryptionRule,
+    KeyGrant,
     KeyMetadata,
     LifecycleRule,
     LoggingEnabled,
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from types_boto3_logs.client import CloudWatchLogsClient
     from types_boto3_s3.client import S3Client
     from types_boto3_s3.type_defs import ServerSideEncryptionByDefaultTypeDef
+    from types_boto3_s3control.client import S3ControlClient
     from types_boto3_sns.client import SNSClient
 
 
@@ -39,7 +44,7 @@ LOG_BUCKET = "(AccessLogsBucket)"
 
 @dataclass(frozen=True)
 class BucketConfiguration:
-    """A bucket's configuration as six reads answer it (each its empty answer when none is configured or it failed)."""
+    """A bucket's configuration as seven reads answer it (each empty when none is configured or it failed)."""
 
     encryption: list[EncryptionRule]  # ServerSideEncryptionConfiguration.Rules
     versioning: BucketVersioning  # GetBucketVersioning's answer without its ResponseMetadata
@@ -47,6 +52,7 @@ class BucketConfiguration:
     policy: dict[str, Any]  # the bucket policy document
     ownership: list[OwnershipControlsRule]
     lifecycle: list[LifecycleRule]
+    acl: BucketAcl  # GetBucketAcl's Owner and Grants
 
 
 class StorageSection(Section):
@@ -62,12 +68,23 @@ class StorageSection(Section):
         default_factory=list
     )
     lifecycle: Annotated[list[LifecycleRule], reads("s3:GetBucketLifecycleConfiguration")] = Field(default_factory=list)
+    # GetBucketAcl's answer without its ResponseMetadata: the owner and every grant of the bucket ACL
+    acl: Annotated[BucketAcl, reads("s3:GetBucketAcl")] = Field(default_factory=nothing)
     bucket_tags: Annotated[dict[str, str], reads("s3:GetBucketTagging")] = Field(default_factory=dict)
     # GetBucketLogging's LoggingEnabled of the transaction bucket ({} when server access logging is off)
     server_access_logging: Annotated[LoggingEnabled, reads("s3:GetBucketLogging")] = Field(default_factory=nothing)
     # the access-logs bucket (load balancer access logs, the transaction bucket's server access logs): the
     # same six reads of its configuration, recorded under the operation + LOG_BUCKET (one bucket's failure
     # makes only its own fields unreadable)
+    # the transaction bucket's access points (S3 Control ListAccessPoints Bucket=...), each as GetAccessPoint
+    # answers it without its ResponseMetadata: access point name -> configuration
+    access_points: Annotated[
+        dict[str, AccessPoint], reads("s3control:ListAccessPoints", "s3control:GetAccessPoint")
+    ] = Field(default_factory=dict)
+    # each of those access points' policy (GetAccessPointPolicy, JSON text), "" when it has none
+    access_point_policies: Annotated[
+        dict[str, str], reads("s3control:ListAccessPoints", "s3control:GetAccessPointPolicy")
+    ] = Field(default_factory=dict)
     log_bucket: str = ""
     log_bucket_encryption: Annotated[list[EncryptionRule], reads(f"s3:GetBucketEncryption{LOG_BUCKET}")] = Field(
         default_factory=list
@@ -85,11 +102,14 @@ class StorageSection(Section):
     log_bucket_lifecycle: Annotated[list[LifecycleRule], reads(f"s3:GetBucketLifecycleConfiguration{LOG_BUCKET}")] = (
         Field(default_factory=list)
     )
+    log_bucket_acl: Annotated[BucketAcl, reads(f"s3:GetBucketAcl{LOG_BUCKET}")] = Field(default_factory=nothing)
     key: Annotated[KeyMetadata, reads("kms:DescribeKey")] = Field(default_factory=nothing)
     key_rotation: Annotated[bool | None, reads("kms:GetKeyRotationStatus")] = None
     key_aliases: Annotated[list[str], reads("kms:ListAliases")] = Field(default_factory=list)
     # GetKeyPolicy(default)'s Policy (JSON text of the IAM policy grammar)
     key_policy: Annotated[str, reads("kms:GetKeyPolicy")] = ""
+    # every grant on the key (ListGrants): a grant allows its grantee the operations it names, beside the key policy
+    key_grants: Annotated[list[KeyGrant], reads("kms:ListGrants")] = Field(default_factory=list)
     # the topic's attributes (GetTopicAttributes' Attributes map: attribute name -> value)
     topic: Annotated[dict[str, str], reads("sns:GetTopicAttributes")] = Field(default_factory=dict)
     subscriptions: Annotated[list[Subscription], reads("sns:ListSubscriptionsByTopic")] = Field(default_factory=list)
@@ -123,8 +143,9 @@ class StorageSection(Section):
         return [str(s.get("Endpoint")) for s in self.subscriptions if s.get("Protocol") == "email"]
 
 
-def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
+def collect_storage(aws: AwsSession, outputs: StackOutputs, account: str) -> StorageSection:
     s3: S3Client = aws.client("s3")
+    s3control: S3ControlClient = aws.client("s3control")
     kms: KMSClient = aws.client("kms")
     sns: SNSClient = aws.client("sns")
     logs: CloudWatchLogsClient = aws.client("logs")
@@ -138,7 +159,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     def transaction_bucket() -> None:
         c = read_bucket_configuration(s3, s, bucket)
         s.encryption, s.versioning, s.public_access_block = c.encryption, c.versioning, c.public_access_block
-        s.policy, s.ownership, s.lifecycle = c.policy, c.ownership, c.lifecycle
+        s.policy, s.ownership, s.lifecycle, s.acl = c.policy, c.ownership, c.lifecycle, c.acl
 
     def bucket_tags() -> None:
         s.bucket_tags = get(
@@ -159,7 +180,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
         c = read_bucket_configuration(s3, s, log_bucket, LOG_BUCKET)
         s.log_bucket_encryption, s.log_bucket_versioning = c.encryption, c.versioning
         s.log_bucket_public_access_block, s.log_bucket_policy = c.public_access_block, c.policy
-        s.log_bucket_ownership, s.log_bucket_lifecycle = c.ownership, c.lifecycle
+        s.log_bucket_ownership, s.log_bucket_lifecycle, s.log_bucket_acl = c.ownership, c.lifecycle, c.acl
 
     def key() -> None:
         s.key = get("kms:DescribeKey", lambda: kms.describe_key(KeyId=outputs.KMSKeyArn)["KeyMetadata"], {})
@@ -181,6 +202,27 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
             lambda: kms.get_key_policy(KeyId=outputs.KMSKeyArn, PolicyName="default")["Policy"],
             "",
         )
+
+    def key_grants() -> None:
+        s.key_grants = get(
+            "kms:ListGrants", lambda: paginate(kms, "list_grants", "Grants", KeyId=outputs.KMSKeyArn), []
+        )
+
+    def access_points() -> None:
+        names: list[str] = get(
+            "s3control:ListAccessPoints", lambda: _access_point_names(s3control, account, bucket), []
+        )
+        found = concurrently(
+            *[partial(get, "s3control:GetAccessPoint",
+                      partial(lambda n: _strip(s3control.get_access_point(AccountId=account, Name=n)), n), {})
+              for n in names],
+            *[partial(get, "s3control:GetAccessPointPolicy",
+                      partial(lambda n: str(s3control.get_access_point_policy(AccountId=account, Name=n)["Policy"]), n),
+                      "", "NoSuchAccessPointPolicy")
+              for n in names],
+        )  # fmt: skip
+        s.access_points = {n: cast("AccessPoint", c) for n, c in zip(names, found[: len(names)], strict=True)}
+        s.access_point_policies = dict(zip(names, found[len(names) :], strict=True))
 
     def topic() -> None:
         s.topic = get(
@@ -210,19 +252,19 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs) -> StorageSection:
     # every read stands alone: all at once (the depth of the section is one call)
     concurrently(
         transaction_bucket, bucket_tags, server_access_logging, access_logs_bucket,
-        key, key_rotation, key_aliases, key_policy, topic, subscriptions, log_groups,
+        key, key_rotation, key_aliases, key_policy, key_grants, access_points, topic, subscriptions, log_groups,
     )  # fmt: skip
     return s
 
 
 def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, qualifier: str = "") -> BucketConfiguration:
-    """The six reads of ``bucket``'s configuration, at once; a failure is recorded in ``section`` under the
+    """The seven reads of ``bucket``'s configuration, at once; a failure is recorded in ``section`` under the
     operation + ``qualifier`` (the fields of that bucket declare those names), its answer left empty."""
 
     def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
         return attempt(section, f"{op}{qualifier}", lambda: absent_on(absent, fn, default), default)
 
-    encryption, versioning, public_access_block, policy, ownership, lifecycle = concurrently(
+    encryption, versioning, public_access_block, policy, ownership, lifecycle, acl = concurrently(
         lambda: get(
             "s3:GetBucketEncryption",
             lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
@@ -251,8 +293,21 @@ def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, quali
             lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
             [], "NoSuchLifecycleConfiguration",
         ),
+        lambda: get("s3:GetBucketAcl", lambda: cast("BucketAcl", _strip(s3.get_bucket_acl(Bucket=bucket))), {}),
     )  # fmt: skip
-    return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle)
+    return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle, acl)
+
+
+def _access_point_names(s3control: S3ControlClient, account: str, bucket: str) -> list[str]:
+    """The names of every access point on ``bucket`` (ListAccessPoints has no paginator: NextToken by hand)."""
+    names: list[str] = []
+    token: dict[str, str] = {}
+    while True:
+        page = s3control.list_access_points(AccountId=account, Bucket=bucket, **token)  # type: ignore[arg-type]
+        names += [str(p["Name"]) for p in page.get("AccessPointList", [])]
+        if not page.get("NextToken"):
+            return names
+        token = {"NextToken": page["NextToken"]}
 
 
 def _strip(response: Mapping[str, Any]) -> dict[str, Any]:

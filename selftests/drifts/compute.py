@@ -576,3 +576,30 @@ def drift_exec_role_administrator(ctx: DriftContext) -> None:
     ctx.client("iam").attach_role_policy(
         RoleName=f"{_prefix(ctx)}task-exec-role", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
     )
+
+
+# ---------------------------------------------------------------- ECS Exec (tests/compute/test_ecs_exec.py)
+
+
+@drift(
+    "test_ecs_exec_is_disabled",
+    "ECS Exec is switched on for the service (UpdateService enableExecuteCommand, new deployment)",
+    id="compute-service-exec-enabled",
+    names=lambda ctx: ctx.outputs.ECSServiceName,
+)
+def drift_service_exec_enabled(ctx: DriftContext) -> None:
+    _update_service(ctx, enableExecuteCommand=True, forceNewDeployment=True)
+
+
+@drift(
+    "test_ecs_exec_is_disabled",
+    "an inline policy on the task role allows the ssmmessages channels ECS Exec opens",
+    id="compute-task-role-exec-channels",
+    names=lambda ctx: f"{_prefix(ctx)}task-role",
+)
+def drift_task_role_exec_channels(ctx: DriftContext) -> None:
+    ctx.client("iam").put_role_policy(
+        RoleName=f"{_prefix(ctx)}task-role", PolicyName="ecs-exec",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ssmmessages:Create*", "ssmmessages:Open*"], "Resource": "*"}]}),
+    )  # fmt: skip

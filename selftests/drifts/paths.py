@@ -273,3 +273,33 @@ def drift_function_invokable_by_other_account(ctx: DriftContext) -> None:
         Action="lambda:InvokeFunction",
         Principal=OTHER_ACCOUNT,
     )
+
+
+# ---------------------------------------------------------- key grants (tests/storage/test_key_grants.py)
+@drift(
+    "test_key_grants_only_to_the_platforms_services",
+    f"a grant (CreateGrant) on the environment key lets account {OTHER_ACCOUNT} decrypt",
+    id="key-grant-to-other-account",
+    names=lambda ctx: ctx.outputs.KMSKeyArn,
+)
+def drift_key_grant_to_other_account(ctx: DriftContext) -> None:
+    ctx.client("kms").create_grant(
+        KeyId=ctx.outputs.KMSKeyArn, GranteePrincipal=f"arn:aws:iam::{OTHER_ACCOUNT}:root", Operations=["Decrypt"]
+    )
+
+
+@drift(
+    "test_key_grants_only_to_the_platforms_services",
+    "a grant on the environment key lets a new role of the account (not the stack's) decrypt and create grants",
+    id="key-grant-to-stray-role",
+    names=lambda ctx: ctx.outputs.KMSKeyArn,
+)
+def drift_key_grant_to_stray_role(ctx: DriftContext) -> None:
+    role = ctx.client("iam").create_role(
+        RoleName="drift-key-user",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]  # fmt: skip
+    ctx.client("kms").create_grant(
+        KeyId=ctx.outputs.KMSKeyArn, GranteePrincipal=role, Operations=["Decrypt", "CreateGrant"]
+    )

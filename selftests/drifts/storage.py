@@ -444,3 +444,40 @@ def drift_log_retention_removed(ctx: DriftContext) -> None:
 )
 def drift_function_log_group_key_disassociated(ctx: DriftContext) -> None:
     ctx.client("logs").disassociate_kms_key(logGroupName=_group("default-sg-restrict-logs")(ctx))
+
+
+# ---------------------------------------------------------------- bucket ACLs (tests/storage/test_bucket_acl.py)
+@drift(
+    "test_bucket_acls_grant_only_the_owner",
+    "ACLs re-enabled on the transaction bucket (ObjectWriter) and a READ grant given to another canonical user",
+    id="storage-bucket-acl-grant",
+    names=lambda ctx: ctx.outputs.TransactionLogsBucket,
+)
+def drift_bucket_acl_grant(ctx: DriftContext) -> None:
+    s3, bucket = ctx.client("s3"), ctx.outputs.TransactionLogsBucket
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
+    other = "0" * 63 + "1"  # a canonical user id of another account
+    s3.put_bucket_acl(Bucket=bucket, GrantFullControl=f'id="{owner}"', GrantRead=f'id="{other}"')
+
+
+# ---------------------------------------------------------------- access points (tests/storage/test_access_points.py)
+@drift(
+    "test_transaction_bucket_access_points_conform",
+    "an access point (CreateAccessPoint) on the transaction bucket, public-access blocks off, lets account "
+    "111122223333 read every object (PutAccessPointPolicy)",
+    id="storage-open-access-point",
+    names=lambda ctx: ctx.outputs.TransactionLogsBucket,
+)
+def drift_open_access_point(ctx: DriftContext) -> None:
+    s3control, account = ctx.client("s3control"), ctx.client("sts").get_caller_identity()["Account"]
+    off = {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+           "RestrictPublicBuckets": False}  # fmt: skip
+    arn = s3control.create_access_point(
+        AccountId=account, Name="drift-side-door", Bucket=ctx.outputs.TransactionLogsBucket,
+        PublicAccessBlockConfiguration=off,
+    )["AccessPointArn"]  # fmt: skip
+    other = {"AWS": "arn:aws:iam::111122223333:root"}
+    grant = {"Effect": "Allow", "Principal": other, "Action": "s3:GetObject", "Resource": f"{arn}/object/*"}
+    policy = {"Version": "2012-10-17", "Statement": [grant]}
+    s3control.put_access_point_policy(AccountId=account, Name="drift-side-door", Policy=json.dumps(policy))

@@ -52,20 +52,17 @@ def _deploy(emulator, envs, tmp_path: Path, drift=None, *, baseline: bool = Fals
         template = tmp_path / "variant-template.json"
         template.write_text(json.dumps(doc))
     contexts = {}
-    specs = {}
+    if baseline:  # the account baseline of these environments (the account suite judges it), first, as the rehearsal
+        specs = {env: load_environment(env).with_overrides(suffix=SUFFIX) for env in envs}
+        for scope in account_scopes(specs).values():
+            first = specs[scope.environments[0]]
+            aws = AwsSession(region=first.region, endpoint_url=emulator.endpoint_url)
+            AccountDeployer(scope, first, aws, out=lambda _line: None).apply()
     for env in envs:
         spec = load_environment(env).with_overrides(suffix=SUFFIX)
         if drift is not None and drift.parameters:
             spec = spec.model_copy(update={"parameters": spec.parameters.model_copy(update=drift.parameters)})
-        specs[env] = spec
-    sessions = {env: AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url) for env, spec in specs.items()}
-    if baseline:  # the account baseline of these environments (the account suite judges it), as the rehearsal does:
-        # before them, since it holds the image repository their services pull from
-        for scope in account_scopes(specs).values():
-            first = scope.environments[0]
-            AccountDeployer(scope, specs[first], sessions[first], out=lambda _line: None).apply()
-    for env, spec in specs.items():
-        aws = sessions[env]
+        aws = AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url)
         spec = with_rehearsal_image(with_self_signed_certificate(spec, aws), aws)
         outputs = Deployer(spec, aws, out=lambda _line: None, template_path=template or TEMPLATE_PATH).up()
         contexts[env] = DriftContext(env=env, spec=spec, outputs=outputs, aws=aws, workdir=tmp_path)

@@ -1,6 +1,6 @@
 """conformance/inventory/storage.py: one reader of a bucket's configuration, for both of the platform's buckets.
 
-Real emulator, real boto3: the six reads of each bucket go to that bucket once each; what one
+Real emulator, real boto3: the seven reads of each bucket go to that bucket once each; what one
 bucket answers fills only its own fields; a read that fails is recorded under the operation for
 the transaction bucket and under the operation + LOG_BUCKET for the access-logs bucket, so once
 the section is sealed only that bucket's field is unreadable.
@@ -19,7 +19,7 @@ from conformance.inventory import ProbeError
 from conformance.inventory.storage import LOG_BUCKET, StorageSection, read_bucket_configuration
 
 READS = {"GetBucketEncryption", "GetBucketVersioning", "GetPublicAccessBlock", "GetBucketPolicy",
-         "GetBucketOwnershipControls", "GetBucketLifecycleConfiguration"}  # fmt: skip
+         "GetBucketOwnershipControls", "GetBucketLifecycleConfiguration", "GetBucketAcl"}  # fmt: skip
 
 
 def _counting(s3) -> Counter[tuple[str, str]]:

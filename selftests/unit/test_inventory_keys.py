@@ -31,7 +31,8 @@ SERVICES = {
     "application-autoscaling": "application-autoscaling", "cloudformation": "cloudformation",
     "cloudwatch": "cloudwatch", "ec2": "ec2", "ecr": "ecr", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
     "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
-    "sns": "sns", "acm": "acm", "cloudtrail": "cloudtrail", "guardduty": "guardduty", "securityhub": "securityhub",
+    "sns": "sns", "acm": "acm", "s3control": "s3control",
+    "cloudtrail": "cloudtrail", "guardduty": "guardduty", "securityhub": "securityhub",
     "access-analyzer": "accessanalyzer",
     "tag": "resourcegroupstaggingapi", "wafv2": "wafv2",
 }  # fmt: skip
@@ -39,6 +40,7 @@ NOT_API = {
     # IAM policy grammar (bucket and role policy documents; its "Statement" is a WAFv2 shape member too)
     "Effect": "policy document", "Resource": "policy document",
     "Sid": "policy document", "Condition": "policy document", "AWS": "policy document principal",
+    "NotAction": "policy document",
     "aws:sourceaccount": "policy condition key", "aws:sourcearn": "policy condition key",
     # values of API maps and lists, named by AWS but not shape members
     "KmsMasterKeyId": "an SNS topic attribute name (GetTopicAttributes' Attributes map)",
@@ -48,6 +50,7 @@ NOT_API = {
     "require_secure_transport": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "server_audit_logging": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
     "server_audit_events": "a parameter name of the cluster parameter group (DescribeDBClusterParameters)",
+    "restore": "a DB cluster snapshot attribute name (DescribeDBClusterSnapshotAttributes' AttributeName)",
     "deletion_protection.enabled": "a load balancer attribute key (DescribeLoadBalancerAttributes' Attributes[].Key)",
     "AccountMFAEnabled": "a key of GetAccountSummary's SummaryMap (a map: its keys are no shape members)",
     "AccountAccessKeysPresent": "a key of GetAccountSummary's SummaryMap (a map: its keys are no shape members)",
