@@ -149,3 +149,34 @@ def test_tasks_report_the_digest_or_cannot_pull(session):
         assert task["stoppedReason"].startswith("CannotPullContainerError:"), task["stoppedReason"]
     task = _run(session, "111122223333.dkr.ecr.us-east-1.amazonaws.com/payments-app:1")  # another account's
     assert task["lastStatus"] == "RUNNING" and "imageDigest" not in task["containers"][0]
+
+
+def test_a_service_moved_to_a_missing_digest_rolls_back(emulator, session):
+    """Gap 5 through a service: its circuit breaker counts the tasks that cannot pull, as on AWS."""
+    from selftests.emulator.platform import deploy_platform
+
+    outputs = deploy_platform(emulator.endpoint_url, suffix="pull")
+    ecs = session.client("ecs")
+    cluster, service = outputs.ECSClusterName, outputs.ECSServiceName
+    current = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
+    td = ecs.describe_task_definition(taskDefinition=current)["taskDefinition"]
+    keep = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "cpu", "memory",
+            "requiresCompatibilities")  # fmt: skip
+    spec = {k: td[k] for k in keep if td.get(k)}
+    image = spec["containerDefinitions"][0]["image"]
+    spec["containerDefinitions"][0]["image"] = f"{image.split('@', 1)[0]}@sha256:{'3' * 64}"
+    ecs.update_service(cluster=cluster, service=service, taskDefinition=ecs.register_task_definition(**spec)[
+        "taskDefinition"]["taskDefinitionArn"])  # fmt: skip
+    stopped = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="STOPPED")["taskArns"]
+    assert stopped
+    reasons = {t["stopCode"]: t["stoppedReason"] for t in ecs.describe_tasks(cluster=cluster, tasks=stopped)["tasks"]}
+    assert list(reasons) == ["TaskFailedToStart"] and reasons["TaskFailedToStart"].startswith(
+        "CannotPullContainerError"
+    )
+    deployments = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["deployments"]
+    assert [(d["status"], d["rolloutState"]) for d in deployments if d["taskDefinition"] == current] == [
+        ("PRIMARY", "COMPLETED")
+    ]  # rolled back: the pinned image still runs
+    running = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=running)["tasks"]
+    assert tasks and all(c.get("imageDigest") == image.split("@", 1)[1] for t in tasks for c in t["containers"])
