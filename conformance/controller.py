@@ -13,12 +13,13 @@ emulator, and the exit status follows docs/exit-codes.md (``conformance.outcomes
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance.interrupts import INTERRUPTS, InterruptGuard
-from conformance.inventory import collect
+from conformance.inventory import Inventory, collect, scrub_section
 from conformance.inventory.account import collect_account
+from conformance.inventory.stack import DETECT_DRIFT, StackDrift, collect_drift, drift_deadline
 from conformance.metrics import RunMetrics, peak_rss_mb, write_final_calls
 from conformance.outcomes import Outcomes
 from conformance.scheduling import CrashOnceLoadGroupScheduling
 from conformance.settings import AUTO_REGION, RunSettings
-from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, AccountState, EnvState, RunState
+from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, AccountState, EnvState, RunState, drift_marker
 from conformance.teardown import RunTeardown
 from core.account import AccountScope, account_scopes
 from core.aws import AwsSession, ensure_reachable
@@ -95,6 +97,9 @@ class Controller:
         self.sessions: dict[str, AwsSession] = {}
         self.locks: list[StackLock] = []
         self.keeper: LockKeeper | None = None
+        # drift detection of each environment, published after the rest of its inventory
+        self._drift_stop = threading.Event()
+        self._drift_published: dict[str, Future[None]] = {}
         self._prepared = False  # pytest_sessionstart prepared the platform: finish it at session finish
         self._finished = False
         self._interrupted = False
@@ -425,7 +430,11 @@ class Controller:
         # the observation's own repeats (the budget): a read before the deploy (the Elastic IP
         # preflight) and the same read after it observe different states
         observed_since = Counter(aws.call_log.requests)
+        calls_before = dict(aws.call_log.calls)
         aws.budget.start(f"the inventory of {name} ({spec.stack_name})")  # bounded as a whole (endpoint.py)
+        # drift detection first: it is the longest chain (tens of seconds on AWS), and only the drift
+        # check needs it, so the rest of the inventory is published without waiting for it
+        drift = self._start_drift(name, aws, spec.stack_name)
         inventory = collect(
             environment=name,
             stack_name=spec.stack_name,
@@ -433,18 +442,24 @@ class Controller:
             aws=aws,
             outputs=outputs,
             described=deployer.described,
+            drift=False,
         )
+        path = self.state_path.parent / f"inventory-{name}.json"
+        if drift.done():  # ended with the rest (the emulator, a small stack): one inventory, complete
+            self._apply_drift(inventory, drift.result(), aws, calls_before)
         aws.budget.finish()  # past its deadline: one sentence, exit 3
         with self._lock:
             self._transaction_buckets[name] = outputs.TransactionLogsBucket
         self.metrics.timed(f"deploy:{name}", t1 - t0)
         self.metrics.timed(f"inventory:{name}", time.perf_counter() - t1)
         self.metrics.add_environment(name, aws.call_log, observed_since=observed_since)
-        path = self.state_path.parent / f"inventory-{name}.json"
-        path.write_text(inventory.model_dump_json(indent=1))
+        _write_atomically(path, inventory.model_dump_json(indent=1))
+        if inventory.stack.drift_pending:
+            self._publish_drift_later(name, inventory, drift, aws, calls_before, path)
         self.out(
             f"{name}: inventory of {spec.stack_name} collected in {inventory.collected_seconds:.2f} s "
             f"({sum(inventory.api_calls.values())} API calls)"
+            + ("; drift detection still in progress, published when it ends" if inventory.stack.drift_pending else "")
         )
         return EnvState(
             name=name,
@@ -454,6 +469,66 @@ class Controller:
             inventory_path=str(path),
             deployed_by_run=deployer.created_stack_id is not None,
         )
+
+    def _start_drift(self, name: str, aws: AwsSession, stack_name: str) -> Future[StackDrift]:
+        """Drift detection of the stack in a thread of its own; its answer (failures recorded in it,
+        never raised) in the future. A daemon thread: an interrupted run does not wait for it."""
+        future: Future[StackDrift] = Future()
+        future.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                future.set_result(collect_drift(aws, stack_name, self._drift_stop))
+            except BaseException as exc:  # the endpoint gone, a deadline: could not observe, recorded
+                future.set_result(StackDrift(errors={DETECT_DRIFT: f"{type(exc).__name__}: {exc}"}))
+
+        threading.Thread(target=run, name=f"drift-{name}", daemon=True).start()
+        return future
+
+    def _apply_drift(self, inventory: Inventory, drift: StackDrift, aws: AwsSession, before: dict[str, int]) -> None:
+        """Drift detection's answer into the inventory, which then counts its calls and its time."""
+        inventory.stack.apply_drift(drift)
+        scrub_section(inventory.stack)
+        inventory.api_calls = {
+            k: v - before.get(k, 0) for k, v in aws.call_log.calls.items() if v - before.get(k, 0)
+        }  # fmt: skip
+        inventory.collected_seconds = max(inventory.collected_seconds, drift.seconds)
+
+    def _publish_drift_later(
+        self, name: str, inventory: Inventory, drift: Future[StackDrift], aws: AwsSession,
+        before: dict[str, int], path: Path,
+    ) -> None:  # fmt: skip
+        """When drift detection ends: the inventory rewritten complete, then ``drift-<env>.json`` (what
+        the drift check waits for, conformance.state.drift_of), each replaced atomically."""
+        published: Future[None] = Future()
+        published.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                answer = drift.result()
+                if self._drift_stop.is_set():
+                    return  # interrupted: the run is ending, nothing waits for it
+                self._apply_drift(inventory, answer, aws, before)
+                self.metrics.timed(f"drift:{name}", answer.seconds)
+                _write_atomically(path, inventory.model_dump_json(indent=1))
+                _write_atomically(drift_marker(path, name), json.dumps({"seconds": answer.seconds}))
+                self.out(f"{name}: drift detection of {inventory.stack_name} ended in {answer.seconds:.2f} s")
+            finally:
+                published.set_result(None)
+
+        threading.Thread(target=run, name=f"drift-publish-{name}", daemon=True).start()
+        with self._lock:
+            self._drift_published[name] = published
+
+    def _settle_drift(self, *, abandon: bool) -> None:
+        """Before the end of the run: wait for the drift detections still in progress (each bounded by
+        its own deadline), so that the saved inventories are complete; interrupted, abandon them."""
+        if abandon:
+            self._drift_stop.set()
+            return
+        with self._lock:
+            pending = list(self._drift_published.values())
+        wait(pending, timeout=drift_deadline(emulated=False) + 60.0)
 
     def _emulated_certificate(self, name: str, spec: EnvironmentSpec, aws: AwsSession) -> EnvironmentSpec:
         """The offline rehearsal's HTTPS listener gets a self-signed certificate imported into the
@@ -533,6 +608,9 @@ class Controller:
             self._finished = True
         self._interrupted = interrupted  # also a KeyboardInterrupt that was not a signal (no pytest)
         problems: list[str] = []
+        self._settle_drift(abandon=self.was_interrupted or self.state is None)
+        if self.state is not None:
+            self.metrics.write_prepared(self.state_path.parent)  # with each environment's drift time
         try:
             if self.settings.teardown.value and self.state is not None and not self.was_interrupted:
                 problems += self.end.delete_created()
@@ -561,6 +639,13 @@ class Controller:
     def interrupted_line(self) -> str:
         """The interrupted run's one line (conformance.teardown.RunTeardown.interrupted_line)."""
         return self.end.interrupted_line()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (xdist workers) see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _lower_worker_priority(config: pytest.Config) -> None:

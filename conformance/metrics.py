@@ -6,7 +6,8 @@
 * ``api-repeats.json``: identical requests sent again during the observation, by environment
   and operation (the "no repeated request" budget of docs/performance.md);
 * ``timings.json``: emulator start, each environment's deploy and inventory, the whole preparation,
-  the emulator's peak memory;
+  the emulator's peak memory; written again at the end with ``drift:<env>``, the time of each
+  drift detection that was published after its inventory;
 * ``api-calls-<process>.json``: the calls of each process's data-plane probes (``probes`` for the
   controller, ``gw0``, ``gw1``, ... for xdist workers).
 """

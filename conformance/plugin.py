@@ -46,6 +46,7 @@ from conformance.state import (
     RunState,
     account_inventory_of,
     current_state,
+    drift_of,
     inventory_of,
     is_worker,
     session_of,
@@ -235,8 +236,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # The data-plane probes wait on the network (the S3 write probe's three calls, an HTTP GET through
     # the load balancer): run them first, the longest (writing) ones first, so that under xdist they
     # overlap each other (each is started while the check before it runs, conformance.prefetch) and
-    # the other checks, instead of being what the last worker is still waiting on. The order of
-    # everything else is kept; no check depends on another's order.
+    # the other checks, instead of being what the last worker is still waiting on. The checks that need
+    # drift detection's answer (published after the rest of the inventory) run last, so that every other
+    # check runs while it is still in progress. The order of everything else is kept; no check depends
+    # on another's order.
     items.sort(key=_schedule_rank)
 
 
@@ -249,6 +252,8 @@ def _writes(item: pytest.Item) -> bool:
 
 
 def _schedule_rank(item: pytest.Item) -> int:
+    if "inv_with_drift" in getattr(item, "fixturenames", ()):
+        return 3
     mark = item.get_closest_marker("data_plane")
     if mark is None:
         return 2
@@ -278,6 +283,14 @@ def spec(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Env
 def inv(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inventory:
     """The environment's inventory (collected once by the controller)."""
     return inventory_of(pytestconfig, env_name)
+
+
+@pytest.fixture
+def inv_with_drift(env_name: str, run_state: RunState, pytestconfig: pytest.Config) -> Inventory:
+    """The environment's inventory with drift detection's answer: drift detection (the longest chain of
+    calls by far on AWS) is published after the rest of the inventory, and this waits for it, within
+    drift detection's own deadline (conformance.state.drift_of). Only the checks that judge drift ask."""
+    return drift_of(pytestconfig, env_name)
 
 
 @pytest.fixture(scope="session")

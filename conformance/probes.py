@@ -65,16 +65,27 @@ def http_get(
 ) -> HttpObservation:
     """GET ``http://<dns_name><path>`` until it answers ``expect`` or the deadline passes.
 
-    ``via`` sends the request to an emulator's endpoint with ``Host: <dns_name>``, which is how
-    the embedded emulator's load balancer data plane is reached (there is no DNS for it).
+    ``via`` (an emulator's endpoint) resolves the name to the emulator's data plane, reached with
+    ``Host: <dns_name>`` (there is no DNS for it): at the address its ``/_faithful/http/address``
+    route gives, which is the gateway itself also when ``via`` is a proxy in front of it (one that
+    rewrites ``Host`` would hand every request to the control plane, which knows no such name);
+    at ``via`` itself when the endpoint has no such route.
     """
     shown = f"http://{dns_name}{path}"
-    url, headers = (f"{via.rstrip('/')}{path}", {"Host": dns_name}) if via else (shown, {})
+    headers = {"Host": dns_name} if via else {}
     obs = HttpObservation(url=safe_url(shown))
     started = time.monotonic()
 
     def once() -> HttpObservation:
         obs.attempts += 1
+        url = shown
+        if via:
+            address = emulator_http_address(via, dns_name)
+            if address is None:
+                obs.status, obs.reason, obs.error = None, "", "no HTTP listener on port 80"
+                obs.elapsed = round(time.monotonic() - started, 2)
+                return obs
+            url = f"http://{address}{path}"
         try:
             resp = requests.get(url, headers=headers, timeout=timeout, allow_redirects=False)
             obs.status, obs.reason, obs.error = resp.status_code, resp.reason or "", ""
@@ -99,6 +110,27 @@ class TlsObservation(HttpObservation):
 
 # the emulator's stand-in for the load balancer's DNS name and port (emulator/faithful/tls.py)
 EMULATOR_TLS_ROUTE = "/_faithful/tls/address"
+EMULATOR_HTTP_ROUTE = "/_faithful/http/address"
+
+
+def emulator_http_address(via: str, dns_name: str, port: int = 80, timeout: float = 5.0) -> str | None:
+    """Where the emulator at ``via`` serves ``dns_name``:``port``'s plain-HTTP listener (host:port of
+    its data plane), None when it has none there, ``via``'s own host and port when the endpoint has
+    no such route (an emulator without the faithful extension: its data plane is the endpoint);
+    raises ProbeError when the endpoint does not answer."""
+    try:
+        resp = requests.get(
+            f"{via.rstrip('/')}{EMULATOR_HTTP_ROUTE}", params={"host": dns_name, "port": str(port)}, timeout=timeout
+        )
+    except requests.RequestException as exc:
+        raise ProbeError(
+            f"the emulator at {via} did not answer where {dns_name}:{port} is ({type(exc).__name__})"
+        ) from None
+    if resp.status_code == 404 and resp.headers.get("Content-Type", "").startswith("application/json"):
+        return None
+    if resp.status_code == 200:
+        return str(resp.json()["address"])
+    return urlsplit(via).netloc
 
 
 def emulator_tls_address(via: str, dns_name: str, port: int = 443, timeout: float = 5.0) -> str | None:

@@ -9,14 +9,17 @@ another module's globals. Nothing here deploys, starts an emulator or imports ``
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
+from conformance.interrupts import INTERRUPTS
 from conformance.inventory import Inventory, ProbeError
 from conformance.inventory.account import AccountInventory
+from conformance.inventory.stack import drift_deadline
 from conformance.prefetch import Prefetcher
 from conformance.settings import RunSettings
 from core.aws import AwsSession, CallLog
@@ -197,3 +200,40 @@ def account_inventory_of(config: pytest.Config, key: str) -> AccountInventory:
             raise ProbeError(f"no account inventory for {key}: the run collected {', '.join(state.accounts) or 'none'}")
         inventories[key] = state.account_inventory(key)
     return inventories[key]
+
+
+# How long the drift check waits for drift detection's answer beyond drift detection's own deadline
+# (the controller's poll gives up then and publishes the failure): the publication itself.
+DRIFT_PUBLISH_GRACE_SECONDS = 30.0
+DRIFT_WAIT_POLL_SECONDS = 0.05
+
+
+def drift_marker(inventory_path: Path, name: str) -> Path:
+    """The file whose appearance says that ``inventory_path`` now holds drift detection's answer."""
+    return inventory_path.with_name(f"drift-{name}.json")
+
+
+def drift_of(config: pytest.Config, env_name: str) -> Inventory:
+    """The environment's inventory with drift detection's answer in it: at once when it was complete
+    when published, else once the controller publishes it (the drift check waits here while every
+    other check runs; a saved run's inventory is never waited for)."""
+    inv = inventory_of(config, env_name)
+    if not inv.stack.drift_pending or config.getoption("conformance_from_run", None):
+        return inv
+    state = current_state(config)
+    path = Path(state.environments[env_name].inventory_path)
+    wait = drift_deadline(state.emulated) + DRIFT_PUBLISH_GRACE_SECONDS
+    until = time.monotonic() + wait
+    while not drift_marker(path, env_name).exists():
+        if time.monotonic() > until:
+            raise ProbeError(
+                f"drift detection of stack {inv.stack_name} was not published within {wait:.0f} s of this "
+                "check's start; expected its answer within drift detection's own deadline"
+            )
+        # Ctrl-C or SIGTERM: the controller's handler only records it while a fixture is set up
+        # (conformance.interrupts); this wait is a safe point to stop at. A worker raises at the signal.
+        if INTERRUPTS.is_set():
+            raise KeyboardInterrupt(INTERRUPTS.signal_name)
+        time.sleep(DRIFT_WAIT_POLL_SECONDS)
+    config.stash[INVENTORIES][env_name] = done = state.inventory(env_name)
+    return done

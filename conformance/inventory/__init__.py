@@ -91,13 +91,17 @@ def collect(
     aws: AwsSession,
     outputs: StackOutputs,
     described: dict[str, Any] | None = None,
+    drift: bool = True,
 ) -> Inventory:
-    """Describe everything once, the sections concurrently (``described``: the stack, if already described)."""
+    """Describe everything once, the sections concurrently (``described``: the stack, if already described).
+
+    ``drift=False``: everything but drift detection, which the caller runs beside it
+    (``conformance.inventory.stack.collect_drift``) and applies when it ends."""
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     before = dict(aws.call_log.calls)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix=f"inventory-{environment}") as pool:
-        f_stack = pool.submit(collect_stack, aws, stack_name, described)
+        f_stack = pool.submit(collect_stack, aws, stack_name, described, with_drift=drift)
         f_network = pool.submit(collect_network, aws, outputs)
         f_database = pool.submit(collect_database, aws, outputs)
         f_compute = pool.submit(collect_compute, aws, outputs, account)

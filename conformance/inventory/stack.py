@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import botocore.exceptions
@@ -13,6 +15,7 @@ from pydantic import Field
 from conformance.inventory.base import Section, attempt, concurrently, nothing, paginate, reads
 from conformance.inventory.shapes import DriftDetection, ResourceDrift, StackResource
 from core.aws import AwsSession
+from core.endpoint import observation_seconds
 
 if TYPE_CHECKING:
     from types_boto3_cloudformation.client import CloudFormationClient
@@ -28,6 +31,18 @@ if TYPE_CHECKING:
 # the answer is a probe error, never a pass.
 DRIFT_POLL_SECONDS = {True: 0.1, False: 2.0}  # by "is the target emulated"
 DRIFT_DEADLINE_SECONDS = {True: 30.0, False: 300.0}
+DETECT_DRIFT = "cloudformation:DetectStackDrift"
+DESCRIBE_DRIFTS = "cloudformation:DescribeStackResourceDrifts"
+# The inventory is published before drift detection ends (it is the longest chain by far on AWS):
+# until the controller publishes the answer, the drift fields read as "could not observe" with this
+# reason, never as an empty answer; the check that needs them waits for it (conformance.state.drift_of).
+DRIFT_IN_PROGRESS = "drift detection still in progress when the inventory was published"
+
+
+def drift_deadline(emulated: bool) -> float:
+    """How long drift detection is polled: its own deadline, within the environment's observation
+    deadline (PAYMENTS_OBSERVATION_SECONDS), which bounded it when it was part of the inventory."""
+    return min(DRIFT_DEADLINE_SECONDS[emulated], observation_seconds())
 
 
 class StackSection(Section):
@@ -49,6 +64,19 @@ class StackSection(Section):
     # sha256 of the template body as deployed (GetTemplate, TemplateStage=Original)
     template_sha256: Annotated[str, reads("cloudformation:GetTemplate")] = ""
 
+    @property
+    def drift_pending(self) -> bool:
+        """Drift detection had not ended when this inventory was published (its answer comes later)."""
+        return self.errors.get(DETECT_DRIFT) == DRIFT_IN_PROGRESS
+
+    def apply_drift(self, drift: StackDrift) -> None:
+        """Drift detection's answer, published after the rest of the inventory (replaces the pending mark)."""
+        self.errors.pop(DETECT_DRIFT, None)
+        self.errors.pop(DESCRIBE_DRIFTS, None)
+        self.errors.update(drift.errors)
+        self.drift_detection = drift.detection
+        self.drifted_resources = drift.drifted_resources
+
     def resource_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for r in self.resources:
@@ -59,8 +87,12 @@ class StackSection(Section):
         return [r.get("PhysicalResourceId", "") for r in self.resources if r["ResourceType"] == resource_type]
 
 
-def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | None = None) -> StackSection:
-    """``described``: the stack as the deployer just described it (DescribeStacks is not repeated)."""
+def collect_stack(
+    aws: AwsSession, stack_name: str, described: dict[str, Any] | None = None, *, with_drift: bool = True
+) -> StackSection:
+    """``described``: the stack as the deployer just described it (DescribeStacks is not repeated).
+    ``with_drift=False``: without drift detection, which the caller runs (:func:`collect_drift`) and
+    applies later (:meth:`StackSection.apply_drift`); until then the section says it is pending."""
     cfn: CloudFormationClient = aws.client("cloudformation")
     section = StackSection(name=stack_name)
 
@@ -95,19 +127,7 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
         )
 
     def drift() -> None:
-        section.drift_detection = attempt(
-            section,
-            "cloudformation:DetectStackDrift",
-            lambda: _detect_drift(cfn, stack_name, aws.is_emulated),
-            DriftDetection(),
-        )
-        if section.drift_detection.get("StackDriftStatus") == "DRIFTED":
-            section.drifted_resources = attempt(
-                section,
-                "cloudformation:DescribeStackResourceDrifts",
-                lambda: [_drift(d) for d in _resource_drifts(cfn, stack_name)],
-                [],
-            )
+        section.apply_drift(collect_drift(aws, stack_name))
 
     def template() -> None:
         section.template_sha256 = attempt(
@@ -117,8 +137,41 @@ def collect_stack(aws: AwsSession, stack_name: str, described: dict[str, Any] | 
             "",
         )
 
-    concurrently(description, resources, drift, template)
+    if with_drift:
+        concurrently(description, resources, drift, template)
+    else:
+        section.errors[DETECT_DRIFT] = DRIFT_IN_PROGRESS
+        concurrently(description, resources, template)
     return section
+
+
+@dataclass
+class StackDrift:
+    """Drift detection's answer for one stack: what :meth:`StackSection.apply_drift` fills in."""
+
+    detection: DriftDetection = field(default_factory=DriftDetection)
+    drifted_resources: list[ResourceDrift] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def collect_drift(aws: AwsSession, stack_name: str, stop: threading.Event | None = None) -> StackDrift:
+    """DetectStackDrift, its status polled until it ends (deadline DRIFT_DEADLINE_SECONDS), and the
+    drifted resources' differences when the stack DRIFTED. ``stop``: abandon the polling (interrupted)."""
+    started = time.perf_counter()
+    cfn: CloudFormationClient = aws.client("cloudformation")
+    holder = Section()  # attempt() records a failed read in a section's errors
+    out = StackDrift()
+    out.detection = attempt(
+        holder, DETECT_DRIFT, lambda: _detect_drift(cfn, stack_name, aws.is_emulated, stop), DriftDetection()
+    )
+    if out.detection.get("StackDriftStatus") == "DRIFTED":
+        out.drifted_resources = attempt(
+            holder, DESCRIBE_DRIFTS, lambda: [_drift(d) for d in _resource_drifts(cfn, stack_name)], []
+        )
+    out.errors = dict(holder.errors)
+    out.seconds = round(time.perf_counter() - started, 3)
+    return out
 
 
 def template_digest(body: str | dict[str, Any]) -> str:
@@ -167,9 +220,12 @@ def _resource_drifts(cfn: CloudFormationClient, stack_name: str) -> list[StackRe
             return found
 
 
-def _detect_drift(cfn: CloudFormationClient, stack_name: str, emulated: bool) -> DriftDetection:
+def _detect_drift(
+    cfn: CloudFormationClient, stack_name: str, emulated: bool, stop: threading.Event | None = None
+) -> DriftDetection:
     detection_id = cfn.detect_stack_drift(StackName=stack_name)["StackDriftDetectionId"]
-    deadline = time.monotonic() + DRIFT_DEADLINE_SECONDS[emulated]
+    waited = drift_deadline(emulated)
+    deadline = time.monotonic() + waited
     while True:
         status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
         if status.get("DetectionStatus") != "DETECTION_IN_PROGRESS":
@@ -184,10 +240,16 @@ def _detect_drift(cfn: CloudFormationClient, stack_name: str, emulated: bool) ->
                 kept["DriftedStackResourceCount"] = status["DriftedStackResourceCount"]
             return kept
         if time.monotonic() > deadline:
-            waited = DRIFT_DEADLINE_SECONDS[emulated]
             raise botocore.exceptions.WaiterError(
                 name="StackDriftDetection",
                 reason=f"drift detection of {stack_name} still in progress after {waited:.0f} s",
                 last_response=status,
             )
-        time.sleep(DRIFT_POLL_SECONDS[emulated])
+        if stop is None:
+            time.sleep(DRIFT_POLL_SECONDS[emulated])
+        elif stop.wait(DRIFT_POLL_SECONDS[emulated]):
+            raise botocore.exceptions.WaiterError(
+                name="StackDriftDetection",
+                reason=f"drift detection of {stack_name} abandoned: the run was interrupted",
+                last_response=status,
+            )

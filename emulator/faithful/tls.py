@@ -19,6 +19,11 @@ Reaching a listener (the emulator's stand-in for the load balancer's DNS name an
 ``{"address": "127.0.0.1:<port>"}``, 404 when no HTTPS listener of that load balancer is on that
 port. The suite's HTTPS probe asks this in emulated runs and then connects with SNI and
 ``Host`` set to the load balancer's DNS name, as a client of the real load balancer does.
+``GET /_faithful/http/address?host=<load balancer DNS name>&port=<listener port>`` answers the same
+for a plain-HTTP listener: the gateway's own address, where the data plane picks the load balancer
+by ``Host``; 404 when no HTTP listener of that load balancer is on that port. A client that reaches
+the gateway through a proxy on another port (one that rewrites ``Host`` to its upstream, as the
+fault-injection proxy does) asks it there and connects to the data plane directly.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from xml.sax.saxutils import escape as _esc
 log = logging.getLogger("faithful.tls")
 
 ROUTE = "/_faithful/tls/address"
+HTTP_ROUTE = "/_faithful/http/address"
 THREAD_PREFIX = "faithful-tls"
 
 _TLS13_CIPHERS = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]
@@ -272,19 +278,29 @@ def _stop_all() -> None:
             server.server_close()
 
 
+def http_address(dns: str, port: int) -> str | None:
+    """Where ``dns``:``port``'s plain-HTTP listener answers: the gateway (its data plane picks the load
+    balancer by ``Host``), None when that load balancer has no HTTP listener on that port."""
+    found = _listener(dns, port)
+    if found is None or found[1].get("Protocol") != "HTTP":
+        return None
+    return f"{os.environ.get('BIND_HOST') or '127.0.0.1'}:{int(os.environ.get('GATEWAY_PORT', '4566'))}"
+
+
 def _route(method: str, path: str, query: dict) -> tuple:
     def reply(status: int, payload: dict) -> tuple:
         return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
+    route, protocol, default_port = (HTTP_ROUTE, "HTTP", "80") if path == HTTP_ROUTE else (ROUTE, "HTTPS", "443")
     if method != "GET":
-        return reply(405, {"message": f"{method} {ROUTE} is not supported; use GET"})
+        return reply(405, {"message": f"{method} {route} is not supported; use GET"})
     host = (query.get("host") or [""])[0]
-    port_text = (query.get("port") or ["443"])[0]
+    port_text = (query.get("port") or [default_port])[0]
     if not host or not port_text.isdigit():
         return reply(400, {"message": "give host=<load balancer DNS name> and port=<listener port>"})
-    found = address(host, int(port_text))
+    found = (http_address if protocol == "HTTP" else address)(host, int(port_text))
     if found is None:
-        return reply(404, {"message": f"no HTTPS listener of a load balancer named {host} on port {port_text}"})
+        return reply(404, {"message": f"no {protocol} listener of a load balancer named {host} on port {port_text}"})
     return reply(200, {"address": found})
 
 
@@ -299,7 +315,7 @@ def install() -> None:
     original = app._handle_pre_body_request
 
     async def _handle_pre_body_request(method, path, headers, query_params, request_id):
-        if path.startswith(ROUTE):
+        if path.startswith((ROUTE, HTTP_ROUTE)):
             query = query_params if isinstance(query_params, dict) else {}
             if not query:
                 query = parse_qs(urlsplit(path).query)

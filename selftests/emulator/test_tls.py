@@ -96,6 +96,25 @@ def test_http_listener_redirects_to_https_on_the_same_host(https_lb):
     assert resp.headers["Location"] == f"https://{https_lb['dns']}:443/pay?a=1"
 
 
+def test_http_listener_address_is_the_data_plane_also_behind_a_proxy(https_lb):
+    """/_faithful/http/address names where the HTTP listener answers (the gateway): a client that reaches
+    the emulator through a proxy that rewrites Host asks it there and sends the request to that address."""
+    resp = requests.get(
+        f"{https_lb['endpoint']}/_faithful/http/address", params={"host": https_lb["dns"], "port": "80"}, timeout=5
+    )
+    assert resp.status_code == 200, resp.text
+    address = resp.json()["address"]
+    assert address == https_lb["endpoint"].split("//", 1)[1]
+    answer = requests.get(f"http://{address}/pay", headers={"Host": https_lb["dns"]}, allow_redirects=False, timeout=5)
+    assert answer.status_code == 301
+    assert answer.headers["Location"] == f"https://{https_lb['dns']}:443/pay"
+    for port in ("443", "8080"):  # an HTTPS listener is not an HTTP one; no listener at all
+        none = requests.get(
+            f"{https_lb['endpoint']}/_faithful/http/address", params={"host": https_lb["dns"], "port": port}, timeout=5
+        )
+        assert none.status_code == 404, (port, none.text)
+
+
 def test_address_of_an_unknown_listener_is_404(https_lb):
     resp = requests.get(
         f"{https_lb['endpoint']}/_faithful/tls/address", params={"host": https_lb["dns"], "port": 8443}, timeout=5

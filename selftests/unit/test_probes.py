@@ -51,3 +51,32 @@ def test_presigned_url_never_shows_its_query_string():
     url = "https://bucket.s3.amazonaws.com/key?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA/x"
     assert safe_url(url) == "https://bucket.s3.amazonaws.com/key"
     assert safe_url("http://user:secret@host:8080/p?q=1") == "http://host:8080/p"
+
+
+def test_via_an_endpoint_that_names_the_data_plane_sends_the_request_there(httpserver: HTTPServer):
+    """Through a proxy in front of the emulator (which rewrites Host), the probe asks the endpoint where
+    the load balancer's HTTP listener answers and sends the request there, with Host naming it."""
+    data_plane = HTTPServer(host="127.0.0.1", port=0)
+    data_plane.start()
+    try:
+        data_plane.expect_request("/pay", headers={"Host": "lb.example.elb.amazonaws.com"}).respond_with_data(
+            "", status=301, headers={"Location": "https://lb.example.elb.amazonaws.com:443/pay"}
+        )
+        httpserver.expect_request(
+            "/_faithful/http/address", query_string={"host": "lb.example.elb.amazonaws.com", "port": "80"}
+        ).respond_with_json({"address": f"127.0.0.1:{data_plane.port}"})
+        obs = http_get(
+            "lb.example.elb.amazonaws.com", path="/pay", expect=301, via=httpserver.url_for("/").rstrip("/"), deadline=5
+        )
+    finally:
+        data_plane.stop()
+    assert obs.status == 301 and obs.attempts == 1
+    assert obs.header("Location") == "https://lb.example.elb.amazonaws.com:443/pay"
+    assert obs.url == "http://lb.example.elb.amazonaws.com/pay"
+
+
+def test_via_an_endpoint_with_no_such_listener_is_no_response(httpserver: HTTPServer):
+    httpserver.expect_request("/_faithful/http/address").respond_with_json({"message": "no HTTP listener"}, status=404)
+    obs = http_get("lb.example.elb.amazonaws.com", via=httpserver.url_for("/").rstrip("/"), deadline=0.5)
+    assert obs.status is None
+    assert obs.status_line == "no response (no HTTP listener on port 80)"

@@ -77,7 +77,8 @@ def _difference(d: ResourceDrift) -> str:
         "what its reviewed template says, not what someone clicked."
     ),
 )
-def test_stack_in_sync_with_its_template(env_name: str, inv: Inventory, evidence: Evidence) -> None:
+def test_stack_in_sync_with_its_template(env_name: str, inv_with_drift: Inventory, evidence: Evidence) -> None:
+    inv = inv_with_drift  # drift detection's answer, which this check waits for (published after the rest)
     detection = inv.stack.drift_detection
     drifted = inv.stack.drifted_resources
     evidence.attach("drift detection", {"status": detection, "drifted resources": drifted})
