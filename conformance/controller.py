@@ -534,10 +534,15 @@ class Controller:
         """The offline rehearsal's HTTPS listener gets a self-signed certificate imported into the
         emulator's ACM (core.selfsigned), overriding the environment file's certificate_arn,
         which names a certificate of the real account; never a template without HTTPS."""
+        from core.rehearsalimage import with_rehearsal_image
         from core.selfsigned import with_self_signed_certificate
 
         spec = with_self_signed_certificate(spec, aws)
         self.out(f"{name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}")
+        # nor any of the account's images: a fixed rehearsal image goes into the emulator's ECR repository,
+        # the account baseline's (deployed before the environments)
+        spec = with_rehearsal_image(spec, aws)
+        self.out(f"{name}: rehearsal image published into the emulator's ECR as {spec.container_image}")
         with self._lock:
             self.specs[name] = spec
         return spec

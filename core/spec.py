@@ -35,9 +35,15 @@ Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 Suffix = Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]
 STACK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 CertificateArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")]
+# The application image: a private ECR repository of the environment's own account and region,
+# pinned by manifest digest (a tag can be moved to other content; a digest cannot)
+ContainerImage = Annotated[
+    str,
+    Field(pattern=r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9]+([._/-][a-z0-9]+)*@sha256:[a-f0-9]{64}$"),
+]
 # Fields of the environment file, outside ``parameters``, that reach the template as a parameter:
 # field -> template parameter (the deployer sends both kinds; the template suite checks the names).
-SPEC_PARAMETERS: dict[str, str] = {"certificate_arn": "CertificateArn"}
+SPEC_PARAMETERS: dict[str, str] = {"certificate_arn": "CertificateArn", "container_image": "ContainerImage"}
 
 
 class _Strict(BaseModel):
@@ -53,7 +59,6 @@ class TemplateParameters(_Strict):
     Owner: Annotated[str, Field(min_length=1, max_length=64)]
     CostCenter: Annotated[str, Field(min_length=1, max_length=64)]
     AlarmEmail: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
-    ContainerImage: Annotated[str, Field(min_length=1)]
     ContainerPort: Annotated[int, Field(ge=1, le=65535)]
     TaskCpu: Literal[256, 512, 1024, 2048, 4096]
     TaskMemory: Annotated[int, Field(ge=512, le=30720)]
@@ -111,6 +116,9 @@ class EnvironmentSpec(_Strict):
     # the ACM certificate of the HTTPS listener (template parameter CertificateArn); the offline
     # rehearsal overrides it with the certificate it imports into the emulator's ACM
     certificate_arn: CertificateArn
+    # the application's image (template parameter ContainerImage), by digest from the account's ECR
+    # repository; the offline rehearsal overrides it with the image it publishes into the emulator's
+    container_image: ContainerImage
     parameters: TemplateParameters
     expectations: Expectations
 
@@ -158,11 +166,18 @@ class EnvironmentSpec(_Strict):
         return self.parameters.as_cloudformation() + extra
 
     def with_overrides(
-        self, *, suffix: str | None = None, region: str | None = None, certificate_arn: str | None = None
+        self,
+        *,
+        suffix: str | None = None,
+        region: str | None = None,
+        certificate_arn: str | None = None,
+        container_image: str | None = None,
     ) -> EnvironmentSpec:
         data = self.model_dump()
         if certificate_arn is not None:
             data["certificate_arn"] = certificate_arn
+        if container_image is not None:
+            data["container_image"] = container_image
         if suffix is not None:
             data["parameters"]["EnvironmentSuffix"] = suffix
         if region is not None:

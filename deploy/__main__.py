@@ -26,6 +26,7 @@ from core.endpoint import AWS_FAILURES, failure_sentence
 from core.errors import ConformanceError, ExitCode, RefusedError, UsageError
 from core.inputs import check_endpoint_url, check_template
 from core.lock import LockKeeper, StackLock
+from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import with_self_signed_certificate
 from core.spec import TEMPLATE_PATH, EnvironmentSpec, available_environments, load_environment
 from deploy.deployer import Deployer
@@ -111,6 +112,9 @@ def run(argv: list[str] | None = None) -> int:
             print(
                 f"{spec.stack_name}: self-signed certificate imported into the emulator's ACM as {spec.certificate_arn}"
             )
+            # nor the account's images: the rehearsal image is published into the emulator's ECR
+            spec = with_rehearsal_image(spec, aws)
+            print(f"{spec.stack_name}: rehearsal image published into the emulator's ECR as {spec.container_image}")
         deployer = Deployer(spec, aws, out=lambda line: print(line, flush=True), template_path=args.template)
         if args.command in ("up", "down"):
             # the stack's lock, as a deploying pytest run takes it (core.lock): one change at a time

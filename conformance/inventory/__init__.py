@@ -104,7 +104,7 @@ def collect(
         f_stack = pool.submit(collect_stack, aws, stack_name, described, with_drift=drift)
         f_network = pool.submit(collect_network, aws, outputs)
         f_database = pool.submit(collect_database, aws, outputs)
-        f_compute = pool.submit(collect_compute, aws, outputs)
+        f_compute = pool.submit(collect_compute, aws, outputs, account)
         f_storage = pool.submit(collect_storage, aws, outputs, account)
         f_tags = pool.submit(collect_tags, aws, stack_name, described, f_stack.result)  # roles: after the stack
         sections: dict[str, Any] = {

@@ -8,7 +8,7 @@ import re
 import ssl
 import urllib.parse
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from pydantic import Field
 
@@ -16,11 +16,15 @@ from conformance.inventory.base import Section, absent_on, attempt, concurrently
 from conformance.inventory.shapes import (
     CertificateDetail,
     ContainerDefinition,
+    EcrRepository,
     EcsCluster,
     EcsService,
+    ImageDetail,
+    ImageScan,
     Listener,
     LoadBalancer,
     MetricAlarm,
+    RegistryScanning,
     RolePolicy,
     Rule,
     ScalableTarget,
@@ -40,6 +44,8 @@ from core.redaction import redacted_marker
 if TYPE_CHECKING:
     from types_boto3_application_autoscaling.client import ApplicationAutoScalingClient
     from types_boto3_cloudwatch.client import CloudWatchClient
+    from types_boto3_ecr.client import ECRClient
+    from types_boto3_ecr.type_defs import ImageIdentifierTypeDef
     from types_boto3_ecs.client import ECSClient
     from types_boto3_elbv2.client import ElasticLoadBalancingv2Client
     from types_boto3_elbv2.type_defs import LoadBalancerAttributeTypeDef
@@ -117,6 +123,32 @@ class ComputeSection(Section):
     ] = Field(default_factory=dict)
     # The custom-resource function's resource policy (lambda:GetPolicy, JSON text), "" when it has none
     function_policy: Annotated[str, reads("lambda:GetPolicy")] = ""
+    # The images the task definition's containers and the running tasks name, where they are in a
+    # private ECR repository of the stack's own account and region (others cannot be read here):
+    # repository name -> DescribeRepositories' repository (absent: no such repository)
+    image_repositories: Annotated[
+        dict[str, EcrRepository],
+        reads("ecr:DescribeRepositories", "ecs:DescribeTaskDefinition", "ecs:DescribeServices", "ecs:DescribeTasks"),
+    ] = Field(default_factory=dict)
+    # image reference as the container names it (repository:tag or repository@digest), and each
+    # running digest as repository@digest -> DescribeImages' detail (absent: no such image)
+    images: Annotated[
+        dict[str, ImageDetail],
+        reads("ecr:DescribeImages", "ecs:DescribeTaskDefinition", "ecs:DescribeServices", "ecs:DescribeTasks"),
+    ] = Field(default_factory=dict)
+    # repository@digest of every image above -> its latest scan (DescribeImageScanFindings; absent:
+    # ECR holds no scan of it, ScanNotFoundException)
+    image_scans: Annotated[
+        dict[str, ImageScan],
+        reads(
+            "ecr:DescribeImageScanFindings", "ecr:DescribeImages", "ecs:DescribeTaskDefinition",
+            "ecs:DescribeServices", "ecs:DescribeTasks",
+        ),
+    ] = Field(default_factory=dict)  # fmt: skip
+    # the registry's scanning configuration (BASIC or ENHANCED, and its rules)
+    registry_scanning: Annotated[RegistryScanning, reads("ecr:GetRegistryScanningConfiguration")] = Field(
+        default_factory=nothing
+    )
 
     @property
     def healthy_targets(self) -> list[TargetHealthDescription]:
@@ -135,6 +167,41 @@ class ComputeSection(Section):
     def task_eni_ids(self) -> dict[str, str]:
         """Task ARN -> the id of its ENI."""
         return {t.get("taskArn", ""): _attachment_detail(t, "networkInterfaceId") for t in self.tasks}
+
+
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)"
+    r"(:(?P<tag>[^@]+))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+class EcrImage(NamedTuple):
+    """A private ECR image reference: <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag][@digest]."""
+
+    account: str
+    region: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+def ecr_image(image: str) -> EcrImage | None:
+    """The parts of a private ECR image reference, or None for any other image."""
+    m = ECR_IMAGE.match(image)
+    if m is None:
+        return None
+    return EcrImage(
+        account=m.group("account"),
+        region=m.group("region"),
+        repository=m.group("repository"),
+        tag=m.group("tag"),
+        digest=m.group("digest"),
+    )
+
+
+def image_key(repository: str, *, tag: str | None = None, digest: str | None = None) -> str:
+    """How the inventory names an image: repository@digest, else repository:tag."""
+    return f"{repository}@{digest}" if digest else f"{repository}:{tag or 'latest'}"
 
 
 def _attachment_detail(task: Task, name: str) -> str:
@@ -207,8 +274,9 @@ def redact_environment(task_definition: TaskDefinition) -> list[SecretFinding]:
     return findings
 
 
-def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
+def collect_compute(aws: AwsSession, outputs: StackOutputs, account: str = "") -> ComputeSection:
     ecs: ECSClient = aws.client("ecs")
+    ecr: ECRClient = aws.client("ecr")
     elb: ElasticLoadBalancingv2Client = aws.client("elbv2")
     waf: Any = aws.client("wafv2")  # no published stubs for WAFv2
     aas: ApplicationAutoScalingClient = aws.client("application-autoscaling")
@@ -403,12 +471,81 @@ def collect_compute(aws: AwsSession, outputs: StackOutputs) -> ComputeSection:
             "",
         )  # fmt: skip
 
+    def images_part() -> None:
+        """The images the task definition and the running tasks name, where this account can read them."""
+        named = [str(c.get("image", "")) for c in s.containers] + [
+            str(c.get("image", "")) for t in s.tasks for c in t.get("containers", [])
+        ]
+        wanted: dict[str, tuple[str, ImageIdentifierTypeDef]] = {}
+        for image in named:
+            m = ecr_image(image)
+            if m and m.account == account and m.region == aws.region:
+                ident: ImageIdentifierTypeDef = (
+                    {"imageDigest": m.digest} if m.digest else {"imageTag": m.tag or "latest"}
+                )
+                wanted[image_key(m.repository, tag=m.tag, digest=m.digest)] = (m.repository, ident)
+        for t in s.tasks:
+            for c in t.get("containers", []):
+                m = ecr_image(str(c.get("image", "")))
+                if m and c.get("imageDigest") and m.account == account and m.region == aws.region:
+                    digest = str(c["imageDigest"])
+                    wanted[image_key(m.repository, digest=digest)] = (m.repository, {"imageDigest": digest})
+        repositories = sorted({repo for repo, _ in wanted.values()})
+
+        def repository(name: str) -> EcrRepository | None:
+            return absent_on(
+                ("RepositoryNotFoundException",),
+                lambda: ecr.describe_repositories(repositoryNames=[name])["repositories"][0],
+                None,
+            )
+
+        def detail(repo: str, ident: ImageIdentifierTypeDef) -> ImageDetail | None:
+            return absent_on(
+                ("ImageNotFoundException", "RepositoryNotFoundException"),
+                lambda: ecr.describe_images(repositoryName=repo, imageIds=[ident])["imageDetails"][0],
+                None,
+            )
+
+        def registry() -> RegistryScanning:
+            return ecr.get_registry_scanning_configuration().get("scanningConfiguration") or {}
+
+        keys = list(wanted)
+        no_scan_config: RegistryScanning = {}
+        found = concurrently(
+            partial(attempt, s, "ecr:GetRegistryScanningConfiguration", registry, no_scan_config),
+            *[partial(attempt, s, "ecr:DescribeRepositories", partial(repository, r), None) for r in repositories],
+            *[partial(attempt, s, "ecr:DescribeImages", partial(detail, *wanted[k]), None) for k in keys],
+        )
+        s.registry_scanning = found[0]
+        s.image_repositories = {r: v for r, v in zip(repositories, found[1 : 1 + len(repositories)], strict=True) if v}
+        details = found[1 + len(repositories) :]
+        s.images = {k: v for k, v in zip(keys, details, strict=True) if v}
+        digests = sorted(
+            {image_key(str(d.get("repositoryName")), digest=str(d.get("imageDigest"))) for d in s.images.values()}
+        )
+
+        def scan(key: str) -> ImageScan | None:
+            repo, digest = key.split("@", 1)
+
+            def read() -> ImageScan:
+                answer = ecr.describe_image_scan_findings(repositoryName=repo, imageId={"imageDigest": digest})
+                return {"imageScanStatus": answer.get("imageScanStatus", {}),
+                        "imageScanFindings": answer.get("imageScanFindings", {})}  # fmt: skip
+
+            return absent_on(("ScanNotFoundException", "ImageNotFoundException"), read, None)
+
+        scans = concurrently(
+            *[partial(attempt, s, "ecr:DescribeImageScanFindings", partial(scan, k), None) for k in digests]
+        )
+        s.image_scans = {k: v for k, v in zip(digests, scans, strict=True) if v}
+
     # every read that the outputs name starts at once; only the service's chain waits on itself
     concurrently(
         cluster_part, service_part, tasks_part, load_balancer, load_balancer_attributes, web_acl, web_acl_logging,
         listeners, target_group,
         target_health, scalable_targets, scaling_policies, scaling_activities, alarms_part, function_policy,
     )  # fmt: skip
+    images_part()  # the images the task definition and the tasks name: once both are read
     return s
 
 

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from types_boto3_ec2.type_defs import SubnetTypeDef as Subnet
     from types_boto3_ec2.type_defs import VpcEndpointTypeDef as VpcEndpoint
     from types_boto3_ec2.type_defs import VpcTypeDef as Vpc
+    from types_boto3_ecr.type_defs import ImageDetailTypeDef as ImageDetail
+    from types_boto3_ecr.type_defs import ImageScanFindingsTypeDef, ImageScanStatusTypeDef
+    from types_boto3_ecr.type_defs import RegistryScanningConfigurationTypeDef as RegistryScanning
+    from types_boto3_ecr.type_defs import RepositoryTypeDef as EcrRepository
     from types_boto3_ecs.type_defs import ClusterTypeDef as EcsCluster
     from types_boto3_ecs.type_defs import ContainerDefinitionOutputTypeDef as ContainerDefinition
     from types_boto3_ecs.type_defs import ServiceTypeDef as EcsService
@@ -98,6 +102,12 @@ if TYPE_CHECKING:
         StackResourceDriftStatus: str | None
         PropertyDifferences: list[PropertyDifferenceTypeDef] | None
 
+    class ImageScan(TypedDict, total=False):
+        """DescribeImageScanFindings' answer, the keys the inventory keeps (the findings: the first page)."""
+
+        imageScanStatus: ImageScanStatusTypeDef
+        imageScanFindings: ImageScanFindingsTypeDef
+
     # what the suite itself makes (no AWS shape)
     class SecretFinding(TypedDict):
         """A plain environment variable of the task definition that looks like a secret (never its value)."""
@@ -119,6 +129,7 @@ else:
     Address = FlowLog = InternetGateway = IpPermission = NatGateway = NetworkInterface = dict[str, Any]
     RouteTable = Route = SecurityGroup = Subnet = Vpc = VpcEndpoint = PrefixList = dict[str, Any]
     EcsCluster = ContainerDefinition = EcsService = TaskDefinition = Task = dict[str, Any]
+    EcrRepository = ImageDetail = ImageScan = RegistryScanning = dict[str, Any]
     Listener = LoadBalancer = TargetGroup = TargetHealthDescription = Rule = SslPolicy = dict[str, Any]
     KeyMetadata = LogGroup = DBCluster = DBInstance = DBSubnetGroup = Secret = Subscription = dict[str, Any]
     DBClusterParameter = DBClusterSnapshot = KeyGrant = dict[str, Any]
@@ -148,11 +159,14 @@ __all__ = [
     "DBSubnetGroup",
     "Detector",
     "DriftDetection",
+    "EcrRepository",
     "EcsCluster",
     "EcsService",
     "EncryptionRule",
     "FlowLog",
     "Hub",
+    "ImageDetail",
+    "ImageScan",
     "InternetGateway",
     "IpPermission",
     "KeyGrant",
@@ -168,6 +182,7 @@ __all__ = [
     "OwnershipControlsRule",
     "PrefixList",
     "PublicAccessBlock",
+    "RegistryScanning",
     "ResourceDrift",
     "RolePolicy",
     "Route",

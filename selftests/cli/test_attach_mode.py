@@ -22,7 +22,8 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 def test_deploy_check_and_tear_down_against_a_running_emulator(running_emulator, tmp_path):
     url = running_emulator
-    # the account baseline the account suite judges, first (a run against an endpoint never deploys it)
+    # the account baseline first, as on AWS: it holds the image repository the environment pulls from
+    # (and the account suite judges it; a run against an endpoint never deploys it)
     account = _run("-m", "deploy", "account", "up", "--env", "dev", f"--endpoint-url={url}")
     assert account.returncode == 0, account.stderr
     up = _run("-m", "deploy", "up", "--env", "dev", f"--endpoint-url={url}")

@@ -19,6 +19,7 @@ import pytest
 from conformance.checks import REGISTRY
 from core.account import account_scopes
 from core.aws import AwsSession
+from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import with_self_signed_certificate
 from core.spec import TEMPLATE_PATH, load_environment
 from core.template import load_template
@@ -62,7 +63,7 @@ def _deploy(emulator, envs, tmp_path: Path, drift=None, *, baseline: bool = Fals
         if drift is not None and drift.parameters:
             spec = spec.model_copy(update={"parameters": spec.parameters.model_copy(update=drift.parameters)})
         aws = AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url)
-        spec = with_self_signed_certificate(spec, aws)
+        spec = with_rehearsal_image(with_self_signed_certificate(spec, aws), aws)
         outputs = Deployer(spec, aws, out=lambda _line: None, template_path=template or TEMPLATE_PATH).up()
         contexts[env] = DriftContext(env=env, spec=spec, outputs=outputs, aws=aws, workdir=tmp_path)
     return contexts, template

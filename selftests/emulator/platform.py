@@ -7,6 +7,7 @@ from typing import Any
 
 from core.aws import AwsSession
 from core.outputs import StackOutputs
+from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from deploy.deployer import Deployer
@@ -17,7 +18,7 @@ def deploy_platform(endpoint_url: str, env: str = "dev", suffix: str = "ext", **
     if overrides:
         spec = spec.model_copy(update={"parameters": spec.parameters.model_copy(update=overrides)})
     aws = AwsSession(region=spec.region, endpoint_url=endpoint_url)
-    spec = with_self_signed_certificate(spec, aws)
+    spec = with_rehearsal_image(with_self_signed_certificate(spec, aws), aws)
     return Deployer(spec, aws, out=lambda _line: None).up()
 
 

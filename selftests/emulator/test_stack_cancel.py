@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from core.aws import AwsSession
+from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from core.template import compact_json
@@ -23,7 +24,9 @@ def test_delete_during_creation_cancels_it(emulator, aws):
     emulator.reset()
     cfn = aws("cloudformation")
     session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
-    spec = with_self_signed_certificate(load_environment("dev").with_overrides(suffix="cancel"), session)
+    spec = with_rehearsal_image(
+        with_self_signed_certificate(load_environment("dev").with_overrides(suffix="cancel"), session), session
+    )
     cfn.create_stack(
         StackName=NAME,
         # as the deployer sends it: by TemplateURL from the artifacts bucket

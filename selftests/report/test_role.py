@@ -40,6 +40,10 @@ IMPLICIT = {
     # tests/storage/probe.py: made only when the probe's PutObject was retried (two versions may
     # exist) or its delete failed; a run without retries never lists the key
     "s3:ListBucketVersions": "the write probe listing its key after a retried write or a failed delete",
+    # conformance/inventory/compute.py: the documents of managed policies attached to the task or execution
+    # role; the template attaches none, so a run of the good platform never reads one
+    "iam:GetPolicy": "the default version of a managed policy attached to a task or execution role",
+    "iam:GetPolicyVersion": "the document of a managed policy attached to a task or execution role",
     # conformance/inventory/database.py: read for each manual snapshot of the cluster; a run on a platform with
     # none (the offline rehearsal: the emulator takes no automated snapshots) never makes it
     "rds:DescribeDBClusterSnapshotAttributes": "who may restore each manual snapshot of the cluster",

@@ -29,7 +29,7 @@ SKIP = ("tests/template/", "conformance/inventory/shapes.py", "conformance/inven
 # the IAM service prefix of an operation name -> botocore's service name
 SERVICES = {
     "application-autoscaling": "application-autoscaling", "cloudformation": "cloudformation",
-    "cloudwatch": "cloudwatch", "ec2": "ec2", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
+    "cloudwatch": "cloudwatch", "ec2": "ec2", "ecr": "ecr", "ecs": "ecs", "elasticloadbalancing": "elbv2", "iam": "iam",
     "kms": "kms", "lambda": "lambda", "logs": "logs", "rds": "rds", "s3": "s3", "secretsmanager": "secretsmanager",
     "sns": "sns", "acm": "acm", "s3control": "s3control",
     "cloudtrail": "cloudtrail", "guardduty": "guardduty", "securityhub": "securityhub",
