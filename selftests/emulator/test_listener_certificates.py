@@ -1,7 +1,8 @@
 """``emulator/faithful/tls.py``: a listener refuses a certificate ACM does not hold, as AWS does.
 
 Real emulator process, real boto3 calls: CreateListener and ModifyListener with a placeholder
-certificate ARN, with one of another region, and with an imported one; then a stack whose HTTPS
+certificate ARN, with one of another region, and with an imported one; AddListenerCertificates
+likewise (and the listener's certificate list); then a stack whose HTTPS
 listener names a placeholder, which fails CREATE naming the certificate and rolls back.
 """
 
@@ -105,15 +106,29 @@ def test_modify_listener_refuses_a_certificate_acm_does_not_hold_and_keeps_the_o
     assert seen["Certificates"] == [{"CertificateArn": fresh}]
 
 
-def test_add_listener_certificates_accepts_nothing(aws, lb):
-    """MiniStack 1.5.33 has no AddListenerCertificates: a placeholder is not accepted there either."""
-    elb = aws("elbv2")
-    listener = _https(elb, lb["LoadBalancerArn"], import_self_signed(aws("acm"), "us-east-1"))
+def test_listener_certificate_list_refuses_unknown_ones_and_keeps_the_default(aws, lb):
+    elb, acm = aws("elbv2"), aws("acm")
+    default = import_self_signed(acm, "us-east-1")
+    listener = _https(elb, lb["LoadBalancerArn"], default)["ListenerArn"]
     placeholder = _placeholder(aws("sts").get_caller_identity()["Account"])
-    with pytest.raises(ClientError):
-        elb.add_listener_certificates(
-            ListenerArn=listener["ListenerArn"], Certificates=[{"CertificateArn": placeholder}]
-        )
+    _refused(
+        lambda: elb.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": placeholder}]),
+        placeholder,
+    )
+    extra = import_self_signed(acm, "us-east-1")
+    added = elb.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": extra}])
+    assert added["Certificates"] == [{"CertificateArn": extra, "IsDefault": False}]
+    listed = elb.describe_listener_certificates(ListenerArn=listener)["Certificates"]
+    assert listed == [{"CertificateArn": default, "IsDefault": True}, {"CertificateArn": extra, "IsDefault": False}]
+    with pytest.raises(ClientError) as info:
+        elb.remove_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": default}])
+    assert info.value.response["Error"]["Code"] == "OperationNotPermitted"
+    elb.remove_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": extra}])
+    listed = elb.describe_listener_certificates(ListenerArn=listener)["Certificates"]
+    assert listed == [{"CertificateArn": default, "IsDefault": True}]
+    # DescribeListeners shows the default certificate only, as AWS does
+    seen = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]
+    assert seen["Certificates"] == [{"CertificateArn": default}]
 
 
 def _template(subnets: list[str], cert_arn: str) -> str:
