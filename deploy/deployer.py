@@ -272,20 +272,30 @@ class Deployer:
             self.preflight()
             self._create()
         elif state.status in UPDATABLE:
+            self.check_certificate()
             self._update(state)
         else:
             raise StackStateError(self._state_message(state))
         self._ensure_termination_protection()
         return self.outputs()
 
+    def check_certificate(self) -> None:
+        """Stop (exit 4, nothing created or changed) when the environment file's certificate_arn is
+        not an issued ACM certificate of this account and region (deploy/preflight.py)."""
+        from deploy.preflight import check_certificate
+
+        check_certificate(self.spec, self.aws, out=self.out)
+
     def preflight(self) -> None:
-        """Before a create only: stop (exit 3, nothing created) when the region lacks the stack's
-        Elastic IPs, naming a candidate region with room (deploy/preflight.py)."""
+        """Before a create: stop (exit 3, nothing created) when the region lacks the stack's Elastic
+        IPs, naming a candidate region with room, and (exit 4) when the environment file's
+        certificate is not in ACM (deploy/preflight.py)."""
         from deploy.preflight import choose_region, session_factory
 
         choose_region(
             self.spec, self.aws, session_factory(self.aws), auto=False, out=self.out, template_path=self.template_path
         )
+        self.check_certificate()
 
     def _create(self) -> None:
         self.out(f"{self.stack_name}: creating in {self.aws.region} (run {self.run_id})")

@@ -12,6 +12,11 @@ Availability Zone" (default 5) and the busiest AZ's usage (DescribeNatGateways, 
 It runs only when the stack is to be created: an update of an existing stack already holds
 its addresses. With ``--region auto`` it picks the first of the environment's
 ``candidate_regions`` with room.
+
+Before a create or an update it also asks ACM whether the environment file's ``certificate_arn``
+is an issued certificate of the account in the stack's region (:func:`check_certificate`): Elastic
+Load Balancing refuses any other with ``CertificateNotFound`` and the stack would roll back after
+its load balancer was made.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from typing import Any
 import botocore.exceptions
 
 from core.aws import AwsSession, error_code
-from core.errors import InfrastructureError
-from core.spec import TEMPLATE_PATH, EnvironmentSpec
+from core.errors import InfrastructureError, UsageError
+from core.spec import TEMPLATE_PATH, EnvironmentSpec, _shown, environment_path
 from core.template import load_template
 
 EIP_QUOTA = ("ec2", "L-0263D0A3")  # "EC2-VPC Elastic IPs", per region
@@ -38,6 +43,46 @@ AUTO = "auto"
 
 class QuotaExhausted(InfrastructureError):
     """The region cannot hold the stack's Elastic IPs: nothing was created (exit 3)."""
+
+
+class CertificateMissing(UsageError):
+    """The environment file's certificate_arn is not a usable certificate: nothing was created (exit 4)."""
+
+
+def check_certificate(spec: EnvironmentSpec, aws: AwsSession, *, out: Callable[[str], None] = print) -> None:
+    """Stop (exit 4, nothing created) unless ``spec.certificate_arn`` is an ISSUED ACM certificate of
+    the account in ``aws.region``: the one thing a load balancer listener accepts (else
+    ``CertificateNotFound``, an hour into a create)."""
+    arn = spec.certificate_arn
+    shown = _shown(environment_path(spec.name))
+    fix = (
+        f"request or import the certificate in ACM in {aws.region} and set certificate_arn in {shown} "
+        "to its ARN, then run again; nothing was created."
+    )
+    arn_region = arn.split(":")[3] if arn.count(":") >= 5 else ""
+    if arn_region != aws.region:
+        raise CertificateMissing(
+            f"{shown}: certificate_arn {arn} is in {arn_region or 'no region'} but {spec.stack_name} deploys "
+            f"in {aws.region}, and a load balancer takes only a certificate of its own region; {fix}"
+        )
+    try:
+        cert = aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    except botocore.exceptions.ClientError as exc:
+        code = error_code(exc)
+        if code in ("AccessDenied", "AccessDeniedException"):
+            out(f"preflight: certificate_arn {arn} not checked (ACM DescribeCertificate denied)")
+            return
+        if code not in ("ResourceNotFoundException", "InvalidArnException", "ValidationException"):
+            raise
+        raise CertificateMissing(
+            f"{shown}: certificate_arn {arn} does not exist in ACM of this account in {aws.region} ({code}); {fix}"
+        ) from None
+    status = str(cert.get("Status", ""))
+    if status != "ISSUED":
+        raise CertificateMissing(
+            f"{shown}: certificate_arn {arn} is {status or 'of no status'} in ACM, not ISSUED, "
+            f"and a load balancer takes only an issued certificate; {fix}"
+        )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,19 @@ Gaps in MiniStack 1.5.33 that this closes (measured, see docs/emulator.md "TLS l
 2. ``DescribeSSLPolicies`` was an unknown action. Here it answers AWS's definitions of the
    policies below (protocols and ciphers with priorities, as AWS publishes them), by name,
    and ``SSLPolicyNotFound`` for any other name.
+3. ``CreateListener`` and ``ModifyListener`` (and ``AWS::ElasticLoadBalancingV2::Listener``)
+   accepted any certificate ARN, one that ACM never held included, so a stack with a placeholder
+   certificate deployed and only failed at the TLS handshake. AWS refuses with
+   ``CertificateNotFound`` (HTTP 400, ``Certificate '<arn>' not found``) unless the ARN names an
+   ACM certificate of the caller's account and region that is ``ISSUED`` (imported ones are).
+   Here the same, on the API and in CloudFormation (the listener fails CREATE naming the
+   certificate and the stack rolls back).
+4. ``AddListenerCertificates``, ``DescribeListenerCertificates`` and
+   ``RemoveListenerCertificates`` were unknown actions (``InvalidAction``). Here a listener keeps
+   a certificate list besides its default one: Add refuses as in 3, Describe lists the default
+   (``IsDefault`` true) then the added ones, Remove drops added ones and refuses the default
+   (``OperationNotPermitted``, as AWS: "To replace the default certificate, call ModifyListener").
+   The TLS socket presents the default certificate only (SNI over the list is not modelled).
 
 Reaching a listener (the emulator's stand-in for the load balancer's DNS name and port):
 ``GET /_faithful/tls/address?host=<load balancer DNS name>&port=<listener port>`` answers
@@ -127,6 +140,103 @@ def _describe_ssl_policies(params: dict) -> tuple:
     chosen = names or sorted(POLICIES)
     members = "".join(_policy_xml(n, POLICIES[n]) for n in chosen)
     return alb._xml(200, "DescribeSSLPolicies", f"<SslPolicies>{members}</SslPolicies>")
+
+
+# ---------------------------------------------------------------------------
+# Certificates a listener may use
+# ---------------------------------------------------------------------------
+
+CERTIFICATE_NOT_FOUND = "CertificateNotFound"
+
+
+def certificate_problem(arn: str) -> str:
+    """AWS's message when a listener may not use certificate ``arn`` ('' when it may).
+
+    Elastic Load Balancing takes an ACM certificate of the caller's account and region that ACM
+    has issued or that was imported (both ``ISSUED``); any other ARN (a placeholder, a deleted
+    certificate, one of another region or account, one still pending validation) is
+    ``CertificateNotFound``.
+    """
+    from ministack.core.responses import get_account_id, get_region
+    from ministack.services import acm
+
+    account, region = _arn_scope(arn)
+    cert = None
+    if arn.startswith("arn:aws:acm:") and (account, region) == (get_account_id(), get_region()):
+        cert = acm._certificates.get(arn)
+    if not cert or cert.get("Status") != "ISSUED":
+        return f"Certificate '{arn}' not found"
+    return ""
+
+
+# listener ARN -> the certificates added with AddListenerCertificates (the default one apart)
+_added: dict[str, list[str]] = {}
+
+
+def _listener_certificates_xml(arns: list[str], default: str = "") -> str:
+    members = "".join(
+        f"<member><CertificateArn>{_esc(a)}</CertificateArn><IsDefault>{str(a == default).lower()}</IsDefault></member>"
+        for a in arns
+    )
+    return f"<Certificates>{members}</Certificates>"
+
+
+def _add_listener_certificates(params: dict) -> tuple:
+    from ministack.services import alb
+
+    arn = alb._p(params, "ListenerArn")
+    if arn not in alb._listeners:
+        return alb._error("ListenerNotFound", f"Listener '{arn}' not found", 400)
+    certs = [str(c) for c in alb._parse_certificate_arns(params)]
+    for cert in certs:
+        if why := certificate_problem(cert):
+            return alb._error(CERTIFICATE_NOT_FOUND, why, 400)
+    added = _added.setdefault(arn, [])
+    added.extend(c for c in certs if c not in added)
+    return alb._xml(200, "AddListenerCertificates", _listener_certificates_xml(certs))
+
+
+def _describe_listener_certificates(params: dict) -> tuple:
+    from ministack.services import alb
+
+    arn = alb._p(params, "ListenerArn")
+    listener = alb._listeners.get(arn)
+    if listener is None:
+        return alb._error("ListenerNotFound", f"Listener '{arn}' not found", 400)
+    default = (listener.get("Certificates") or [""])[0]
+    arns = ([default] if default else []) + [c for c in _added.get(arn, []) if c != default]
+    return alb._xml(200, "DescribeListenerCertificates", _listener_certificates_xml(arns, default))
+
+
+def _remove_listener_certificates(params: dict) -> tuple:
+    from ministack.services import alb
+
+    arn = alb._p(params, "ListenerArn")
+    listener = alb._listeners.get(arn)
+    if listener is None:
+        return alb._error("ListenerNotFound", f"Listener '{arn}' not found", 400)
+    certs = [str(c) for c in alb._parse_certificate_arns(params)]
+    if (listener.get("Certificates") or [""])[0] in certs:
+        return alb._error(
+            "OperationNotPermitted",
+            "The default certificate of a listener cannot be removed; to replace it, call ModifyListener",
+            400,
+        )
+    _added[arn] = [c for c in _added.get(arn, []) if c not in certs]
+    return alb._empty("RemoveListenerCertificates")
+
+
+def _refuse_unknown_certificates(handler: Any) -> Any:
+    """An ELBv2 action handler that first answers CertificateNotFound for a certificate ELB may not use."""
+    from ministack.services import alb
+
+    def checked(params: dict) -> Any:
+        for arn in alb._parse_certificate_arns(params):
+            if why := certificate_problem(str(arn)):
+                return alb._error(CERTIFICATE_NOT_FOUND, why, 400)
+        return handler(params)
+
+    return checked
 
 
 # ---------------------------------------------------------------------------
@@ -312,6 +422,26 @@ def install() -> None:
     from ministack.services import alb
 
     alb._ACTION_MAP["DescribeSSLPolicies"] = _describe_ssl_policies
+    for action in ("CreateListener", "ModifyListener"):
+        alb._ACTION_MAP[action] = _refuse_unknown_certificates(alb._ACTION_MAP[action])
+    alb._ACTION_MAP["AddListenerCertificates"] = _add_listener_certificates
+    alb._ACTION_MAP["DescribeListenerCertificates"] = _describe_listener_certificates
+    alb._ACTION_MAP["RemoveListenerCertificates"] = _remove_listener_certificates
+    from ministack.services.cloudformation import provisioners as prov
+
+    listener_tls = prov._elbv2_listener_tls
+
+    def _elbv2_listener_tls(listener: dict, props: dict) -> None:
+        # called by the Listener's create and update handlers before anything is stored
+        for entry in props.get("Certificates") or []:
+            arn = entry.get("CertificateArn") if isinstance(entry, dict) else None
+            if arn and (why := certificate_problem(str(arn))):
+                raise ValueError(
+                    f"{why} (Service: ElasticLoadBalancingV2, Status Code: 400, Error Code: {CERTIFICATE_NOT_FOUND})"
+                )
+        listener_tls(listener, props)
+
+    prov._elbv2_listener_tls = _elbv2_listener_tls
     original = app._handle_pre_body_request
 
     async def _handle_pre_body_request(method, path, headers, query_params, request_id):
@@ -329,6 +459,7 @@ def install() -> None:
 
     def reset() -> None:
         _stop_all()
+        _added.clear()
         if original_reset is not None:
             original_reset()
 

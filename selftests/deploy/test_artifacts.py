@@ -19,6 +19,7 @@ from conformance.inventory.stack import template_digest
 from core.aws import AwsSession
 from core.errors import DeploymentFailed
 from core.outputs import OUTPUT_KEYS
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from core.template import compact_json
 from deploy.artifacts import (
@@ -67,7 +68,7 @@ def _record_template_params(session: AwsSession) -> list[tuple[str, set[str]]]:
 
 
 def test_a_template_over_the_inline_limit_is_created_and_updated_by_url(session, tmp_path):
-    spec = load_environment("dev").with_overrides(suffix="big")
+    spec = with_self_signed_certificate(load_environment("dev").with_overrides(suffix="big"), session)
     path = _big_template(tmp_path, spec, topics=2)
     body = compact_json(path)
     assert len(body.encode()) > MAX_TEMPLATE_BODY
@@ -153,7 +154,7 @@ def test_a_bucket_write_refused_stops_the_deploy_naming_the_permission(emulator,
             [{"service": "s3", "operation": "PutBucketPolicy", "error": {"code": "AccessDenied", "status": 403}}]
         )
         through = AwsSession(region="us-east-1", endpoint_url=proxy.url)
-        spec = load_environment("dev").with_overrides(suffix="denied")
+        spec = with_self_signed_certificate(load_environment("dev").with_overrides(suffix="denied"), through)
         with pytest.raises(DeploymentFailed) as failed:
             Deployer(spec, through, out=lambda _: None).up()
         assert proxy.fired(), "the fault was never injected"

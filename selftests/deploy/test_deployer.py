@@ -8,6 +8,7 @@ import pytest
 
 from core.aws import AwsSession
 from core.errors import DeploymentFailed, RefusedError, StackStateError
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from deploy.deployer import CREATOR_TAG, RUN_ID_TAG, Deployer
 from selftests.emulator.platform import settled_stack
@@ -28,7 +29,9 @@ def session(emulator):
 
 def _deployer(session, env="dev", suffix="t1", **kw):
     lines: list[str] = []
-    spec = load_environment(env).with_overrides(suffix=suffix)
+    # the environment file's certificate is the real account's: the emulator's ACM gets a self-signed
+    # one, as `python -m deploy up` imports it there (a listener refuses a certificate ACM lacks)
+    spec = with_self_signed_certificate(load_environment(env).with_overrides(suffix=suffix), session)
     return Deployer(spec, session, out=lines.append, **kw), lines
 
 

@@ -14,9 +14,11 @@ import boto3
 import pytest
 
 from core.aws import AwsSession
+from core.errors import ExitCode
+from core.selfsigned import import_self_signed
 from core.spec import load_environment
 from deploy.deployer import Deployer
-from deploy.preflight import QuotaExhausted, template_needs
+from deploy.preflight import CertificateMissing, QuotaExhausted, template_needs
 from selftests.cli.test_bad_input import REPO, _env
 
 
@@ -142,3 +144,42 @@ def test_nat_gateways_per_az_at_the_quota_stop_before_create_stack(emulator):
         assert "cloudformation:CreateStack" not in session.call_log.calls
     finally:
         emulator.reset()
+
+
+def test_a_certificate_not_in_acm_stops_before_create_stack_naming_parameter_file_and_fix(emulator):
+    """The environment file's certificate_arn is the real account's: on an account (here the emulator,
+    whose load balancers refuse it as AWS does) without it the deployer stops with exit 4 before any
+    write, one sentence naming the parameter, the file and the fix."""
+    emulator.reset()
+    session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
+    spec = load_environment("dev").with_overrides(suffix="cert")
+    with pytest.raises(CertificateMissing) as caught:
+        Deployer(spec, session, out=lambda _l: None).up()
+    message = str(caught.value)
+    assert caught.value.exit_code == ExitCode.USAGE == 4
+    assert message.startswith("deploy/environments/dev.yaml: certificate_arn "), message
+    assert spec.certificate_arn in message and "does not exist in ACM" in message, message
+    assert "set certificate_arn in deploy/environments/dev.yaml" in message and "nothing was created" in message
+    assert message.count(". ") == 0 and message.endswith("."), message  # one sentence
+    writes = [c for c in session.call_log.calls if c.split(":", 1)[1] in ("CreateStack", "CreateBucket", "PutObject")]
+    assert writes == [], writes
+    cfn = session.client("cloudformation")
+    assert [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == spec.stack_name] == []
+
+
+def test_a_certificate_of_another_region_or_deleted_is_refused_and_an_imported_one_deploys(emulator):
+    emulator.reset()
+    session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
+    west = AwsSession(region="us-west-2", endpoint_url=emulator.endpoint_url)
+    base = load_environment("dev").with_overrides(suffix="cert2")
+    other = import_self_signed(west.client("acm"), "us-west-2")
+    with pytest.raises(CertificateMissing, match="is in us-west-2 but payments-dev-cert2 deploys in us-east-1"):
+        Deployer(base.with_overrides(certificate_arn=other), session, out=lambda _l: None).up()
+    acm = session.client("acm")
+    gone = import_self_signed(acm, "us-east-1")
+    acm.delete_certificate(CertificateArn=gone)
+    with pytest.raises(CertificateMissing, match="does not exist in ACM"):
+        Deployer(base.with_overrides(certificate_arn=gone), session, out=lambda _l: None).up()
+    imported = import_self_signed(acm, "us-east-1")
+    outputs = Deployer(base.with_overrides(certificate_arn=imported), session, out=lambda _l: None).up()
+    assert outputs.LoadBalancerDNS

@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from core.aws import AwsSession
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from core.template import load_template
 from deploy.deployer import Deployer
@@ -43,7 +44,7 @@ def test_delete_failed_lists_the_bucket_and_deletes_nothing_by_force(emulator, t
     template = tmp_path / "delete-bucket.json"
     template.write_text(json.dumps(doc))
     session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
-    spec = load_environment("dev").with_overrides(suffix="td1")
+    spec = with_self_signed_certificate(load_environment("dev").with_overrides(suffix="td1"), session)
     deployer = Deployer(spec, session, out=lambda _l: None, template_path=template)
     bucket = deployer.up().TransactionLogsBucket
     _s3(emulator.endpoint_url).put_object(Bucket=bucket, Key="tx.log", Body=b"x")

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from core.aws import AwsSession
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from deploy.deployer import Deployer
 from emulator.launcher import free_port
@@ -59,7 +60,8 @@ class Proxy:
 def deployed(emulator):
     emulator.reset()
     spec = load_environment("dev").with_overrides(suffix=SUFFIX)
-    Deployer(spec, AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url), out=lambda _l: None).up()
+    aws = AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url)
+    Deployer(with_self_signed_certificate(spec, aws), aws, out=lambda _l: None).up()
     proxy = Proxy(emulator.endpoint_url)
     yield proxy
     proxy.stop()

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.aws import AwsSession
+from core.selfsigned import with_self_signed_certificate
 from core.spec import load_environment
 from deploy.deployer import Deployer
 from selftests.faults.hostile import DyingProxy, HostileServer
@@ -86,7 +87,8 @@ SUFFIX = "hostile"
 def deployed(emulator):
     emulator.reset()
     spec = load_environment("dev").with_overrides(suffix=SUFFIX)
-    Deployer(spec, AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url), out=lambda _l: None).up()
+    aws = AwsSession(region=spec.region, endpoint_url=emulator.endpoint_url)
+    Deployer(with_self_signed_certificate(spec, aws), aws, out=lambda _l: None).up()
     parts = urlsplit(emulator.endpoint_url)
     return (parts.hostname, parts.port)
 
