@@ -24,9 +24,12 @@ from typing import Any
 
 import requests
 
+from core.account import account_scopes
 from core.aws import AwsSession
+from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import with_self_signed_certificate
 from core.spec import ENVIRONMENTS_DIR, EnvironmentSpec, load_environment
+from deploy.account import AccountDeployer
 from deploy.deployer import Deployer
 from emulator.launcher import Emulator, free_port
 
@@ -56,12 +59,26 @@ def six_environments(directory: Path) -> Path:
 
 def deploy_on_emulator(spec: EnvironmentSpec, endpoint_url: str) -> None:
     """Deploy ``spec`` into the emulator as `python -m deploy up` does there: with a self-signed
-    certificate imported into its ACM for the HTTPS listener (core.selfsigned). The environment
-    file's certificate_arn names one of the real account's; a stack deployed with it has a listener
-    that no TLS handshake completes with, and every run then fails its HTTPS check after waiting out
-    the probe's deadline."""
+    certificate imported into its ACM for the HTTPS listener (core.selfsigned) and the rehearsal
+    image published into its ECR (core.rehearsalimage). The environment file's certificate_arn and
+    container_image name the real account's; the emulator refuses a listener whose certificate is
+    not in its ACM and stops a task whose image is not in its registry, as AWS does."""
     aws = AwsSession(region=spec.region, endpoint_url=endpoint_url)
-    Deployer(with_self_signed_certificate(spec, aws), aws, out=lambda _: None).up()
+    spec = with_rehearsal_image(with_self_signed_certificate(spec, aws), aws)
+    Deployer(spec, aws, out=lambda _: None).up()
+
+
+def deploy_platform(specs: list[EnvironmentSpec], endpoint_url: str) -> None:
+    """The account baseline of each account and region the environments live in (as the offline
+    rehearsal stands it up first: the trail, detector, hub, analyzer, recorder and image repository
+    the account suite judges), then each environment."""
+    by_name = {spec.name: spec for spec in specs}
+    for scope in account_scopes(by_name).values():
+        member = by_name[scope.environments[0]]
+        aws = AwsSession(region=scope.region, endpoint_url=endpoint_url)
+        AccountDeployer(scope, member, aws, out=lambda _: None).apply()
+    for spec in specs:
+        deploy_on_emulator(spec, endpoint_url)
 
 
 def _pytest(args: list[str], workdir: Path, env_dir: Path | None = None) -> dict[str, Any]:
@@ -152,8 +169,7 @@ class LatencyBench:
     def __enter__(self) -> LatencyBench:
         self.emulator = Emulator().start()
         self.env_dir = six_environments(Path(tempfile.mkdtemp(prefix="bench-envs-")))
-        for env in SIX:
-            deploy_on_emulator(load_environment(env, self.env_dir), self.emulator.endpoint_url)
+        deploy_platform([load_environment(env, self.env_dir) for env in SIX], self.emulator.endpoint_url)
         port = free_port()
         self.proxy = subprocess.Popen(
             [str(MICROBURST), "--upstream", self.emulator.endpoint_url, "--host", "127.0.0.1", "--port", str(port)],
@@ -224,7 +240,7 @@ class AwsTimingBench:
             else:
                 os.environ["FAITHFUL_AWS_TIMING"] = saved
         self.url = self.emulator.endpoint_url
-        deploy_on_emulator(load_environment("dev"), self.url)
+        deploy_platform([load_environment("dev")], self.url)
         return self
 
     def _stats(self) -> dict[str, Any]:
