@@ -26,6 +26,11 @@ Gaps in MiniStack 1.5.33 that this closes (measured, see docs/emulator.md "TLS l
    (``IsDefault`` true) then the added ones, Remove drops added ones and refuses the default
    (``OperationNotPermitted``, as AWS: "To replace the default certificate, call ModifyListener").
    The TLS socket presents the default certificate only (SNI over the list is not modelled).
+5. The data plane found a load balancer by ``Host`` only among those of the request's account and
+   Region, which for an unsigned request is the default ones: a load balancer in another Region
+   (``<name>-<id>.us-east-2.elb.amazonaws.com``) never answered its own DNS name, on HTTP or through
+   its TLS socket. Its DNS name is public and global, as on AWS: here any client reaches a load
+   balancer of any account and Region by it, served in that load balancer's own account and Region.
 
 Reaching a listener (the emulator's stand-in for the load balancer's DNS name and port):
 ``GET /_faithful/tls/address?host=<load balancer DNS name>&port=<listener port>`` answers
@@ -414,6 +419,45 @@ def _route(method: str, path: str, query: dict) -> tuple:
     return reply(200, {"address": found})
 
 
+def _lb_by_dns(dns: str) -> dict | None:
+    """The load balancer whose DNS name is ``dns``, in whichever account and Region holds it."""
+    from ministack.services import alb
+
+    hostname = dns.split(":")[0].lower()
+    for lb in list(alb._lbs._data.values()):
+        if str(lb.get("DNSName", "")).lower() == hostname:
+            return lb
+    return None
+
+
+def _serve_every_region(alb: Any) -> None:
+    """Gap 5: the data plane answers a load balancer of any account and Region by its DNS name.
+
+    MiniStack looks the ``Host`` up among the load balancers of the request's scope, which for an
+    unsigned request (every browser, curl, the probes) is the default account and Region: a load
+    balancer created in us-east-2 (``<name>-<id>.us-east-2.elb.amazonaws.com``) was unknown to its
+    own data plane, the request fell through to the control plane and no listener ever answered.
+    AWS's DNS name is public and global; here the lookup spans every scope and the request is then
+    served in the load balancer's own account and Region (its listeners, rules, target groups and
+    access-log bucket live there)."""
+    from ministack.core.responses import request_scope
+
+    find_lb_for_host, dispatch_request = alb.find_lb_for_host, alb.dispatch_request
+
+    def find_lb_for_host_anywhere(host: str) -> dict | None:
+        return find_lb_for_host(host) or _lb_by_dns(host)
+
+    async def dispatch_request_in_scope(lb: dict, *args: Any, **kwargs: Any) -> Any:
+        account, region = _arn_scope(str(lb.get("LoadBalancerArn", "")))
+        if not account or not region:
+            return await dispatch_request(lb, *args, **kwargs)
+        with request_scope(account, region):
+            return await dispatch_request(lb, *args, **kwargs)
+
+    alb.find_lb_for_host = find_lb_for_host_anywhere
+    alb.dispatch_request = dispatch_request_in_scope
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -442,6 +486,7 @@ def install() -> None:
         listener_tls(listener, props)
 
     prov._elbv2_listener_tls = _elbv2_listener_tls
+    _serve_every_region(alb)
     original = app._handle_pre_body_request
 
     async def _handle_pre_body_request(method, path, headers, query_params, request_id):

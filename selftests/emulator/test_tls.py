@@ -13,6 +13,7 @@ import socket
 import ssl
 import uuid
 
+import boto3
 import pytest
 import requests
 
@@ -131,3 +132,38 @@ def test_describe_ssl_policies_answers_aws_definitions(aws):
     assert {"TLSv1", "TLSv1.1"} <= set(legacy["SslProtocols"])
     with pytest.raises(elb.exceptions.SSLPolicyNotFoundException):
         elb.describe_ssl_policies(Names=["ELBSecurityPolicy-Nope"])
+
+
+def test_load_balancer_of_another_region_answers_its_dns_name(emulator):
+    """A load balancer made in us-east-2 answers its DNS name to an unsigned client (whose requests the
+    emulator scopes to its default Region, us-east-1): HTTP redirects, HTTPS serves its default action."""
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-2")
+    ec2, elb = (session.client(s, endpoint_url=emulator.endpoint_url) for s in ("ec2", "elbv2"))
+    vpc = ec2.create_vpc(CidrBlock="10.19.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.19.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for i, zone in enumerate(("us-east-2a", "us-east-2b"))
+    ]
+    lb = elb.create_load_balancer(Name=f"tls2-{uuid.uuid4().hex[:8]}", Subnets=subnets)["LoadBalancers"][0]
+    dns = lb["DNSName"]
+    assert ".us-east-2.elb.amazonaws.com" in dns
+    cert_arn = import_self_signed(session.client("acm", endpoint_url=emulator.endpoint_url), "us-east-2")
+    elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Port=443, Protocol="HTTPS",
+        SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06", Certificates=[{"CertificateArn": cert_arn}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": FIXED_OK}],
+    )  # fmt: skip
+    elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Port=80, Protocol="HTTP",
+        DefaultActions=[{"Type": "redirect", "RedirectConfig": TO_HTTPS}],
+    )  # fmt: skip
+    resp = requests.get(
+        f"{emulator.endpoint_url}/_faithful/http/address", params={"host": dns, "port": "80"}, timeout=5
+    )
+    assert resp.status_code == 200, resp.text
+    answer = requests.get(
+        f"http://{resp.json()['address']}/pay?a=1", headers={"Host": dns}, allow_redirects=False, timeout=5
+    )
+    assert (answer.status_code, answer.headers.get("Location")) == (301, f"https://{dns}:443/pay?a=1"), answer.text
+    _, _, served = _handshake(_address(emulator.endpoint_url, dns), dns)
+    assert served == "200 ok"

@@ -3,7 +3,11 @@
 Every check reads the inventories the controller collected (``inventories``: environment →
 Inventory) and the environment files (``specs``); none makes an API call. Settings that must be
 identical everywhere are compared as a *normalised view*: the environment's name, suffix, ids,
-ARNs and addresses replaced by placeholders, so only what the template configures remains.
+ARNs and addresses replaced by placeholders, so only what the template configures remains. What
+differs by Region is the Region itself (in ARNs, service names such as ``com.amazonaws.<region>.s3``,
+zone names, settings) and AWS's per-Region constants the environment observed: S3's managed prefix
+list id stands as its name (``pl-63a5400a`` in us-east-1 and ``pl-7ba54012`` in us-east-2 both
+read ``<com.amazonaws.<region>.s3>``); any other prefix list stays as its id.
 """
 
 from __future__ import annotations
@@ -98,6 +102,10 @@ class _Normaliser:
         self.key_arn = str(inv.storage.key.get("Arn", ""))
         self.key_id = str(inv.storage.key.get("KeyId", ""))
         self.tier = spec.tier
+        # AWS's managed prefix list of S3 in the environment's Region (com.amazonaws.<region>.s3, as
+        # DescribePrefixLists names it): a per-Region constant, so its id stands as its name
+        s3_list = inv.network.s3_prefix_list
+        self.s3_prefix_list = str(s3_list.get("PrefixListId", "")), str(s3_list.get("PrefixListName", ""))
 
     def _address(self, match: re.Match[str]) -> str:
         text = match.group(0)
@@ -112,6 +120,9 @@ class _Normaliser:
         return text
 
     def text(self, value: str) -> str:
+        list_id, list_name = self.s3_prefix_list
+        if list_id and list_name:
+            value = re.sub(rf"\b{re.escape(list_id)}\b", f"<{list_name}>", value)
         for own in (self.key_arn, self.key_id):
             if own:
                 value = value.replace(own, "<environment-key>")
