@@ -36,7 +36,7 @@ from conformance.scheduling import CrashOnceLoadGroupScheduling
 from conformance.settings import AUTO_REGION, RunSettings
 from conformance.state import STATE, STATE_PATH, WORKER_INPUT_KEY, AccountState, EnvState, RunState, drift_marker
 from conformance.teardown import RunTeardown
-from core.account import AccountScope, account_scopes
+from core.account import AccountScope, account_scopes, is_home
 from core.aws import AwsSession, ensure_reachable
 from core.endpoint import AWS_FAILURES, observation_error, raise_if_gone
 from core.errors import ConformanceError, ExitCode, InfrastructureError, UsageError
@@ -289,12 +289,16 @@ class Controller:
         deployed once, before the environments (what is shared by the account's environments lives in
         it), and gone with the emulator. Against AWS or an endpoint a run never deploys it (nor deletes
         it): `python -m deploy account up` does, once, as the account's administrator. Returns scope key
-        -> whether this run created it."""
+        -> whether this run created it. Each account's home region (its first scope) first: its baseline
+        holds the account's trail (recording the transaction buckets of every region) and the trail bucket
+        the other regions' AWS Config delivers to; then the other regions at once."""
         if not (self.settings.deploy.value and self.settings.mode.value == "emulator") or not self.scopes:
             return {}
-        created: dict[str, bool] = self._each(
-            list(self.scopes), self._deploy_baseline, "deploying the account baseline"
-        )
+        homes = [k for k in self.scopes if is_home(self.scopes, k)]
+        others = [k for k in self.scopes if k not in homes]
+        created: dict[str, bool] = self._each(homes, self._deploy_baseline, "deploying the account baseline")
+        if others:
+            created.update(self._each(others, self._deploy_baseline, "deploying the account baseline"))
         return created
 
     def _deploy_baseline(self, key: str) -> bool:

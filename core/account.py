@@ -1,10 +1,12 @@
 """Account scopes: the (account, region) pairs the environments live in, and their baseline stack.
 
 Account-level controls (CloudTrail, GuardDuty, Security Hub, root credentials, IAM Access
-Analyzer) exist once per account and region, however many environments share them. A scope is
-the environments whose files name the same account (``account_id``, or the same ``profile``'s
-credentials when it is null) and the same region; the account suite runs once per scope, and
-the account baseline (``deploy/account-baseline.yaml``) is one stack per scope.
+Analyzer, AWS Config) exist once per account and region, however many environments share them. A
+scope is the environments whose files name the same account (``account_id``, or the same
+``profile``'s credentials when it is null) and the same region; the account suite runs once per
+scope, and the account baseline (``deploy/account-baseline.yaml``) is one stack per scope. The
+account's one multi-region trail lives in the baseline of its home region (the account's first
+scope) and records the S3 data events of every transaction bucket of the account, in every region.
 """
 
 from __future__ import annotations
@@ -54,15 +56,20 @@ class AccountScope:
     profile: str | None
     environments: tuple[str, ...]
     bucket_prefixes: tuple[str, ...]  # each environment's transaction bucket name prefix
+    # the account's transaction bucket prefixes in every region (the multi-region trail records them
+    # all: the union of the scopes of the same account); empty: this scope's own
+    account_bucket_prefixes: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return f"account {self.account_id or '(from the credentials)'} in {self.region}"
 
     def data_event_arn_prefixes(self) -> list[str]:
-        """The resources.ARN prefixes of the baseline trail's S3 data events (template parameter)."""
+        """The resources.ARN prefixes of the baseline trail's S3 data events (template parameter): every
+        transaction bucket of the account, whatever its region, since the one trail records them all."""
         partition = partition_of(self.region)
-        return [f"arn:{partition}:s3:::{prefix}" for prefix in self.bucket_prefixes]
+        prefixes = dict.fromkeys((*self.account_bucket_prefixes, *self.bucket_prefixes))
+        return [f"arn:{partition}:s3:::{prefix}" for prefix in prefixes]
 
     def template_parameters(self, owner: str = "platform-team") -> list[dict[str, str]]:
         return [
@@ -75,11 +82,14 @@ class AccountScope:
 
 
 def account_scopes(specs: dict[str, EnvironmentSpec]) -> dict[str, AccountScope]:
-    """The scopes of these environments, in the environments' order: one per account and region."""
+    """The scopes of these environments, in the environments' order: one per account and region (an
+    account's first scope is its home region, the one whose baseline holds the trail)."""
     grouped: dict[tuple[str | None, str | None, str], list[EnvironmentSpec]] = {}
+    per_account: dict[tuple[str | None, str | None], list[str]] = {}
     for spec in specs.values():
         owner = (spec.account_id, None if spec.account_id else spec.profile, spec.region)
         grouped.setdefault(owner, []).append(spec)
+        per_account.setdefault(owner[:2], []).append(transaction_bucket_prefix(spec))
     scopes: dict[str, AccountScope] = {}
     for (account_id, profile, region), members in grouped.items():
         who = account_id or (f"profile-{profile}" if profile else "")
@@ -91,5 +101,18 @@ def account_scopes(specs: dict[str, EnvironmentSpec]) -> dict[str, AccountScope]
             profile=members[0].profile,
             environments=tuple(s.name for s in members),
             bucket_prefixes=tuple(dict.fromkeys(transaction_bucket_prefix(s) for s in members)),
+            account_bucket_prefixes=tuple(dict.fromkeys(per_account[(account_id, profile)])),
         )
     return scopes
+
+
+def is_home(scopes: dict[str, AccountScope], key: str) -> bool:
+    """Whether the scope is its account's first (the home region of the account's trail) among these."""
+    scope = scopes[key]
+    for other in scopes.values():
+        if (other.account_id, other.profile if not other.account_id else None) == (
+            scope.account_id,
+            scope.profile if not scope.account_id else None,
+        ):
+            return other.key == key
+    return True

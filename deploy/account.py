@@ -18,6 +18,7 @@ the same. Protections (docs/lifecycle.md, "The account baseline"):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import botocore.exceptions
@@ -57,6 +58,7 @@ class AccountDeployer(Deployer):
         self.scope = scope
         self.owner = owner or member.parameters.Owner
         self._with_trail: str | None = None
+        self.home_trail: dict[str, str] = {}  # the account's trail when it lives in another region
 
     @property
     def stack_name(self) -> str:
@@ -70,9 +72,13 @@ class AccountDeployer(Deployer):
         return f"python -m deploy account {verb}"
 
     def template_parameters(self) -> list[dict[str, str]]:
+        with_trail = self.with_trail
         return [
             *self.scope.template_parameters(self.owner),
-            {"ParameterKey": "WithTrail", "ParameterValue": self.with_trail},
+            {"ParameterKey": "WithTrail", "ParameterValue": with_trail},
+            # this region's AWS Config delivers to the home region's trail bucket, with its key
+            {"ParameterKey": "HomeTrailBucketName", "ParameterValue": self.home_trail.get("S3BucketName", "")},
+            {"ParameterKey": "HomeTrailKeyArn", "ParameterValue": self.home_trail.get("KmsKeyId", "")},
         ]
 
     @property
@@ -81,15 +87,59 @@ class AccountDeployer(Deployer):
         records every region, so a second region's baseline adds none (template parameter WithTrail)."""
         if self._with_trail is None:
             trails = self.aws.client("cloudtrail").describe_trails(trailNameList=[TRAIL_NAME], includeShadowTrails=True)
-            homes = {t.get("HomeRegion") for t in trails.get("trailList", []) if t.get("Name") == TRAIL_NAME}
-            elsewhere = sorted(h for h in homes if h and h != self.aws.region)
+            mine = [t for t in trails.get("trailList", []) if t.get("Name") == TRAIL_NAME]
+            elsewhere = sorted(
+                (t for t in mine if t.get("HomeRegion") and t.get("HomeRegion") != self.aws.region),
+                key=lambda t: str(t.get("HomeRegion")),
+            )
             self._with_trail = "false" if elsewhere else "true"
             if elsewhere:
+                home = elsewhere[0]
+                self.home_trail = {k: str(home.get(k) or "") for k in ("HomeRegion", "S3BucketName", "KmsKeyId")}
+                if not self.home_trail["S3BucketName"] or not self.home_trail["KmsKeyId"]:
+                    raise StackStateError(
+                        f"the account trail {TRAIL_NAME} in {self.home_trail['HomeRegion']} names no "
+                        f"{'S3 bucket' if not self.home_trail['S3BucketName'] else 'KMS key'}, so this region's "
+                        f"AWS Config has nowhere to deliver; run `python -m deploy account up --region "
+                        f"{self.home_trail['HomeRegion']}` first, then again here."
+                    )
                 self.out(
-                    f"{ACCOUNT_STACK}: the account trail {TRAIL_NAME} lives in {elsewhere[0]} and records every "
-                    f"region; this baseline adds no trail of its own"
+                    f"{ACCOUNT_STACK}: the account trail {TRAIL_NAME} lives in {home['HomeRegion']} and records every "
+                    f"region; this baseline adds no trail of its own, and its AWS Config delivers to "
+                    f"{self.home_trail['S3BucketName']}"
                 )
         return self._with_trail
+
+    def home_deployer(self) -> AccountDeployer | None:
+        """The home region's baseline deployer when the account's trail lives in another region and does not
+        record the S3 data events of every transaction bucket of the account (a region added since): its
+        update (``apply``) widens the trail's selectors. None when nothing is to be done."""
+        if self.with_trail == "true":
+            return None
+        home = self.home_trail["HomeRegion"]
+        session = AwsSession(region=home, endpoint_url=self.aws.endpoint_url, profile=self.aws.profile)
+        cfn = session.client("cloudformation")
+        try:
+            stacks = cfn.describe_stacks(StackName=ACCOUNT_STACK).get("Stacks", [])
+        except botocore.exceptions.ClientError as exc:
+            if "does not exist" in str(exc):
+                return None  # a trail this suite's baseline does not hold: not ours to change
+            raise
+        given = {p.get("ParameterKey"): p.get("ParameterValue", "") for p in (stacks[0].get("Parameters") or [])}
+        recorded = set(filter(None, str(given.get("TransactionBucketArnPrefixes", "")).split(",")))
+        home_scope = replace(self.scope, region=home)
+        wanted = home_scope.data_event_arn_prefixes()
+        if set(wanted) <= recorded:
+            return None
+        missing = ", ".join(p for p in wanted if p not in recorded)
+        self.out(
+            f"{ACCOUNT_STACK}: the account trail in {home} does not yet record the data events of {missing}; "
+            f"updating the baseline there"
+        )
+        return AccountDeployer(
+            home_scope, self.spec, session, run_id=self.run_id, out=self.out, template_path=self.template_path,
+            owner=self.owner, stop_when=self._stop_when,
+        )  # fmt: skip
 
     @property
     def wants_termination_protection(self) -> bool:
@@ -113,8 +163,8 @@ class AccountDeployer(Deployer):
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
     def preflight(self) -> None:
-        """Before a create: one GuardDuty detector, one Security Hub and (in the trail's home region) one
-        AWS Config recorder per account and region, and no trail bucket or trail access log bucket left
+        """Before a create: one GuardDuty detector, one Security Hub and one AWS Config recorder per account
+        and region, and no trail bucket or trail access log bucket left
         by an earlier baseline (retained with its log files: CloudFormation would refuse the stack at
         validation, without naming it)."""
         account = self.aws.check_credentials()
@@ -129,7 +179,7 @@ class AccountDeployer(Deployer):
                     "then empty and delete the bucket, and run again."
                 )
         recorders = self.aws.client("config").describe_configuration_recorders().get("ConfigurationRecorders", [])
-        if self.with_trail == "true" and recorders:
+        if recorders:
             raise RefusedError(
                 f"the account already has the AWS Config recorder {recorders[0].get('name')} in {self.aws.region} "
                 f"and AWS allows one per region, so {ACCOUNT_STACK} cannot create its own; delete that recorder "

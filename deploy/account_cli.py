@@ -2,7 +2,9 @@
 
 The environments named (``--env``, repeatable; default: every environment file) whose region is
 that region and whose account is the credentials' account (``account_id`` null or equal) are the
-ones the baseline serves: the trail records S3 data events on their transaction buckets. Same
+ones the baseline serves. The account's trail (one, multi-region, in its home region) records the S3
+data events of the transaction buckets of every environment file of the account, whatever its region;
+a second region's ``up`` updates the home baseline when a transaction bucket is not yet recorded. Same
 habits as the environments' commands: bad input is one sentence and exit 4 before any call, ``up``
 and ``down`` hold the stack's lock (core.lock), errors are one sentence with the documented exit
 code (docs/exit-codes.md), nothing is deleted by accident (deploy/account.py).
@@ -15,7 +17,13 @@ import json
 import os
 import sys
 
-from core.account import ACCOUNT_STACK, ACCOUNT_TEMPLATE_PATH, AccountScope, account_scopes
+from core.account import (
+    ACCOUNT_STACK,
+    ACCOUNT_TEMPLATE_PATH,
+    AccountScope,
+    account_scopes,
+    transaction_bucket_prefix,
+)
 from core.aws import AwsSession, ensure_reachable
 from core.endpoint import AWS_FAILURES, failure_sentence
 from core.errors import ConformanceError, ExitCode, UsageError
@@ -66,7 +74,20 @@ def select(envs: list[str] | None, region: str | None, suffix: str | None) -> di
     return specs
 
 
-def scope_for(specs: dict[str, EnvironmentSpec], account: str, emulated: bool) -> AccountScope:
+def account_prefixes(
+    specs: dict[str, EnvironmentSpec], suffix: str | None, account: str, emulated: bool
+) -> tuple[str, ...]:
+    """The transaction bucket prefixes of every environment of the account, in every region: the ones
+    chosen and every environment file's (the account's one trail records them all)."""
+    everyone = {n: load_environment(n).with_overrides(suffix=suffix) for n in available_environments()}
+    everyone.update(specs)
+    mine = [s for s in everyone.values() if emulated or s.account_id in (None, account)]
+    return tuple(dict.fromkeys(transaction_bucket_prefix(s) for s in mine))
+
+
+def scope_for(
+    specs: dict[str, EnvironmentSpec], account: str, emulated: bool, account_bucket_prefixes: tuple[str, ...] = ()
+) -> AccountScope:
     """The one scope of the credentials' account among these environments."""
     mine = {n: s for n, s in specs.items() if emulated or s.account_id in (None, account)}
     if not mine:
@@ -86,7 +107,20 @@ def scope_for(specs: dict[str, EnvironmentSpec], account: str, emulated: bool) -
         profile=first.profile,
         environments=envs,
         bucket_prefixes=prefixes,
+        account_bucket_prefixes=tuple(dict.fromkeys((*prefixes, *account_bucket_prefixes))),
     )
+
+
+def _update_home(home: AccountDeployer) -> None:
+    """Update the home region's baseline (its trail's data event selectors), holding its stack's lock."""
+    lock = StackLock(home.aws, ACCOUNT_STACK, home.run_id, out=home.out)
+    lock.acquire()
+    keeper = LockKeeper([lock]).start()
+    try:
+        home.apply()
+    finally:
+        for problem in keeper.stop():
+            print(f"deploy: {problem}", file=sys.stderr)
 
 
 def run_account(argv: list[str]) -> int:
@@ -102,7 +136,9 @@ def run_account(argv: list[str]) -> int:
         first = next(iter(specs.values()))
         aws = AwsSession(region=first.region, endpoint_url=args.endpoint_url, profile=first.profile)
         account = aws.check_credentials()
-        scope = scope_for(specs, account, aws.is_emulated)
+        scope = scope_for(
+            specs, account, aws.is_emulated, account_prefixes(specs, args.suffix, account, aws.is_emulated)
+        )
         member = specs[scope.environments[0]]
         out = lambda line: print(line, flush=True)  # noqa: E731 - the deployer's printer
         deployer = AccountDeployer(scope, member, aws, out=out)
@@ -116,6 +152,9 @@ def run_account(argv: list[str]) -> int:
                         prefixes = ", ".join(scope.data_event_arn_prefixes())
                         out(f"{ACCOUNT_STACK}: {scope.label}, the trail's data events on {prefixes}")
                     print(json.dumps(deployer.apply(), indent=2))
+                    home = deployer.home_deployer()
+                    if home is not None:  # a region added: the home trail records its buckets too
+                        _update_home(home)
                 else:
                     retained = deployer.down()
                     if args.purge_retained and retained:

@@ -56,7 +56,12 @@ def test_life_cycle_protections_and_preflight(emulator, aws):
     starts = [
         v for s in selectors for f in s["FieldSelectors"] if f["Field"] == "resources.ARN" for v in f["StartsWith"]
     ]
-    assert starts == ["arn:aws:s3:::payments-dev-main-txlogs-", "arn:aws:s3:::payments-staging-main-txlogs-"]
+    # the environments named first, then every other environment file of the account: the trail records them all
+    assert starts == [
+        "arn:aws:s3:::payments-dev-main-txlogs-",
+        "arn:aws:s3:::payments-staging-main-txlogs-",
+        "arn:aws:s3:::payments-prod-main-txlogs-",
+    ]
 
     again = _run(url, "up", "--env", "dev", "--env", "staging")
     assert again.returncode == 0 and "no changes; nothing to do" in again.stdout, _clean(again)[-3000:]
@@ -93,4 +98,52 @@ def test_life_cycle_protections_and_preflight(emulator, aws):
     assert blocked.returncode == 4 and f"GuardDuty detector {detector}" in out, out[-3000:]
     assert not [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == STACK and
                 s["StackStatus"] != "DELETE_COMPLETE"]  # fmt: skip
+    emulator.reset()
+
+
+def test_a_second_region_records_config_and_widens_the_home_trail(emulator, aws, tmp_path):
+    """An account's second region: its baseline records AWS Config (regional types) delivering to the home
+    region's trail bucket, and the home trail, deployed before that region's environments existed, is updated
+    to record their transaction buckets too."""
+    import boto3
+    import yaml
+
+    emulator.reset()
+    url = emulator.endpoint_url
+    shipped = REPO / "deploy" / "environments"
+    (tmp_path / "dev.yaml").write_text((shipped / "dev.yaml").read_text())
+    env = {**_env(url), "PAYMENTS_ENVIRONMENTS_DIR": str(tmp_path)}
+    run = lambda *a: subprocess.run([*ACCOUNT, *a], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+    home = run("up")
+    assert home.returncode == 0, _clean(home)[-3000:]
+
+    # a region added later: dev-b in us-east-2, its environment file with it
+    data = yaml.safe_load((shipped / "dev.yaml").read_text())
+    data["name"], data["region"] = "dev-b", "us-east-2"
+    data["parameters"] |= {"EnvironmentSuffix": "b", "VpcCidr": "10.12.0.0/16"}
+    (tmp_path / "dev-b.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    second = run("up", "--region", "us-east-2", "--env", "dev-b")
+    out = _clean(second)
+    assert second.returncode == 0, out[-3000:]
+    assert "lives in us-east-1" in out and "updating the baseline there" in out, out[-3000:]
+
+    selectors = aws("cloudtrail").get_event_selectors(TrailName="payments-account-trail")["AdvancedEventSelectors"]
+    starts = [
+        v for s in selectors for f in s["FieldSelectors"] if f["Field"] == "resources.ARN" for v in f["StartsWith"]
+    ]
+    assert sorted(starts) == ["arn:aws:s3:::payments-dev-b-txlogs-", "arn:aws:s3:::payments-dev-main-txlogs-"]
+    there = boto3.client(
+        "config", region_name="us-east-2", endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    [recorder] = there.describe_configuration_recorders()["ConfigurationRecorders"]
+    assert recorder["recordingGroup"]["allSupported"] is True
+    assert recorder["recordingGroup"]["includeGlobalResourceTypes"] is False  # global types: the home region only
+    [channel] = there.describe_delivery_channels()["DeliveryChannels"]
+    assert channel["s3BucketName"] == "payments-account-trail-000000000000-us-east-1", channel
+    assert there.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"] is True
+    [home_recorder] = aws("config").describe_configuration_recorders()["ConfigurationRecorders"]
+    assert home_recorder["recordingGroup"]["includeGlobalResourceTypes"] is True
+
+    again = run("up", "--region", "us-east-2", "--env", "dev-b")
+    assert again.returncode == 0 and "updating the baseline there" not in _clean(again), _clean(again)[-3000:]
     emulator.reset()

@@ -94,3 +94,30 @@ def test_stack_records_everything_and_starts_the_recorder(emulator, aws):
     assert cfg.describe_configuration_recorders()["ConfigurationRecorders"] == []
     assert cfg.describe_delivery_channels()["DeliveryChannels"] == []
     emulator.reset()
+
+
+def test_each_region_has_its_recorder_and_a_channel_may_name_another_regions_bucket(emulator, aws):
+    """AWS Config is per region (one recorder each), and a delivery channel may write to a bucket of
+    another region, as the account baseline's second region does (its home region's trail bucket)."""
+    import boto3
+
+    emulator.reset()
+    home = "trail-bucket-us-east-1"
+    aws("s3").create_bucket(Bucket=home)
+    here, there = aws("config"), boto3.client(
+        "config", region_name="us-east-2", endpoint_url=emulator.endpoint_url,
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    here.put_configuration_recorder(ConfigurationRecorder={"name": "rec", "roleARN": ROLE, "recordingGroup": ALL})
+    regional = {"allSupported": True, "includeGlobalResourceTypes": False}
+    there.put_configuration_recorder(ConfigurationRecorder={"name": "rec", "roleARN": ROLE, "recordingGroup": regional})
+    for cfg in (here, there):
+        cfg.put_delivery_channel(DeliveryChannel={"name": "ch", "s3BucketName": home, "s3KeyPrefix": "config"})
+        cfg.start_configuration_recorder(ConfigurationRecorderName="rec")
+    [mine] = here.describe_configuration_recorders()["ConfigurationRecorders"]
+    [theirs] = there.describe_configuration_recorders()["ConfigurationRecorders"]
+    assert mine["recordingGroup"]["includeGlobalResourceTypes"] is True
+    assert theirs["recordingGroup"]["includeGlobalResourceTypes"] is False
+    assert there.describe_delivery_channels()["DeliveryChannels"][0]["s3BucketName"] == home
+    assert there.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"] is True
+    emulator.reset()
