@@ -21,7 +21,10 @@ import requests
 import yaml
 
 from conformance.probes import https_get
+from core.aws import AwsSession
+from core.rehearsalimage import with_rehearsal_image
 from core.selfsigned import import_self_signed
+from core.spec import load_environment
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "template.yaml"
@@ -762,6 +765,9 @@ def test_dataplane_platform_template_dev_answers_through_its_load_balancer(aws, 
     parameters = {k: str(v) for k, v in spec["parameters"].items()}
     parameters["EnvironmentSuffix"] = "dpself"  # keeps this stack apart from other dev stacks
     parameters["CertificateArn"] = import_self_signed(aws("acm"), "us-east-1")  # the HTTPS listener's
+    # the task's image: the rehearsal image published into the emulator's ECR, as the deployer does
+    session = AwsSession(region="us-east-1", endpoint_url=emulator.endpoint_url)
+    parameters["ContainerImage"] = with_rehearsal_image(load_environment("dev"), session).container_image
     stack = f"payments-dev-dpself-{uuid.uuid4().hex[:6]}"
     try:
         cfn.create_stack(
