@@ -203,7 +203,9 @@ def observation_of(item: pytest.Item) -> dict[str, Any] | None:
     """Where the check's evidence comes from, from its fixtures: the environment's inventory (when
     and by whom it was collected, account, region, stack), every inventory, or the template."""
     args = getattr(item, "funcargs", {})
-    inv, inventories, template = args.get("inv"), args.get("inventories"), args.get("template_path")
+    # the drift check reads its environment's inventory as ``inv_with_drift`` (once drift detection answered)
+    inv = args.get("inv", args.get("inv_with_drift"))
+    inventories, template = args.get("inventories"), args.get("template_path")
     if inv is not None and hasattr(inv, "stack_name"):
         return _inventory_observation(inv)
     account_inv = args.get("account_inv")

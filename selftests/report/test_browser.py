@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from selftests.catalogue import load_checks
 from selftests.report.conftest import DRIFTED_CHECK, DRIFTED_CONTROL, REPO, AttachRun
 
 if TYPE_CHECKING:
@@ -146,8 +147,11 @@ def test_report_renders_every_check_once_per_environment_offline(browser, served
     )
     envs = {"dev", "staging", "prod"}
     checks = {name.split("[", 1)[0] for name in expected if "[" in name}
-    for check in checks:
+    account_checks = {m.id for m in load_checks().values() if m.suite == "account"}
+    for check in checks - account_checks:
         assert {f"{check}[{e}]" for e in envs} <= set(leaves), f"{check} is not there once per environment"
+    for check in checks & account_checks:  # once per account and region: the three share us-east-1
+        assert f"{check}[us-east-1]" in leaves, f"{check} is not there once for the environments' account"
     page.wait_for_load_state("networkidle")
     assert requests.all, "no request was recorded at all"
     assert not requests.outside, f"the report made requests outside itself: {requests.outside}"
