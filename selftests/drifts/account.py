@@ -351,7 +351,7 @@ def _filter(ctx: DriftContext, name: str) -> dict[str, Any]:
 
 
 @drift(
-    "test_account_trail_security_event_alarms",
+    "test_account_cis_4_4_iam_policy_changes_alarm",
     "the CIS 4.4 metric filter (IAM policy changes) is deleted from the trail's log group",
     id="acct-cis-filter-deleted",
     names=_trail_log_group,
@@ -361,7 +361,7 @@ def drift_cis_filter_deleted(ctx: DriftContext) -> None:
 
 
 @drift(
-    "test_account_trail_security_event_alarms",
+    "test_account_cis_4_4_iam_policy_changes_alarm",
     "the CIS 4.4 filter's pattern is weakened: DetachGroupPolicy no longer counted",
     id="acct-cis-filter-pattern-weakened",
     names=_trail_log_group,
@@ -379,7 +379,7 @@ def drift_cis_filter_weakened(ctx: DriftContext) -> None:
 
 
 @drift(
-    "test_account_trail_security_event_alarms",
+    "test_account_cis_4_3_root_usage_alarm",
     "the CIS 4.3 alarm (use of the root user) is deleted",
     id="acct-cis-alarm-deleted",
     names=_trail_log_group,
@@ -389,7 +389,7 @@ def drift_cis_alarm_deleted(ctx: DriftContext) -> None:
 
 
 @drift(
-    "test_account_trail_security_event_alarms",
+    "test_account_cis_4_5_cloudtrail_changes_alarm",
     "the CIS 4.5 alarm (CloudTrail changes) loses its SNS action (PutMetricAlarm without AlarmActions)",
     id="acct-cis-alarm-action-removed",
     names=_trail_log_group,
@@ -400,3 +400,46 @@ def drift_cis_alarm_action_removed(ctx: DriftContext) -> None:
     keep = ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods",
             "Threshold", "ComparisonOperator", "TreatMissingData")  # fmt: skip
     cw.put_metric_alarm(**{k: alarm[k] for k in keep if k in alarm}, AlarmActions=[])
+
+
+# The items the drifts above leave uncovered: each loses its metric filter, and only its own check turns red.
+# CIS item -> (its check, the baseline's filter, what it monitors)
+_FILTER_DELETED: dict[str, tuple[str, str, str]] = {
+    "4.1": ("test_account_cis_4_1_unauthorized_api_calls_alarm", "cis-4.1-UnauthorizedApiCalls",
+            "unauthorized API calls"),
+    "4.2": ("test_account_cis_4_2_console_sign_in_without_mfa_alarm", "cis-4.2-ConsoleSignInWithoutMfa",
+            "console sign-in without MFA"),
+    "4.6": ("test_account_cis_4_6_console_authentication_failures_alarm", "cis-4.6-ConsoleAuthenticationFailures",
+            "console authentication failures"),
+    "4.7": ("test_account_cis_4_7_kms_key_disabled_or_deleted_alarm", "cis-4.7-KmsKeyDisabledOrScheduledForDeletion",
+            "disabling or scheduled deletion of KMS keys"),
+    "4.8": ("test_account_cis_4_8_s3_bucket_policy_changes_alarm", "cis-4.8-S3BucketPolicyChanges",
+            "S3 bucket policy changes"),
+    "4.9": ("test_account_cis_4_9_config_changes_alarm", "cis-4.9-ConfigChanges", "AWS Config changes"),
+    "4.10": ("test_account_cis_4_10_security_group_changes_alarm", "cis-4.10-SecurityGroupChanges",
+             "security group changes"),
+    "4.11": ("test_account_cis_4_11_network_acl_changes_alarm", "cis-4.11-NetworkAclChanges", "network ACL changes"),
+    "4.12": ("test_account_cis_4_12_network_gateway_changes_alarm", "cis-4.12-NetworkGatewayChanges",
+             "network gateway changes"),
+    "4.13": ("test_account_cis_4_13_route_table_changes_alarm", "cis-4.13-RouteTableChanges", "route table changes"),
+    "4.14": ("test_account_cis_4_14_vpc_changes_alarm", "cis-4.14-VpcChanges", "VPC changes"),
+    "4.15": ("test_account_cis_4_15_organizations_changes_alarm", "cis-4.15-OrganizationsChanges",
+             "AWS Organizations changes"),
+}  # fmt: skip
+
+
+def _register_filter_deleted(cis: str, check: str, filter_name: str, what: str) -> None:
+    def apply(ctx: DriftContext) -> None:
+        ctx.client("logs").delete_metric_filter(logGroupName=_trail_log_group(ctx), filterName=filter_name)
+
+    apply.__name__ = apply.__qualname__ = f"drift_cis_{cis.replace('.', '_')}_filter_deleted"
+    drift(
+        check,
+        f"the CIS {cis} metric filter ({what}) is deleted from the trail's log group",
+        id=f"acct-cis-{cis.replace('.', '-')}-filter-deleted",
+        names=_trail_log_group,
+    )(apply)
+
+
+for _cis, (_check, _filter_name, _what) in _FILTER_DELETED.items():
+    _register_filter_deleted(_cis, _check, _filter_name, _what)
