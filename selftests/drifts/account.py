@@ -402,7 +402,7 @@ def drift_cis_alarm_action_removed(ctx: DriftContext) -> None:
     cw.put_metric_alarm(**{k: alarm[k] for k in keep if k in alarm}, AlarmActions=[])
 
 
-# The items the drifts above leave uncovered: each loses its metric filter, and only its own check turns red.
+# The items the drifts above leave uncovered: each loses its metric filter, and its own check turns red.
 # CIS item -> (its check, the baseline's filter, what it monitors)
 _FILTER_DELETED: dict[str, tuple[str, str, str]] = {
     "4.1": ("test_account_cis_4_1_unauthorized_api_calls_alarm", "cis-4.1-UnauthorizedApiCalls",
