@@ -13,8 +13,8 @@ them, and written to the run directory beside the environments' inventories.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +37,7 @@ from conformance.inventory.shapes import (
     TrailEventSelectors,
     TrailStatus,
 )
+from conformance.inventory.storage import read_bucket
 from core.aws import AwsSession
 
 if TYPE_CHECKING:
@@ -206,30 +207,19 @@ def _collect(aws: AwsSession) -> AccountSection:
             )
 
         def bucket(name: str) -> None:
-            def pab() -> None:
-                s.trail_bucket_public_access_block[name] = get(
-                    "s3:GetPublicAccessBlock",
-                    lambda: s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
-                    {}, "NoSuchPublicAccessBlockConfiguration",
-                )  # fmt: skip
-
-            def policy() -> None:
-                s.trail_bucket_policy[name] = get(
-                    "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=name)["Policy"]), {},
-                    "NoSuchBucketPolicy",
-                )  # fmt: skip
-
-            def versioning() -> None:
-                s.trail_bucket_versioning[name] = get(
-                    "s3:GetBucketVersioning", lambda: _strip(s3.get_bucket_versioning(Bucket=name)), {}
+            pab, policy, versioning, logging = concurrently(
+                *(
+                    partial(read_bucket, s3, s, op, name)
+                    for op in (
+                        "s3:GetPublicAccessBlock",
+                        "s3:GetBucketPolicy",
+                        "s3:GetBucketVersioning",
+                        "s3:GetBucketLogging",
+                    )
                 )
-
-            def logging() -> None:
-                s.trail_bucket_logging[name] = get(
-                    "s3:GetBucketLogging", lambda: s3.get_bucket_logging(Bucket=name).get("LoggingEnabled", {}), {}
-                )
-
-            concurrently(pab, policy, versioning, logging)
+            )
+            s.trail_bucket_public_access_block[name], s.trail_bucket_policy[name] = pab, policy
+            s.trail_bucket_versioning[name], s.trail_bucket_logging[name] = versioning, logging
 
         groups = list(
             dict.fromkeys(

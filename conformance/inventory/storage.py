@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -169,9 +169,7 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs, account: str) -> Sto
         )  # fmt: skip
 
     def server_access_logging() -> None:
-        s.server_access_logging = get(
-            "s3:GetBucketLogging", lambda: s3.get_bucket_logging(Bucket=bucket).get("LoggingEnabled") or {}, {}
-        )
+        s.server_access_logging = read_bucket(s3, s, "s3:GetBucketLogging", bucket)
 
     log_bucket = outputs.AccessLogsBucket
     s.log_bucket = log_bucket
@@ -257,45 +255,54 @@ def collect_storage(aws: AwsSession, outputs: StackOutputs, account: str) -> Sto
     return s
 
 
+# Each read of a bucket's configuration, once for every bucket that needs it (the transaction and
+# access-logs buckets here, the trail buckets in the account inventory): operation -> (the call, given
+# the client and the bucket; a factory of the answer when there is none; the error codes meaning none).
+BUCKET_READS: dict[str, tuple[Callable[[S3Client, str], Any], Callable[[], Any], tuple[str, ...]]] = {
+    "s3:GetBucketEncryption": (
+        lambda s3, b: s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"],
+        list, ("ServerSideEncryptionConfigurationNotFoundError",),
+    ),
+    "s3:GetBucketVersioning": (
+        lambda s3, b: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=b))), dict, ()
+    ),
+    "s3:GetPublicAccessBlock": (
+        lambda s3, b: s3.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"],
+        dict, ("NoSuchPublicAccessBlockConfiguration",),
+    ),
+    "s3:GetBucketPolicy": (
+        lambda s3, b: json.loads(s3.get_bucket_policy(Bucket=b)["Policy"]), dict, ("NoSuchBucketPolicy",)
+    ),
+    "s3:GetBucketOwnershipControls": (
+        lambda s3, b: s3.get_bucket_ownership_controls(Bucket=b)["OwnershipControls"]["Rules"],
+        list, ("OwnershipControlsNotFoundError",),
+    ),
+    "s3:GetBucketLifecycleConfiguration": (
+        lambda s3, b: s3.get_bucket_lifecycle_configuration(Bucket=b)["Rules"], list, ("NoSuchLifecycleConfiguration",)
+    ),
+    "s3:GetBucketAcl": (lambda s3, b: cast("BucketAcl", _strip(s3.get_bucket_acl(Bucket=b))), dict, ()),
+    "s3:GetBucketLogging": (lambda s3, b: s3.get_bucket_logging(Bucket=b).get("LoggingEnabled") or {}, dict, ()),
+}  # fmt: skip
+
+
+def read_bucket(s3: S3Client, section: Section, operation: str, bucket: str, qualifier: str = "") -> Any:
+    """One read of ``bucket``'s configuration (BUCKET_READS); a failure is recorded in ``section`` under the
+    operation + ``qualifier``, the answer left empty; an absent configuration is an empty answer."""
+    call, empty, absent = BUCKET_READS[operation]
+    return attempt(
+        section, f"{operation}{qualifier}", lambda: absent_on(absent, lambda: call(s3, bucket), empty()), empty()
+    )
+
+
 def read_bucket_configuration(s3: S3Client, section: Section, bucket: str, qualifier: str = "") -> BucketConfiguration:
     """The seven reads of ``bucket``'s configuration, at once; a failure is recorded in ``section`` under the
     operation + ``qualifier`` (the fields of that bucket declare those names), its answer left empty."""
-
-    def get(op: str, fn: Any, default: Any, *absent: str) -> Any:
-        return attempt(section, f"{op}{qualifier}", lambda: absent_on(absent, fn, default), default)
-
-    encryption, versioning, public_access_block, policy, ownership, lifecycle, acl = concurrently(
-        lambda: get(
-            "s3:GetBucketEncryption",
-            lambda: s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
-            [], "ServerSideEncryptionConfigurationNotFoundError",
-        ),
-        lambda: get(
-            "s3:GetBucketVersioning", lambda: cast("BucketVersioning", _strip(s3.get_bucket_versioning(Bucket=bucket))),
-            {},
-        ),
-        lambda: get(
-            "s3:GetPublicAccessBlock",
-            lambda: s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"],
-            {}, "NoSuchPublicAccessBlockConfiguration",
-        ),
-        lambda: get(
-            "s3:GetBucketPolicy", lambda: json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]), {},
-            "NoSuchBucketPolicy",
-        ),
-        lambda: get(
-            "s3:GetBucketOwnershipControls",
-            lambda: s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"],
-            [], "OwnershipControlsNotFoundError",
-        ),
-        lambda: get(
-            "s3:GetBucketLifecycleConfiguration",
-            lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
-            [], "NoSuchLifecycleConfiguration",
-        ),
-        lambda: get("s3:GetBucketAcl", lambda: cast("BucketAcl", _strip(s3.get_bucket_acl(Bucket=bucket))), {}),
+    operations = (
+        "s3:GetBucketEncryption", "s3:GetBucketVersioning", "s3:GetPublicAccessBlock", "s3:GetBucketPolicy",
+        "s3:GetBucketOwnershipControls", "s3:GetBucketLifecycleConfiguration", "s3:GetBucketAcl",
     )  # fmt: skip
-    return BucketConfiguration(encryption, versioning, public_access_block, policy, ownership, lifecycle, acl)
+    answers = concurrently(*(partial(read_bucket, s3, section, op, bucket, qualifier) for op in operations))
+    return BucketConfiguration(*answers)
 
 
 def _access_point_names(s3control: S3ControlClient, account: str, bucket: str) -> list[str]:
