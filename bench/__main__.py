@@ -270,7 +270,6 @@ class AwsTimingBench:
             "drift_detection_by_round": [round(x, 3) for x in drifts],
             "wall_beyond_drift_s": _median(beyond),
             "wall_beyond_drift_by_round": [round(x, 3) for x in beyond],
-            "prepare_beyond_drift_s": round(out["prepare_s"] - _median(drifts), 3),
             "load_average_by_round": loads,
             "emulator_calls": stats["calls"],
             "throttled": stats["throttled"],
