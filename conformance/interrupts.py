@@ -164,6 +164,15 @@ class InterruptGuard:
             INTERRUPTS.raising = False
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        """Once the checks are over, a signal is only recorded: between the loop's end and the
+        session's finish, a KeyboardInterrupt would escape pytest's own handling (a traceback, exit -2)."""
+        try:
+            return (yield)
+        finally:
+            INTERRUPTS.raising = False
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Any:
         """From the very start of the session's finish (before any plugin's own, pytest's
         terminal summary included), a signal is only recorded."""
